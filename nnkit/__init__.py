@@ -1,0 +1,2 @@
+"""nnkit: the reference implementations of an introductory neural-networks course."""
+__version__ = "0.1.0"

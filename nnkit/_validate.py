@@ -1,0 +1,126 @@
+"""Input checks shared by every public nnkit function.
+
+Bad input fails at the boundary with a ValueError/TypeError that names the argument, what was
+expected and what was given, so a student sees "X: expected 2 dimensions (N, D), got shape (5,)"
+instead of a broadcasting error three calls deeper. No silent broadcasting, no `assert`.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+FLOAT_DTYPES = (np.float32, np.float64)
+
+
+def as_float_array(x, name: str, *, ndim: int | tuple[int, ...] | None = None,
+                   dtype=None, finite: bool = True) -> np.ndarray:
+    """Return ``x`` as a floating ndarray, checking dimensions and finiteness.
+
+    float32 and float64 inputs keep their dtype (no upcast); anything else becomes ``dtype``
+    (float64 by default). ``ndim`` may be one number or a tuple of allowed numbers.
+    """
+    if isinstance(x, (str, bytes)) or x is None:
+        raise TypeError(f"{name}: expected a numeric array, got {type(x).__name__}")
+    arr = np.asarray(x)
+    if arr.dtype == object or not (np.issubdtype(arr.dtype, np.number) or arr.dtype == bool):
+        raise TypeError(f"{name}: expected a numeric array, got dtype {arr.dtype}")
+    if dtype is not None:
+        arr = arr.astype(dtype, copy=False)
+    elif arr.dtype not in FLOAT_DTYPES:
+        arr = arr.astype(np.float64)
+    if ndim is not None:
+        allowed = (ndim,) if isinstance(ndim, int) else tuple(ndim)
+        if arr.ndim not in allowed:
+            want = " or ".join(str(n) for n in allowed)
+            raise ValueError(f"{name}: expected {want} dimensions, got shape {arr.shape}")
+    if finite:
+        check_finite(arr, name)
+    return arr
+
+
+def check_finite(arr: np.ndarray, name: str) -> None:
+    """Raise ValueError naming ``name`` and the first bad index if ``arr`` holds NaN or inf."""
+    if arr.dtype.kind in "fc" and not np.isfinite(arr).all():
+        bad = np.argwhere(~np.isfinite(arr))[0]
+        where = tuple(int(i) for i in bad)
+        raise ValueError(f"{name}: contains NaN or inf (first at index {where}: {arr[where]})")
+
+
+def check_shape(arr: np.ndarray, name: str, expected: tuple) -> None:
+    """Check ``arr.shape`` against ``expected``; ``None`` entries match any size."""
+    ok = arr.ndim == len(expected) and all(e is None or e == s for e, s in zip(expected, arr.shape))
+    if not ok:
+        pretty = "(" + ", ".join("?" if e is None else str(e) for e in expected) + ")"
+        raise ValueError(f"{name}: expected shape {pretty}, got {arr.shape}")
+
+
+def check_same_rows(a: np.ndarray, b: np.ndarray, name_a: str, name_b: str) -> None:
+    """Both arrays must describe the same number of examples (first axis)."""
+    if a.shape[0] != b.shape[0]:
+        raise ValueError(f"{name_a} has {a.shape[0]} rows but {name_b} has {b.shape[0]}; "
+                         "they must describe the same examples")
+
+
+def as_labels(y, name: str, n_classes: int | None = None) -> np.ndarray:
+    """Integer class labels of shape (N,), each in ``[0, n_classes)`` when ``n_classes`` is given."""
+    arr = np.asarray(y)
+    if arr.ndim != 1:
+        raise ValueError(f"{name}: expected integer labels of shape (N,), got shape {arr.shape}")
+    if arr.dtype.kind == "f":
+        if not np.isfinite(arr).all() or not np.all(arr == np.round(arr)):
+            raise ValueError(f"{name}: labels must be whole numbers, got {arr[:5]}...")
+        arr = arr.astype(np.int64)
+    elif arr.dtype.kind not in "iub":
+        raise TypeError(f"{name}: expected integer labels, got dtype {arr.dtype}")
+    arr = arr.astype(np.int64, copy=False)
+    if arr.size and arr.min() < 0:
+        raise ValueError(f"{name}: labels must be >= 0, got {int(arr.min())}")
+    if n_classes is not None and arr.size and arr.max() >= n_classes:
+        raise ValueError(f"{name}: label {int(arr.max())} out of range for {n_classes} classes "
+                         f"(valid labels are 0..{n_classes - 1})")
+    return arr
+
+
+def as_signs(y, name: str) -> np.ndarray:
+    """Binary labels in {-1, +1} of shape (N,)."""
+    arr = np.asarray(y)
+    if arr.ndim != 1:
+        raise ValueError(f"{name}: expected labels of shape (N,), got shape {arr.shape}")
+    if arr.dtype.kind not in "iuf" or not np.isin(arr, (-1, 1)).all():
+        bad = arr[~np.isin(arr, (-1, 1))][:3] if arr.dtype.kind in "iuf" else arr[:3]
+        raise ValueError(f"{name}: binary labels must be -1 or +1, got {bad}")
+    return arr.astype(np.int64)
+
+
+def check_positive(value, name: str, *, allow_zero: bool = False) -> float:
+    """A finite number > 0 (or >= 0 with ``allow_zero``)."""
+    try:
+        v = float(value)
+    except (TypeError, ValueError):
+        raise TypeError(f"{name}: expected a number, got {value!r}") from None
+    if not np.isfinite(v) or v < 0 or (v == 0 and not allow_zero):
+        bound = ">= 0" if allow_zero else "> 0"
+        raise ValueError(f"{name}: expected a finite value {bound}, got {value!r}")
+    return v
+
+
+def check_probability(value, name: str, *, inclusive_high: bool = False) -> float:
+    """A number in [0, 1) (or [0, 1] with ``inclusive_high``)."""
+    try:
+        v = float(value)
+    except (TypeError, ValueError):
+        raise TypeError(f"{name}: expected a number, got {value!r}") from None
+    hi_ok = v <= 1 if inclusive_high else v < 1
+    if not (np.isfinite(v) and v >= 0 and hi_ok):
+        interval = "[0, 1]" if inclusive_high else "[0, 1)"
+        raise ValueError(f"{name}: expected a value in {interval}, got {value!r}")
+    return v
+
+
+def as_rng(seed) -> np.random.Generator:
+    """A Generator from a seed, an existing Generator (returned as is) or None (fresh entropy)."""
+    if isinstance(seed, np.random.Generator):
+        return seed
+    if seed is not None and not isinstance(seed, (int, np.integer)):
+        raise TypeError(f"seed: expected an int, a numpy Generator or None, got {type(seed).__name__}")
+    return np.random.default_rng(seed)
