@@ -1,0 +1,172 @@
+"""nnkit.optim against torch.optim (oracle), by hand, and on bad hyper-parameters."""
+
+import numpy as np
+import pytest
+
+from nnkit import optim
+
+torch = pytest.importorskip("torch")
+
+SHAPES = {"W1": (3, 4), "b1": (4,), "W2": (4, 2), "b2": (2,)}
+
+# (nnkit class, nnkit kwargs, torch class, torch kwargs)
+CASES = {
+    "sgd": (optim.SGD, {"lr": 0.05}, "SGD", {"lr": 0.05}),
+    "momentum": (optim.SGD, {"lr": 0.05, "momentum": 0.9}, "SGD", {"lr": 0.05, "momentum": 0.9}),
+    "nesterov": (optim.SGD, {"lr": 0.05, "momentum": 0.9, "nesterov": True},
+                 "SGD", {"lr": 0.05, "momentum": 0.9, "nesterov": True}),
+    "weight_decay": (optim.SGD, {"lr": 0.05, "momentum": 0.5, "weight_decay": 0.1},
+                     "SGD", {"lr": 0.05, "momentum": 0.5, "weight_decay": 0.1}),
+    "adagrad": (optim.AdaGrad, {"lr": 0.1}, "Adagrad", {"lr": 0.1}),
+    "adagrad_wd": (optim.AdaGrad, {"lr": 0.1, "eps": 1e-6, "weight_decay": 0.05},
+                   "Adagrad", {"lr": 0.1, "eps": 1e-6, "weight_decay": 0.05}),
+    "rmsprop": (optim.RMSProp, {"lr": 0.01, "decay": 0.9}, "RMSprop", {"lr": 0.01, "alpha": 0.9}),
+    "rmsprop_default": (optim.RMSProp, {}, "RMSprop", {}),
+    "adam": (optim.Adam, {"lr": 0.01}, "Adam", {"lr": 0.01}),
+    # (lr kept small enough that Adam does not reach its sign-like oscillation around the minimum within
+    # 100 steps: there, rounding differences of 1 ulp grow chaotically in any two implementations)
+    "adam_betas": (optim.Adam, {"lr": 0.01, "beta1": 0.5, "beta2": 0.9, "eps": 1e-6, "weight_decay": 0.01},
+                   "Adam", {"lr": 0.01, "betas": (0.5, 0.9), "eps": 1e-6, "weight_decay": 0.01}),
+}
+
+
+def _quadratic(seed=0):
+    """Random convex quadratic per array: grad = A x - c (A symmetric positive definite)."""
+    rng = np.random.default_rng(seed)
+    problem = {}
+    for name, shape in SHAPES.items():
+        n = int(np.prod(shape))
+        M = rng.standard_normal((n, n))
+        problem[name] = (M @ M.T / n + 0.1 * np.eye(n), rng.standard_normal(n), rng.standard_normal(shape))
+    return problem
+
+
+def _grad(problem, name, x):
+    A, c, _ = problem[name]
+    return (A @ x.ravel() - c).reshape(x.shape)
+
+
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_trajectory_matches_torch_optim(case):
+    cls, kw, tname, tkw = CASES[case]
+    problem = _quadratic()
+    params = {k: x0.copy() for k, (_, _, x0) in problem.items()}
+    tparams = {k: torch.tensor(x0, dtype=torch.float64, requires_grad=True)
+               for k, (_, _, x0) in problem.items()}
+    opt = cls(params, **kw)
+    topt = getattr(torch.optim, tname)(list(tparams.values()), **tkw)
+    arrays = {k: params[k] for k in params}          # the optimizer must update these very objects
+    worst = 0.0
+    for _ in range(100):
+        opt.step({k: _grad(problem, k, params[k]) for k in params})
+        for k, p in tparams.items():
+            p.grad = torch.from_numpy(_grad(problem, k, p.detach().numpy()))
+        topt.step()
+        for k in params:
+            theirs = tparams[k].detach().numpy()
+            worst = max(worst, np.max(np.abs(params[k] - theirs)) / max(1.0, np.max(np.abs(theirs))))
+    assert worst < 1e-12, f"{case}: mine vs torch max rel diff {worst:.3g}"
+    assert all(params[k] is arrays[k] for k in params)
+    # the trajectory really moved (the test would be void on a no-op optimizer)
+    assert max(np.max(np.abs(params[k] - problem[k][2])) for k in params) > 1e-2
+
+
+@pytest.mark.parametrize("name", ["sgd", "momentum", "nesterov", "adagrad", "rmsprop", "adam"])
+def test_pure_rule_equals_class_step(name):
+    rng = np.random.default_rng(1)
+    x0 = rng.standard_normal(5)
+    grads = rng.standard_normal((10, 5))
+    cls = {"sgd": optim.SGD, "momentum": optim.SGD, "nesterov": optim.SGD, "adagrad": optim.AdaGrad,
+           "rmsprop": optim.RMSProp, "adam": optim.Adam}[name]
+    kw = {"lr": 0.1}
+    extra = {"momentum": {"momentum": 0.9}, "nesterov": {"momentum": 0.9, "nesterov": True}}.get(name, {})
+    opt = cls({"x": x0.copy()}, **kw, **extra)
+    x, state = x0.copy(), None
+    for g in grads:
+        before = None if state is None else {k: np.copy(v) for k, v in state.items()}
+        x_new, new_state = optim.RULES[name](x, g, state, **kw)
+        if before is not None:              # pure: the old state is left alone
+            assert all(np.array_equal(before[k], state[k]) for k in before)
+        x, state = x_new, new_state
+        opt.step({"x": g})
+    np.testing.assert_array_equal(opt.params["x"], x)
+
+
+def test_sgd_by_hand():
+    # x = 1, g = 2x (f = x²), lr 0.1, momentum 0.5: v1 = 2, x1 = 0.8; v2 = 0.5·2 + 1.6 = 2.6, x2 = 0.54
+    x, s = optim.sgd_step(np.array([1.0]), np.array([2.0]), None, lr=0.1, momentum=0.5)
+    assert x[0] == pytest.approx(0.8) and s["v"][0] == pytest.approx(2.0)
+    x, s = optim.sgd_step(x, 2 * x, s, lr=0.1, momentum=0.5)
+    assert x[0] == pytest.approx(0.54) and s["v"][0] == pytest.approx(2.6)
+
+
+def test_adam_first_step_is_lr_times_sign():
+    # bias correction makes the first step exactly lr·g/(|g| + eps) whatever the betas
+    g = np.array([3.0, -0.02, 1e3])
+    x, s = optim.adam_step(np.zeros(3), g, None, lr=0.1, beta1=0.8, beta2=0.99, eps=0.0)
+    np.testing.assert_allclose(x, -0.1 * np.sign(g), rtol=1e-12)
+    assert s["t"] == 1
+
+
+@pytest.mark.parametrize("cls", [optim.SGD, optim.AdaGrad, optim.RMSProp, optim.Adam])
+def test_float32_stays_float32_in_place_and_state_is_lazy(cls):
+    W = np.ones((3, 2), dtype=np.float32)
+    b = np.zeros(2, dtype=np.float32)
+    params = {"W1": W, "b1": b}
+    kw = {"lr": 0.1, "momentum": 0.9} if cls is optim.SGD else {"lr": 0.1}
+    opt = cls(params, **kw)
+    assert opt.state == {}
+    for _ in range(3):
+        opt.step({"W1": np.full((3, 2), 0.5, dtype=np.float32), "b1": np.ones(2, dtype=np.float32)})
+    assert params["W1"] is W and params["b1"] is b
+    assert W.dtype == np.float32 and b.dtype == np.float32
+    assert not np.allclose(W, 1.0)
+    assert set(opt.state) == {"W1", "b1"}
+    for st in opt.state.values():
+        for v in st.values():
+            if isinstance(v, np.ndarray):
+                assert v.dtype == np.float32
+
+
+def test_rules_names():
+    assert set(optim.RULES) == {"sgd", "momentum", "nesterov", "adagrad", "rmsprop", "adam"}
+    # the presets can be overridden
+    x, s = optim.RULES["momentum"](np.array([1.0]), np.array([1.0]), None, lr=1.0, momentum=0.5)
+    x, s = optim.RULES["momentum"](x, np.array([1.0]), s, lr=1.0, momentum=0.5)
+    assert s["v"][0] == pytest.approx(1.5)
+
+
+@pytest.mark.parametrize("make, match", [
+    (lambda p: optim.SGD(p, lr=0.0), "lr"),
+    (lambda p: optim.SGD(p, lr=-1), "lr"),
+    (lambda p: optim.SGD(p, lr=float("nan")), "lr"),
+    (lambda p: optim.SGD(p, lr=0.1, momentum=-0.1), "momentum"),
+    (lambda p: optim.SGD(p, lr=0.1, momentum=1.0), "momentum"),
+    (lambda p: optim.SGD(p, lr=0.1, nesterov=True), "nesterov"),
+    (lambda p: optim.SGD(p, lr=0.1, weight_decay=-1), "weight_decay"),
+    (lambda p: optim.AdaGrad(p, lr=-0.1), "lr"),
+    (lambda p: optim.AdaGrad(p, eps=-1), "eps"),
+    (lambda p: optim.RMSProp(p, decay=1.0), "decay"),
+    (lambda p: optim.RMSProp(p, decay=-0.5), "decay"),
+    (lambda p: optim.Adam(p, beta1=1.0), "beta1"),
+    (lambda p: optim.Adam(p, beta1=-0.1), "beta1"),
+    (lambda p: optim.Adam(p, beta2=1.5), "beta2"),
+    (lambda p: optim.Adam(p, lr=0), "lr"),
+])
+def test_bad_hyper_parameters(make, match):
+    with pytest.raises(ValueError, match=match):
+        make({"W1": np.zeros(2)})
+
+
+def test_bad_params_and_grads():
+    with pytest.raises(TypeError, match="params"):
+        optim.SGD([np.zeros(2)], lr=0.1)
+    with pytest.raises(TypeError, match="W1"):
+        optim.SGD({"W1": np.zeros(2, dtype=int)}, lr=0.1)
+    opt = optim.SGD({"W1": np.zeros(2), "b1": np.zeros(1)}, lr=0.1)
+    with pytest.raises(ValueError, match="missing gradient for parameter 'b1'"):
+        opt.step({"W1": np.ones(2)})
+    with pytest.raises(ValueError, match="dx: expected the shape"):
+        opt.step({"W1": np.ones(3), "b1": np.ones(1)})
+    with pytest.raises(ValueError, match="momentum"):
+        optim.sgd_step(np.zeros(2), np.zeros(2), lr=0.1, momentum=2)
