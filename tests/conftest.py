@@ -1,6 +1,20 @@
-"""Suite-wide options: `pytest --no-browser` skips the JupyterLab-in-Chromium tests."""
+"""Suite-wide options and environment-dependent skips.
+
+`pytest --no-browser` skips the JupyterLab-in-Chromium tests. Tests that need something only a
+system package provides (Debian's chromium, the Fashion-MNIST IDX files) skip with the install hint
+on a developer's machine without it, but fail under CI (`CI` set), where .ci/run installs them: a
+missing install step must never pass silently as a skip.
+"""
+
+import os
+import shutil
+from pathlib import Path
 
 import pytest
+
+IN_CI = bool(os.environ.get("CI"))
+CHROMIUM = Path("/usr/bin/chromium")
+FASHION_DIR = Path("/usr/share/datasets/fashion-mnist")
 
 
 def pytest_addoption(parser):
@@ -9,9 +23,23 @@ def pytest_addoption(parser):
 
 
 def pytest_collection_modifyitems(config, items):
-    if not config.getoption("--no-browser"):
+    if config.getoption("--no-browser"):
+        reason = "--no-browser given"
+    elif not IN_CI and not (CHROMIUM.exists() or shutil.which("chromium")):
+        reason = "Chromium not installed (apt-get install chromium); CI installs and runs these"
+    else:
         return
-    skip = pytest.mark.skip(reason="--no-browser given")
+    skip = pytest.mark.skip(reason=reason)
     for item in items:
         if "browser" in item.keywords:
             item.add_marker(skip)
+
+
+def require_fashion_mnist() -> Path:
+    """The Debian Fashion-MNIST directory, or a skip (locally) / failure (CI) saying how to get it."""
+    if FASHION_DIR.is_dir() and any(FASHION_DIR.iterdir()):
+        return FASHION_DIR
+    message = f"Fashion-MNIST IDX files not found in {FASHION_DIR} (apt-get install dataset-fashion-mnist)"
+    if IN_CI:
+        pytest.fail(message)
+    pytest.skip(message)
