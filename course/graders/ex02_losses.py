@@ -33,7 +33,8 @@ def _matches(reference):
     """Compare with ``reference(*args)``; tolerances per case from ``case.context`` (float32 is looser)."""
     def check(case: Case, got):
         expected = reference(*copy.deepcopy(case.args), **copy.deepcopy(case.kwargs))
-        return compare(got, expected, rtol=case.context.get("rtol", 1e-6), atol=case.context.get("atol", 1e-8))
+        return compare(got, expected, rtol=case.context.get("rtol", 1e-6),
+                       atol=case.context.get("atol", 1e-8))
     return check
 
 
@@ -48,7 +49,8 @@ def _pair_cases(rng):
     target[: n // 2] += rng.normal(size=n // 2)
     return [
         Case((rng.normal(size=n), rng.normal(size=n)), label=f"a vector of {n} predictions"),
-        Case((rng.normal(size=(n, k)) * 3, rng.normal(size=(n, k))), label=f"a ({n}, {k}) batch (mean over all)"),
+        Case((rng.normal(size=(n, k)) * 3, rng.normal(size=(n, k))),
+             label=f"a ({n}, {k}) batch (mean over all)"),
         Case((rng.normal(size=(1, 1)), rng.normal(size=(1, 1))), label="a batch of one"),
         Case((same, target), label="some predictions exactly right"),
         Case((p32, t32), label=f"float32 ({n}, {k}) arrays", context=F32),
