@@ -1,0 +1,219 @@
+"""The canvas every nnkit widget draws on: one matplotlib Figure, made once, updated in place.
+
+Two ways to show it. With ipympl (a notebook that ran ``%matplotlib widget``) the figure's canvas *is*
+an ipywidget placed next to the controls, and an update is ``artist.set_data(...)`` followed by
+``fig.canvas.draw_idle()``. Anywhere else (plain kernels, nbclient, tests) the figure lives on an Agg
+canvas and is re-rendered into an ``ipywidgets.Image`` after each change. Either way the Figure and its
+artists are created once; handlers only change their data, so a redraw stays cheap.
+"""
+
+from __future__ import annotations
+
+import io
+import statistics
+import time
+from collections.abc import Callable
+
+import ipywidgets as widgets
+import matplotlib
+from matplotlib.figure import Figure
+
+MODES = ("auto", "ipympl", "static")
+
+
+def ipympl_backend_active() -> bool:
+    """True when matplotlib's current backend is ipympl (``%matplotlib widget`` / ``ipympl``)."""
+    backend = str(matplotlib.get_backend()).lower()
+    return "ipympl" in backend or backend == "widget"
+
+
+def resolve_mode(mode: str) -> str:
+    """Turn ``"auto"`` into ``"ipympl"`` (widget backend active and ipympl importable) or ``"static"``."""
+    if mode not in MODES:
+        raise ValueError(f"mode: expected one of {MODES}, got {mode!r}")
+    if mode != "auto":
+        return mode
+    if ipympl_backend_active():
+        try:
+            import ipympl.backend_nbagg  # noqa: F401
+        except ImportError:  # pragma: no cover - ipympl is a course dependency
+            return "static"
+        return "ipympl"
+    return "static"
+
+
+class FigureWidget:
+    """Base class: a Figure, its view widget, the controls, and the redraw logic.
+
+    Subclasses build their axes and artists on ``self.fig`` in ``__init__`` (once), put their
+    controls in ``self.controls`` and call :meth:`redraw` after changing artist data.
+
+    Attributes
+    ----------
+    fig : matplotlib.figure.Figure
+        Created once; its identity never changes during the widget's life.
+    mode : {"ipympl", "static"}
+        How the figure is shown (see module docstring).
+    view : ipywidgets.DOMWidget
+        The ipympl canvas (``fig.canvas``) or an ``ipywidgets.Image`` holding the latest PNG.
+    ui : ipywidgets.Box
+        Controls plus view; what a notebook cell displays.
+    renders : int
+        How many times the figure has been (re)drawn; tests use it to see that handlers redraw.
+    """
+
+    def __init__(self, figsize=(9.0, 4.0), mode: str = "auto", dpi: int = 80):
+        self.mode = resolve_mode(mode)
+        self.fig = Figure(figsize=figsize, dpi=dpi, layout="constrained")
+        self.renders = 0
+        self.auto_render = True
+        if self.mode == "ipympl":
+            from ipympl.backend_nbagg import Canvas, FigureManager
+
+            canvas = Canvas(self.fig)
+            FigureManager(canvas, id(self))  # not registered with pyplot: no duplicate output
+            canvas.header_visible = False
+            canvas.footer_visible = False
+            canvas.toolbar_visible = False
+            canvas.resizable = False
+            self.view = canvas
+        else:
+            from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+            FigureCanvasAgg(self.fig)
+            self.view = widgets.Image(format="png")
+        self.controls: list[widgets.Widget] = []
+        self._ui = None
+
+    # -- display ---------------------------------------------------------------------------------
+    def _layout(self) -> widgets.Widget:
+        """Default layout: controls in a row above the figure. Subclasses may override."""
+        return widgets.VBox([widgets.HBox(self.controls, layout=widgets.Layout(flex_flow="row wrap")),
+                             self.view])
+
+    @property
+    def ui(self) -> widgets.Widget:
+        if self._ui is None:
+            self._ui = self._layout()
+        return self._ui
+
+    def _repr_mimebundle_(self, **kwargs):
+        if self.mode == "static" and not self.view.value:
+            self.redraw(force=True)
+        return self.ui._repr_mimebundle_(**kwargs)
+
+    # -- drawing ---------------------------------------------------------------------------------
+    def freeze_layout(self) -> None:
+        """Run the constrained layout once, then keep the axes where they are.
+
+        The layout engine costs as much as the drawing itself; artists change data, not the figure's
+        structure, so one layout pass at construction is enough. Subclasses call this at the end of
+        ``__init__``.
+        """
+        self.fig.canvas.draw()
+        self.fig.set_layout_engine("none")
+
+    def redraw(self, force: bool = False) -> None:
+        """Push the current artist data to the screen.
+
+        ipympl: ``draw_idle()`` (the browser asks for the new image). Static: render the Agg canvas to
+        PNG into ``view.value``. ``auto_render = False`` skips the static PNG (benchmarks time the
+        draw itself with :meth:`time_interaction`).
+        """
+        self.renders += 1
+        if self.mode == "ipympl":
+            self.fig.canvas.draw_idle()
+        elif self.auto_render or force:
+            buf = io.BytesIO()
+            self.fig.savefig(buf, format="png")
+            self.view.value = buf.getvalue()
+
+    def png(self) -> bytes:
+        """The figure as PNG bytes (any mode)."""
+        buf = io.BytesIO()
+        self.fig.savefig(buf, format="png")
+        return buf.getvalue()
+
+    def time_interaction(self, action: Callable[[], object], repeat: int = 20) -> float:
+        """Median wall time in ms of ``action()`` followed by a full Agg draw of the figure.
+
+        This is what one slider change or animation frame costs on the kernel side: the handler
+        updates the artists, then the canvas renders them with Agg (ipympl's canvas is an Agg canvas
+        too). The static PNG encoding is left out (``auto_render`` is off while timing).
+        """
+        previous, self.auto_render = self.auto_render, False
+        times = []
+        try:
+            for _ in range(repeat):
+                t0 = time.perf_counter()
+                action()
+                self.fig.canvas.draw()
+                times.append(1000.0 * (time.perf_counter() - t0))
+        finally:
+            self.auto_render = previous
+        return statistics.median(times)
+
+
+def light_ticks(*axes, nbins: int = 4) -> None:
+    """Fewer tick labels: text is most of an Agg redraw, and a figure that animates needs few."""
+    from matplotlib.ticker import MaxNLocator
+
+    for ax in axes:
+        ax.xaxis.set_major_locator(MaxNLocator(nbins=nbins))
+        ax.yaxis.set_major_locator(MaxNLocator(nbins=nbins))
+        ax.tick_params(labelsize=8)
+
+
+def clip_line_to_box(w, b, xlim, ylim):
+    """End points of the line ``w·x + b = 0`` inside the box ``xlim × ylim``.
+
+    Returns ``(xs, ys)`` with two points each, or two empty lists when the line misses the box or
+    ``w = 0`` (no boundary).
+    """
+    w0, w1 = float(w[0]), float(w[1])
+    b = float(b)
+    (x0, x1), (y0, y1) = xlim, ylim
+    pts = []
+    if abs(w1) > 1e-12:
+        for x in (x0, x1):
+            y = -(w0 * x + b) / w1
+            if y0 - 1e-9 <= y <= y1 + 1e-9:
+                pts.append((x, y))
+    if abs(w0) > 1e-12:
+        for y in (y0, y1):
+            x = -(w1 * y + b) / w0
+            if x0 - 1e-9 <= x <= x1 + 1e-9:
+                pts.append((x, y))
+    # drop duplicates (line through a corner)
+    uniq = []
+    for p in pts:
+        if all(abs(p[0] - q[0]) + abs(p[1] - q[1]) > 1e-9 for q in uniq):
+            uniq.append(p)
+    if len(uniq) < 2:
+        return [], []
+    (xa, ya), (xb, yb) = uniq[0], uniq[1]
+    return [xa, xb], [ya, yb]
+
+
+def half_plane_polygon(w, b, xlim, ylim):
+    """Corners of the part of the box where ``w·x + b > 0`` (Sutherland-Hodgman with one edge).
+
+    Returns an array of shape (k, 2), k = 0 when the region is empty.
+    """
+    import numpy as np
+
+    box = [(xlim[0], ylim[0]), (xlim[1], ylim[0]), (xlim[1], ylim[1]), (xlim[0], ylim[1])]
+
+    def side(p):
+        return w[0] * p[0] + w[1] * p[1] + b
+
+    out = []
+    for i, p in enumerate(box):
+        q = box[(i + 1) % 4]
+        sp, sq = side(p), side(q)
+        if sp > 0:
+            out.append(p)
+        if (sp > 0) != (sq > 0) and sp != sq:
+            t = sp / (sp - sq)
+            out.append((p[0] + t * (q[0] - p[0]), p[1] + t * (q[1] - p[1])))
+    return np.array(out, dtype=float).reshape(-1, 2)

@@ -1,0 +1,291 @@
+"""OptimizerWidget: optimizer trajectories on 2-D test functions, side by side (lecture 6).
+
+Trajectories come from nnkit.optim's pure step rules (``RULES``), the same code that trains the
+networks, applied to a point p = (x, y) with the exact gradient of a function from
+:mod:`nnkit.widgets.functions`. The widget computes every trajectory once per setting (cheap: a few
+hundred steps) and the Play control only reveals them step by step.
+"""
+
+from __future__ import annotations
+
+import ipywidgets as widgets
+import numpy as np
+
+from . import functions as fns
+from ._base import FigureWidget, light_ticks
+
+OPTIMIZERS = ("sgd", "momentum", "nesterov", "adagrad", "rmsprop", "adam")
+LABELS = {"sgd": "SGD", "momentum": "momentum", "nesterov": "Nesterov", "adagrad": "AdaGrad",
+          "rmsprop": "RMSProp", "adam": "Adam"}
+COLORS = {"sgd": "tab:blue", "momentum": "tab:orange", "nesterov": "tab:green", "adagrad": "tab:red",
+          "rmsprop": "tab:purple", "adam": "black"}
+# settings that make each function's story visible; loaded when the function is chosen
+SUGGESTED = {
+    "quadratic": dict(lr=0.06, rho=0.9, steps=100),
+    "rosenbrock": dict(lr=0.0015, rho=0.9, steps=400),
+    "saddle": dict(lr=0.05, rho=0.9, steps=150),
+    "local_minimum": dict(lr=0.02, rho=0.9, steps=150),
+}
+BOUND = 1e6  # a trajectory that leaves |x| < BOUND has diverged; the rest of it is NaN
+
+
+def hyperparameters(name: str, lr: float, rho: float = 0.9, beta1: float = 0.9, beta2: float = 0.999) -> dict:
+    """Keyword arguments for ``nnkit.optim.RULES[name]`` from the widget's sliders.
+
+    ρ is the momentum of SGD+momentum/Nesterov and the decay of RMSProp's running mean of g².
+    """
+    if name in ("momentum", "nesterov"):
+        return {"lr": lr, "momentum": rho}
+    if name == "rmsprop":
+        return {"lr": lr, "decay": rho}
+    if name == "adam":
+        return {"lr": lr, "beta1": beta1, "beta2": beta2}
+    if name in ("sgd", "adagrad"):
+        return {"lr": lr}
+    raise ValueError(f"name: expected one of {OPTIMIZERS}, got {name!r}")
+
+
+def trajectory(name: str, function, start, steps: int, **hp) -> np.ndarray:
+    """Run ``nnkit.optim.RULES[name]`` for ``steps`` steps from ``start`` on ``function``.
+
+    Returns
+    -------
+    path : ndarray, shape (steps + 1, 2)
+        ``path[0] = start``; ``path[k]`` is the point after k steps. Points after a divergence
+        (non-finite or beyond ``BOUND``) are NaN.
+    """
+    from nnkit.optim import RULES
+
+    f = fns.get(function) if isinstance(function, str) else function
+    rule = RULES[name]
+    path = np.full((int(steps) + 1, 2), np.nan)
+    x = np.asarray(start, dtype=np.float64).copy()
+    path[0] = x
+    state = None
+    with np.errstate(over="ignore", invalid="ignore"):
+        for k in range(1, int(steps) + 1):
+            g = f.grad(x)
+            if not np.all(np.isfinite(g)):
+                break
+            x, state = rule(x, g, state, **hp)
+            if not np.all(np.isfinite(x)) or np.abs(x).max() > BOUND:
+                break
+            path[k] = x
+    return path
+
+
+class OptimizerWidget(FigureWidget):
+    """Contours of a 2-D function with the paths of several optimizers, and loss vs step.
+
+    Parameters
+    ----------
+    function : name in :data:`nnkit.widgets.functions.FUNCTIONS`
+    optimizers : iterable of names in :data:`OPTIMIZERS` shown initially
+    lr, rho, beta1, beta2, steps : initial slider values (None: the function's suggested ones)
+    start : (x, y) or None (the function's default start)
+    mode : {"auto", "ipympl", "static"}
+
+    Attributes
+    ----------
+    paths : dict name -> ndarray (steps + 1, 2)
+        Trajectories of the checked optimizers at the current settings.
+    frame : int
+        How many steps are shown (Play drives it; settings changes keep it, clipped to steps).
+    lines, heads, loss_lines : dict name -> Line2D
+        Path so far, current point, and log10(f(x_k) - f_min) vs k, for every optimizer (hidden if unchecked).
+    function, checks, lr, rho, beta1, beta2, steps, play : ipywidgets controls
+    """
+
+    def __init__(self, function: str = "quadratic", optimizers=("sgd", "momentum", "adam"),
+                 lr: float | None = None, rho: float | None = None, beta1: float = 0.9,
+                 beta2: float = 0.999, steps: int | None = None, start=None, mode: str = "auto"):
+        super().__init__(figsize=(10.0, 4.2), mode=mode)
+        sug = SUGGESTED[fns.get(function).name]
+        self.function = widgets.Dropdown(options=tuple(fns.FUNCTIONS), value=function, description="f")
+        self.checks = {name: widgets.Checkbox(value=name in optimizers, description=LABELS[name],
+                                              indent=False, layout=widgets.Layout(width="95px"))
+                       for name in OPTIMIZERS}
+        for name in optimizers:
+            if name not in OPTIMIZERS:
+                raise ValueError(f"optimizers: expected names from {OPTIMIZERS}, got {name!r}")
+        self.lr = widgets.FloatLogSlider(value=sug["lr"] if lr is None else lr, base=10, min=-4, max=0,
+                                         step=0.05, description="lr α", readout_format=".4f")
+        self.rho = widgets.FloatSlider(value=sug["rho"] if rho is None else rho, min=0.0, max=0.995,
+                                       step=0.005, description="ρ", readout_format=".3f")
+        self.beta1 = widgets.FloatSlider(value=beta1, min=0.0, max=0.995, step=0.005, description="β1",
+                                         readout_format=".3f")
+        self.beta2 = widgets.FloatSlider(value=beta2, min=0.9, max=0.9999, step=0.0001, description="β2",
+                                         readout_format=".4f")
+        self.steps = widgets.IntSlider(value=sug["steps"] if steps is None else steps, min=10, max=1000,
+                                       step=10, description="steps")
+        self.play = widgets.Play(value=0, min=0, max=self.steps.value, step=1, interval=40,
+                                 description="play")
+        self.start = None if start is None else tuple(float(v) for v in start)
+        self.status = widgets.HTML()
+        self.controls = [self.function, self.lr, self.rho, self.beta1, self.beta2, self.steps, self.play,
+                         *self.checks.values(), self.status]
+
+        self.ax, self.ax_loss = self.fig.subplots(1, 2, width_ratios=[1.3, 1])
+        self._contours = None
+        self._contour_cache: dict[str, tuple] = {}
+        self.lines, self.heads, self.loss_lines = {}, {}, {}
+        for name in OPTIMIZERS:
+            c = COLORS[name]
+            self.lines[name], = self.ax.plot([], [], "-", color=c, lw=1.6, label=LABELS[name])
+            self.heads[name], = self.ax.plot([], [], "o", color=c, ms=6, mec="white")
+            self.loss_lines[name], = self.ax_loss.plot([], [], "-", color=c, lw=1.6, label=LABELS[name])
+        self.start_marker, = self.ax.plot([], [], "k*", ms=11, zorder=5)
+        self.ax_loss.set_xlabel("step k")
+        self.ax_loss.set_ylabel(r"$\log_{10}(f(x_k) - f_{min})$")
+        self.ax_loss.set_title("loss vs step", fontsize=10)
+        self.ax_loss.grid(alpha=0.3)
+        light_ticks(self.ax, self.ax_loss)
+        self.frame = self.steps.value
+        self.paths: dict[str, np.ndarray] = {}
+        self._set_function()
+
+        self.freeze_layout()
+        self.function.observe(self._on_function, names="value")
+        for w in (self.lr, self.rho, self.beta1, self.beta2, self.steps, *self.checks.values()):
+            w.observe(self._on_setting, names="value")
+        self.play.observe(self._on_play, names="value")
+
+    def _layout(self):
+        row1 = widgets.HBox([self.function, self.play, self.steps])
+        row2 = widgets.HBox([self.lr, self.rho, self.beta1, self.beta2],
+                            layout=widgets.Layout(flex_flow="row wrap"))
+        row3 = widgets.HBox(list(self.checks.values()))
+        return widgets.VBox([row1, row2, row3, self.view, self.status])
+
+    # -- state -------------------------------------------------------------------------------------
+    @property
+    def selected(self) -> list[str]:
+        """Names of the checked optimizers, in :data:`OPTIMIZERS` order."""
+        return [n for n in OPTIMIZERS if self.checks[n].value]
+
+    @property
+    def fn(self) -> fns.TestFunction:
+        return fns.get(self.function.value)
+
+    @property
+    def start_point(self) -> tuple:
+        return self.start if self.start is not None else self.fn.start
+
+    def hyperparameters(self, name: str) -> dict:
+        """The keyword arguments passed to ``RULES[name]`` at the current slider values."""
+        return hyperparameters(name, float(self.lr.value), float(self.rho.value),
+                               float(self.beta1.value), float(self.beta2.value))
+
+    def compute(self):
+        """Recompute the trajectories of the checked optimizers at the current settings."""
+        f, steps = self.fn, int(self.steps.value)
+        self.paths = {n: trajectory(n, f, self.start_point, steps, **self.hyperparameters(n))
+                      for n in self.selected}
+        with np.errstate(invalid="ignore", over="ignore"):
+            self.losses = {n: np.maximum(f.value(p[:, 0], p[:, 1]) - f.minimum, 1e-12)
+                           for n, p in self.paths.items()}
+            self.log_losses = {n: np.log10(v) for n, v in self.losses.items()}
+        finite = np.concatenate([v[np.isfinite(v)] for v in self.log_losses.values()] or [np.zeros(1)])
+        self.ax_loss.set_ylim(finite.min() - 0.3, finite.max() + 0.3)
+        self.ax_loss.set_xlim(0, steps)
+        self.frame = min(self.frame, steps)
+
+    def show_frame(self, k: int | None = None):
+        """Draw every trajectory up to step ``k`` (default: the current frame)."""
+        if k is not None:
+            self.frame = int(np.clip(k, 0, int(self.steps.value)))
+        k = self.frame
+        for name in OPTIMIZERS:
+            on = name in self.paths
+            for art in (self.lines[name], self.heads[name], self.loss_lines[name]):
+                art.set_visible(on)
+            if not on:
+                continue
+            p = self.paths[name][: k + 1]
+            self.lines[name].set_data(p[:, 0], p[:, 1])
+            last = p[np.isfinite(p[:, 0])][-1]
+            self.heads[name].set_data([last[0]], [last[1]])
+            self.loss_lines[name].set_data(np.arange(k + 1), self.log_losses[name][: k + 1])
+        vals = ", ".join(f"{LABELS[n]} {self.losses[n][k]:.3g}" for n in self.paths)
+        self.status.value = f"step {k}: f - f<sub>min</sub> = " + vals
+        self.redraw()
+
+    def step(self, n: int = 1):
+        """Advance the animation by ``n`` steps (wraps to 0 after the last one)."""
+        k = self.frame + int(n)
+        self.show_frame(0 if k > int(self.steps.value) else k)
+
+    def reset(self):
+        """Back to step 0 (only the starting point shown)."""
+        self.show_frame(0)
+
+    # -- function / contours -------------------------------------------------------------------------
+    def _background(self, f):
+        if f.name not in self._contour_cache:
+            xs = np.linspace(*f.xlim, 90)
+            ys = np.linspace(*f.ylim, 70)
+            gx, gy = np.meshgrid(xs, ys)
+            z = np.log10(f.value(gx, gy) - f.minimum + 1e-3)
+            self._contour_cache[f.name] = (gx, gy, z)
+        return self._contour_cache[f.name]
+
+    def _set_function(self):
+        f = self.fn
+        if self._contours is not None:
+            self._contours.remove()
+        gx, gy, z = self._background(f)
+        self._contours = self.ax.contour(gx, gy, z, levels=14, cmap="viridis", linewidths=0.8, zorder=0)
+        self.ax.set_xlim(f.xlim)
+        self.ax.set_ylim(f.ylim)
+        self.ax.set_title(f.title, fontsize=10)
+        s = self.start_point
+        self.start_marker.set_data([s[0]], [s[1]])
+        self.compute()
+        handles = [self.lines[n] for n in self.paths]
+        leg = self.ax.get_legend()
+        if leg is not None:
+            leg.remove()
+        if handles:
+            self.ax.legend(handles=handles, loc="lower right", fontsize=8, framealpha=0.8)
+        self.show_frame()
+
+    # -- handlers ----------------------------------------------------------------------------------
+    def _on_function(self, change):
+        sug = SUGGESTED[change["new"]]
+        with self.hold():
+            self.lr.value, self.rho.value, self.steps.value = sug["lr"], sug["rho"], sug["steps"]
+        self.frame = self.steps.value
+        self.play.max = self.steps.value
+        self._set_function()
+
+    def _on_setting(self, change):
+        if self._holding:
+            return
+        self.play.max = int(self.steps.value)
+        self.compute()
+        handles = [self.lines[n] for n in self.paths]
+        leg = self.ax.get_legend()
+        if leg is not None:
+            leg.remove()
+        if handles:
+            self.ax.legend(handles=handles, loc="lower right", fontsize=8, framealpha=0.8)
+        self.show_frame()
+
+    def _on_play(self, change):
+        self.show_frame(int(change["new"]))
+
+    _holding = False
+
+    def hold(self):
+        """Context manager: change several sliders, recompute once at the end (by the caller)."""
+        import contextlib
+
+        @contextlib.contextmanager
+        def _cm():
+            self._holding = True
+            try:
+                yield
+            finally:
+                self._holding = False
+
+        return _cm()

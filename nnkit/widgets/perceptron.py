@@ -1,0 +1,234 @@
+"""PerceptronWidget: watch the perceptron learning rule move a line, one example at a time (lecture 1).
+
+Every presentation of an example calls :meth:`nnkit.models.Perceptron.update`; the widget only draws
+what the model holds: the boundary ``w·x + b = 0``, the weight vector ``w`` (normal to the boundary),
+the example being presented, and the number of mistakes in each finished epoch. On separable data the
+mistakes fall to zero; on XOR they never do.
+"""
+
+from __future__ import annotations
+
+import ipywidgets as widgets
+import numpy as np
+
+from ._base import FigureWidget, clip_line_to_box, half_plane_polygon, light_ticks
+
+DATASETS = ("separable", "xor", "noisy")
+
+
+def perceptron_dataset(name: str, n: int = 40, seed: int = 0):
+    """2-D data for the perceptron with labels ±1.
+
+    ``separable``: two classes with a margin; ``xor``: noisy clouds around the four XOR corners (no
+    line separates them); ``noisy``: two overlapping Gaussian blobs.
+
+    Returns
+    -------
+    X : ndarray, shape (N, 2)
+    y : ndarray, shape (N,), int64 in {-1, +1}
+    """
+    from nnkit import data
+
+    if name == "separable":
+        X, y = data.linearly_separable(n, margin=0.3, seed=seed)
+    elif name == "xor":
+        X, y = data.xor(n, noise=0.15, seed=seed)
+    elif name == "noisy":
+        X, y = data.blobs(n, centers=np.array([[-1.0, -1.0], [1.0, 1.0]]), std=1.0, seed=seed)
+    else:
+        raise ValueError(f"name: expected one of {DATASETS}, got {name!r}")
+    X = np.asarray(X, dtype=np.float64)
+    y = np.where(np.asarray(y).ravel() > 0, 1, -1).astype(np.int64)
+    return X, y
+
+
+class PerceptronWidget(FigureWidget):
+    """Play/step/reset through the perceptron learning rule on 2-D data.
+
+    Parameters
+    ----------
+    dataset : {"separable", "xor", "noisy"}
+    lr : float
+        Learning rate α of the rule ``w ← w + α y_i x_i``, ``b ← b + α y_i`` (on a mistake).
+    n : int
+        Number of points.
+    seed : int
+    mode : {"auto", "ipympl", "static"}
+
+    Attributes
+    ----------
+    model : nnkit.models.Perceptron
+    X, y : the data (N, 2) and labels (N,) in ±1
+    t : int
+        Number of presentations so far; the next example is ``t % N``.
+    mistakes_per_epoch : list[int]
+        Mistakes in every finished epoch.
+    boundary_line, weight_arrow, current_marker, mistakes_line : matplotlib artists
+        The decision boundary (2 points on w·x+b = 0), the weight vector drawn from the boundary point
+        closest to the origin, the example last presented, and the mistakes-per-epoch curve.
+    dataset, lr, play, step_button, reset_button : ipywidgets controls
+    """
+
+    def __init__(self, dataset: str = "separable", lr: float = 1.0, n: int = 40, seed: int = 0,
+                 mode: str = "auto"):
+        super().__init__(figsize=(9.0, 4.0), mode=mode)
+        self.n, self.seed = int(n), int(seed)
+        self.dataset = widgets.Dropdown(options=DATASETS, value=dataset, description="data")
+        self.lr = widgets.FloatLogSlider(value=lr, base=10, min=-2, max=1, step=0.1, description="lr α")
+        self.play = widgets.Play(value=0, min=0, max=100_000, step=1, interval=150, description="play")
+        self.step_button = widgets.Button(description="step", layout=widgets.Layout(width="70px"))
+        self.reset_button = widgets.Button(description="reset", layout=widgets.Layout(width="70px"))
+        self.status = widgets.HTML()
+        self.controls = [self.dataset, self.lr, self.play, self.step_button, self.reset_button, self.status]
+
+        self.ax, self.ax_err = self.fig.subplots(1, 2, width_ratios=[1.25, 1])
+        self._build_artists()
+        self._load_data()
+        self.freeze_layout()
+
+        self.dataset.observe(self._on_dataset, names="value")
+        self.lr.observe(self._on_lr, names="value")
+        self.play.observe(self._on_play, names="value")
+        self.step_button.on_click(lambda _b: self.step())
+        self.reset_button.on_click(lambda _b: self.reset())
+
+    # -- artists (made once) ---------------------------------------------------------------------
+    def _build_artists(self):
+        from matplotlib.patches import Polygon
+
+        ax = self.ax
+        self.region = Polygon(np.zeros((0, 2)), closed=True, color="tab:blue", alpha=0.12, lw=0)
+        ax.add_patch(self.region)
+        self.points_pos, = ax.plot([], [], "o", color="tab:blue", ms=6, label="y = +1")
+        self.points_neg, = ax.plot([], [], "s", color="tab:red", ms=6, label="y = -1")
+        self.boundary_line, = ax.plot([], [], "-", color="k", lw=2, label="w·x + b = 0")
+        self.weight_arrow = ax.quiver([0.0], [0.0], [0.0], [0.0], angles="xy", scale_units="xy", scale=1,
+                                      color="tab:green", width=0.012, zorder=4)
+        self.current_marker, = ax.plot([], [], "o", ms=16, mfc="none", mec="orange", mew=2.5,
+                                       label="presented")
+        ax.set_aspect("equal", adjustable="box")
+        self.mistakes_line, = self.ax_err.plot([], [], "o-", color="tab:purple")
+        self.ax_err.set_xlabel("epoch")
+        self.ax_err.set_ylabel("mistakes in the epoch")
+        self.ax_err.set_title("mistakes per epoch")
+        self.ax_err.grid(alpha=0.3)
+        light_ticks(self.ax, self.ax_err)
+        self.ax_err.xaxis.get_major_locator().set_params(integer=True)
+        self.ax_err.yaxis.get_major_locator().set_params(integer=True)
+        handles = [self.points_pos, self.points_neg, self.boundary_line, self.current_marker]
+        self.ax_err.legend(handles=handles, loc="upper right", fontsize=8, framealpha=0.9)
+
+    # -- state -------------------------------------------------------------------------------------
+    def _load_data(self):
+        self.X, self.y = perceptron_dataset(self.dataset.value, n=self.n, seed=self.seed)
+        lo, hi = self.X.min(axis=0), self.X.max(axis=0)
+        pad = 0.25 * (hi - lo) + 0.3
+        self.xlim = (float(lo[0] - pad[0]), float(hi[0] + pad[0]))
+        self.ylim = (float(lo[1] - pad[1]), float(hi[1] + pad[1]))
+        self.ax.set_xlim(self.xlim)
+        self.ax.set_ylim(self.ylim)
+        pos = self.y > 0
+        self.points_pos.set_data(self.X[pos, 0], self.X[pos, 1])
+        self.points_neg.set_data(self.X[~pos, 0], self.X[~pos, 1])
+        self.ax.set_title(f"perceptron on '{self.dataset.value}' data")
+        self.reset()
+
+    def reset(self, _sync_play: bool = True):
+        """New perceptron (w = 0, b = 0), presentation counter and mistake curve back to zero."""
+        from nnkit.models import Perceptron
+
+        self.model = Perceptron(lr=float(self.lr.value))
+        self.model.w = np.zeros(self.X.shape[1])
+        self.model.b = 0.0
+        self.t = 0
+        self.current = None
+        self.last_was_mistake = False
+        self.mistakes_per_epoch: list[int] = []
+        self._epoch_mistakes = 0
+        if _sync_play and self.play.value != 0:
+            self._syncing = True
+            self.play.value = 0
+            self._syncing = False
+        self._update_artists()
+
+    @property
+    def epoch(self) -> int:
+        """Number of finished epochs."""
+        return self.t // len(self.X)
+
+    @property
+    def converged(self) -> bool:
+        """True once an epoch finished without a mistake."""
+        return bool(self.mistakes_per_epoch) and self.mistakes_per_epoch[-1] == 0
+
+    def step(self, n: int = 1, draw: bool = True) -> bool:
+        """Present the next ``n`` examples (in order, cycling); return whether the last was a mistake."""
+        N = len(self.X)
+        for _ in range(int(n)):
+            i = self.t % N
+            self.current = i
+            self.last_was_mistake = bool(self.model.update(self.X[i], self.y[i]))
+            self._epoch_mistakes += int(self.last_was_mistake)
+            self.t += 1
+            if self.t % N == 0:
+                self.mistakes_per_epoch.append(self._epoch_mistakes)
+                self._epoch_mistakes = 0
+        if draw:
+            self._update_artists()
+        return self.last_was_mistake
+
+    def run_epochs(self, epochs: int) -> list[int]:
+        """Present ``epochs`` full epochs (stopping after one with 0 mistakes) and redraw once."""
+        N = len(self.X)
+        for _ in range(int(epochs)):
+            self.step(N - self.t % N, draw=False)
+            if self.converged:
+                break
+        self._update_artists()
+        return self.mistakes_per_epoch
+
+    # -- drawing -----------------------------------------------------------------------------------
+    def _update_artists(self):
+        w = np.asarray(self.model.w, dtype=float)
+        b = float(self.model.b)
+        xs, ys = clip_line_to_box(w, b, self.xlim, self.ylim)
+        self.boundary_line.set_data(xs, ys)
+        self.region.set_xy(half_plane_polygon(w, b, self.xlim, self.ylim) if np.any(w) else np.zeros((0, 2)))
+        norm2 = float(w @ w)
+        foot = -b * w / norm2 if norm2 > 0 else np.zeros(2)   # point of the boundary nearest the origin
+        scale = 1.0 / max(1.0, np.sqrt(norm2))                 # keep the arrow inside the plot
+        self.weight_arrow.set_offsets([foot])
+        self.weight_arrow.set_UVC([w[0] * scale], [w[1] * scale])
+        if self.current is None:
+            self.current_marker.set_data([], [])
+        else:
+            x = self.X[self.current]
+            self.current_marker.set_data([x[0]], [x[1]])
+            self.current_marker.set_markeredgecolor("red" if self.last_was_mistake else "orange")
+        E = len(self.mistakes_per_epoch)
+        self.mistakes_line.set_data(np.arange(1, E + 1), self.mistakes_per_epoch)
+        self.ax_err.set_xlim(0.5, max(E, 5) + 0.5)
+        self.ax_err.set_ylim(-0.3, max([len(self.X) // 2, *self.mistakes_per_epoch]) + 0.5)
+        self.status.value = (f"epoch {self.epoch + 1}, example {self.t % len(self.X)}/{len(self.X)}, "
+                             f"w = ({w[0]:.2f}, {w[1]:.2f}), b = {b:.2f}"
+                             + (" &nbsp;<b>converged</b>" if self.converged else ""))
+        self.redraw()
+
+    # -- handlers ----------------------------------------------------------------------------------
+    _syncing = False
+
+    def _on_dataset(self, change):
+        self._load_data()
+
+    def _on_lr(self, change):
+        self.model.lr = float(change["new"])
+
+    def _on_play(self, change):
+        """Play's value counts presentations: advance to it (a smaller value restarts)."""
+        if self._syncing:
+            return
+        new = int(change["new"])
+        if new < self.t:
+            self.reset(_sync_play=False)
+        if new > self.t:
+            self.step(new - self.t)
