@@ -194,15 +194,17 @@ def _how_to_fix(kind: str, searched: list[Path], cache: Path) -> str:
 
 def _download_all(kind: str, cache: Path, bases: list[str], digests: dict[str, str],
                   progress: bool, searched: list[Path]) -> None:
+    missing = [name for name in FILES.values() if name not in digests]
+    if missing:
+        raise ValueError(f"sha256: no digest for {', '.join(missing)}; expected a dict with keys "
+                         f"{list(FILES.values())}")
     cache.mkdir(parents=True, exist_ok=True)
     for gz_name in FILES.values():
-        if gz_name not in digests:
-            raise ValueError(f"sha256: no digest for {gz_name}; expected a dict with keys "
-                             f"{list(FILES.values())}")
         dest = cache / gz_name
         if dest.is_file() and _sha256_file(dest) == digests[gz_name].lower():
             continue
         net_errors: list[str] = []
+        http_errors: list[str] = []
         checksum_error: ChecksumError | None = None
         for base in bases:
             url = base.rstrip("/") + "/" + gz_name
@@ -211,15 +213,17 @@ def _download_all(kind: str, cache: Path, bases: list[str], digests: dict[str, s
                 break
             except ChecksumError as err:
                 checksum_error = err
-            except (urllib.error.URLError, TimeoutError, ConnectionError, OSError) as err:
-                reason = getattr(err, "reason", err)
-                net_errors.append(f"{url}: {reason}")
+            except urllib.error.HTTPError as err:
+                http_errors.append(f"{url}: HTTP {err.code} {err.reason}")
+            except (urllib.error.URLError, TimeoutError, OSError) as err:
+                net_errors.append(f"{url}: {getattr(err, 'reason', err)}")
         else:
             if checksum_error is not None:
                 raise checksum_error
+            why = "the server refused it" if http_errors and not net_errors else "offline?"
             raise DatasetNotFoundError(
-                f"{_TITLE[kind]} files not found and the download failed (offline?):\n  "
-                + "\n  ".join(net_errors) + "\n" + _how_to_fix(kind, searched, cache))
+                f"{_TITLE[kind]} files not found and the download failed ({why}):\n  "
+                + "\n  ".join(http_errors + net_errors) + "\n" + _how_to_fix(kind, searched, cache))
 
 
 def _load_arrays(found: dict[str, Path]):
