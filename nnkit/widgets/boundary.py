@@ -1,0 +1,218 @@
+"""DecisionBoundaryWidget: an MLP learning a 2-D classification, in the spirit of TensorFlow Playground.
+
+Used in lecture 4 (what hidden units and depth buy) and lecture 7 (what L2 and dropout do to the
+boundary). The network is ``nnkit.models.MLP([2, h, ..., h, 2], activation, output="softmax", l2=λ,
+dropout=p)`` trained full batch with ``nnkit.optim.Adam`` in short chunks; the picture is the predicted
+probability of class 1 on a fixed grid, drawn as one image whose pixels are replaced in place.
+"""
+
+from __future__ import annotations
+
+import ipywidgets as widgets
+import numpy as np
+
+from ._base import FigureWidget, light_ticks
+
+DATASETS = ("moons", "circles", "spirals", "xor")
+ACTIVATIONS = ("relu", "tanh", "sigmoid", "leaky_relu", "linear")
+
+
+def boundary_dataset(name: str, n: int = 300, noise: float | None = None, seed: int = 0):
+    """A 2-class 2-D data set, standardized; returns X (N, 2) float64 and y (N,) int64 in {0, 1}."""
+    from nnkit import data
+
+    if name == "moons":
+        X, y = data.moons(n, noise=0.2 if noise is None else noise, seed=seed)
+    elif name == "circles":
+        X, y = data.circles(n, noise=0.1 if noise is None else noise, factor=0.5, seed=seed)
+    elif name == "spirals":
+        X, y = data.spirals(n, n_classes=2, noise=0.15 if noise is None else noise, seed=seed)
+    elif name == "xor":
+        X, y = data.xor(n, noise=0.25 if noise is None else noise, seed=seed)
+    else:
+        raise ValueError(f"name: expected one of {DATASETS}, got {name!r}")
+    X, _, _ = data.standardize(X)
+    return X, np.asarray(y, dtype=np.int64)
+
+
+class DecisionBoundaryWidget(FigureWidget):
+    """Train an MLP on 2-D data and watch P(class 1 | x) over the plane.
+
+    Parameters
+    ----------
+    dataset : one of :data:`DATASETS`
+    hidden : int, units per hidden layer
+    layers : int, number of hidden layers
+    activation : one of :data:`ACTIVATIONS`
+    l2 : float, λ of the L2 penalty
+    dropout : float, drop probability p of the hidden units (inverted dropout)
+    lr : float, Adam learning rate
+    n : int, number of points (a quarter kept aside as the test set)
+    noise : float or None (the data set's default)
+    epochs_per_frame : int, full-batch epochs per animation frame / click of "train"
+    grid : int, resolution of the probability image (grid × grid)
+    seed : int
+    mode : {"auto", "ipympl", "static"}
+
+    Attributes
+    ----------
+    model : nnkit.models.MLP
+    X_train, y_train, X_test, y_test : the data
+    epoch : int
+    history : dict of lists "epoch", "loss", "train_acc", "test_acc"
+    image : AxesImage of P(class 1) on the grid; ``image.get_array()`` is the current grid
+    curve_train, curve_test : Line2D of training loss / test accuracy vs epoch
+    dataset, hidden, layers, activation, l2, dropout, play, train_button, reset_button : controls
+    """
+
+    def __init__(self, dataset: str = "moons", hidden: int = 8, layers: int = 1, activation: str = "relu",
+                 l2: float = 0.0, dropout: float = 0.0, lr: float = 0.03, n: int = 300,
+                 noise: float | None = None, epochs_per_frame: int = 10, grid: int = 60, seed: int = 0,
+                 mode: str = "auto"):
+        super().__init__(figsize=(9.0, 4.0), mode=mode)
+        self.n, self.noise, self.seed = int(n), noise, int(seed)
+        self.lr, self.epochs_per_frame = float(lr), int(epochs_per_frame)
+        self.dataset = widgets.Dropdown(options=DATASETS, value=dataset, description="data")
+        self.hidden = widgets.IntSlider(value=hidden, min=1, max=64, description="hidden")
+        self.layers = widgets.IntSlider(value=layers, min=1, max=4, description="layers")
+        self.activation = widgets.Dropdown(options=ACTIVATIONS, value=activation, description="activation")
+        self.l2 = widgets.FloatSlider(value=l2, min=0.0, max=0.1, step=0.001, readout_format=".3f",
+                                      description="L2 λ")
+        self.dropout = widgets.FloatSlider(value=dropout, min=0.0, max=0.8, step=0.05,
+                                           description="dropout p")
+        self.play = widgets.Play(value=0, min=0, max=500, interval=60, description="train")
+        self.train_button = widgets.Button(description=f"+{10 * self.epochs_per_frame} epochs")
+        self.reset_button = widgets.Button(description="reset", layout=widgets.Layout(width="70px"))
+        self.status = widgets.HTML()
+        self.controls = [self.dataset, self.hidden, self.layers, self.activation, self.l2, self.dropout,
+                         self.play, self.train_button, self.reset_button, self.status]
+
+        self.ax, self.ax_curve = self.fig.subplots(1, 2, width_ratios=[1.2, 1])
+        lim = 2.6
+        self.extent = (-lim, lim, -lim, lim)
+        g = np.linspace(-lim, lim, int(grid))
+        gx, gy = np.meshgrid(g, g)
+        self.grid_points = np.column_stack([gx.ravel(), gy.ravel()])
+        self.grid_shape = gx.shape
+        self.image = self.ax.imshow(np.full(self.grid_shape, 0.5), extent=self.extent, origin="lower",
+                                    cmap="RdBu_r", vmin=0.0, vmax=1.0, interpolation="bilinear", alpha=0.85)
+        self.train_pts0, = self.ax.plot([], [], "o", color="tab:blue", mec="k", mew=0.5, ms=5)
+        self.train_pts1, = self.ax.plot([], [], "o", color="tab:red", mec="k", mew=0.5, ms=5)
+        self.test_pts0, = self.ax.plot([], [], "o", mfc="none", mec="tab:blue", ms=5)
+        self.test_pts1, = self.ax.plot([], [], "o", mfc="none", mec="tab:red", ms=5)
+        self.ax.set_xlim(-lim, lim)
+        self.ax.set_ylim(-lim, lim)
+        self.ax.set_title("P(class 1 | x); filled = train, open = test", fontsize=10)
+        self.curve_train, = self.ax_curve.plot([], [], "-", color="tab:purple", label="training loss")
+        self.curve_test, = self.ax_curve.plot([], [], "-", color="tab:green", label="test accuracy")
+        self.ax_curve.set_xlabel("epoch")
+        self.ax_curve.set_ylim(0, 1.05)
+        self.ax_curve.grid(alpha=0.3)
+        self.ax_curve.legend(loc="center right", fontsize=8)
+        light_ticks(self.ax, self.ax_curve)
+        self._load_data()
+        self.freeze_layout()
+
+        self.dataset.observe(lambda c: self._load_data(), names="value")
+        for w in (self.hidden, self.layers, self.activation, self.l2, self.dropout):
+            w.observe(lambda c: self.reset(), names="value")
+        self.play.observe(self._on_play, names="value")
+        self.train_button.on_click(lambda _b: self.train(10 * self.epochs_per_frame))
+        self.reset_button.on_click(lambda _b: self.reset())
+
+    def _layout(self):
+        row1 = widgets.HBox([self.dataset, self.activation, self.play, self.train_button, self.reset_button])
+        row2 = widgets.HBox([self.hidden, self.layers, self.l2, self.dropout],
+                            layout=widgets.Layout(flex_flow="row wrap"))
+        return widgets.VBox([row1, row2, self.view, self.status])
+
+    # -- state -------------------------------------------------------------------------------------
+    def _load_data(self):
+        from nnkit import data
+
+        X, y = boundary_dataset(self.dataset.value, n=self.n, noise=self.noise, seed=self.seed)
+        self.X_train, self.X_test, self.y_train, self.y_test = data.train_test_split(
+            X, y, test_size=0.25, seed=self.seed)
+        for art, Xs, ys, k in ((self.train_pts0, self.X_train, self.y_train, 0),
+                               (self.train_pts1, self.X_train, self.y_train, 1),
+                               (self.test_pts0, self.X_test, self.y_test, 0),
+                               (self.test_pts1, self.X_test, self.y_test, 1)):
+            art.set_data(Xs[ys == k, 0], Xs[ys == k, 1])
+        self.reset()
+
+    def reset(self, _sync_play: bool = True):
+        """A fresh network built from the current control values; epoch 0."""
+        from nnkit.models import MLP
+        from nnkit.optim import Adam
+
+        sizes = [2] + [int(self.hidden.value)] * int(self.layers.value) + [2]
+        self.model = MLP(sizes, activation=self.activation.value, output="softmax", l2=float(self.l2.value),
+                         dropout=float(self.dropout.value), seed=self.seed)
+        self.optimizer = Adam(self.model.params, lr=self.lr)
+        self.epoch = 0
+        self.history = {"epoch": [], "loss": [], "train_acc": [], "test_acc": []}
+        self._record()
+        if _sync_play and self.play.value != 0:
+            self._syncing = True
+            self.play.value = 0
+            self._syncing = False
+        self._update_artists()
+
+    def _record(self):
+        loss, _ = self.model.loss(self.X_train, self.y_train, train=False)
+        self.history["epoch"].append(self.epoch)
+        self.history["loss"].append(float(loss))
+        self.history["train_acc"].append(float(self.model.score(self.X_train, self.y_train)))
+        self.history["test_acc"].append(float(self.model.score(self.X_test, self.y_test)))
+
+    def probabilities(self) -> np.ndarray:
+        """P(class 1 | x) on the grid, shape ``grid_shape`` (test mode: no dropout)."""
+        return self.model.predict_proba(self.grid_points)[:, 1].reshape(self.grid_shape)
+
+    def train(self, epochs: int | None = None, draw: bool = True) -> float:
+        """Train ``epochs`` full-batch epochs (default: one frame's worth); returns the test accuracy."""
+        epochs = self.epochs_per_frame if epochs is None else int(epochs)
+        for _ in range(epochs):
+            _, grads = self.model.loss(self.X_train, self.y_train, train=True)
+            self.optimizer.step(grads)
+        self.epoch += epochs
+        self._record()
+        if draw:
+            self._update_artists()
+        return self.history["test_acc"][-1]
+
+    @property
+    def train_accuracy(self) -> float:
+        return self.history["train_acc"][-1]
+
+    @property
+    def test_accuracy(self) -> float:
+        return self.history["test_acc"][-1]
+
+    # -- drawing -----------------------------------------------------------------------------------
+    def _update_artists(self):
+        self.image.set_data(self.probabilities())
+        ep = self.history["epoch"]
+        loss = np.array(self.history["loss"])
+        self.curve_train.set_data(ep, loss)
+        self.curve_test.set_data(ep, self.history["test_acc"])
+        self.ax_curve.set_xlim(0, max(50, ep[-1]))
+        self.ax_curve.set_ylim(0, max(1.05, float(loss.max()) * 1.05))
+        self.status.value = (f"{self.model.layer_sizes} ({self.model.n_params} parameters), "
+                             f"epoch {self.epoch}: training loss {self.history['loss'][-1]:.3f}, "
+                             f"train accuracy {self.train_accuracy:.2f}, "
+                             f"test accuracy {self.test_accuracy:.2f}")
+        self.redraw()
+
+    # -- handlers ----------------------------------------------------------------------------------
+    _syncing = False
+
+    def _on_play(self, change):
+        """Play's value counts frames: train until ``value * epochs_per_frame`` epochs are done."""
+        if self._syncing:
+            return
+        goal = int(change["new"]) * self.epochs_per_frame
+        if goal < self.epoch:
+            self.reset(_sync_play=False)
+        if goal > self.epoch:
+            self.train(goal - self.epoch)
