@@ -260,6 +260,14 @@ def test_real_fashion_mnist_from_debian():
     np.testing.assert_array_equal(raw, y_tr)
 
 
+def test_debian_fashion_files_are_the_official_data():
+    """Debian recompressed the .gz files (other gzip digests), but the IDX content is the published one."""
+    debian = require_fashion_mnist()
+    for gz_name in FILE_NAMES:
+        raw = gzip.decompress((debian / gz_name).read_bytes())
+        assert hashlib.sha256(raw).hexdigest() == mnist_mod.RAW_SHA256["fashion"][gz_name[:-3]], gz_name
+
+
 # ---------------------------------------------------------------------------------------------------
 # download from a local HTTP server
 
@@ -391,9 +399,22 @@ def test_download_unreachable_gives_offline_message(tmp_path, monkeypatch, kind)
     assert leftovers(cache) == []
 
 
+def test_download_timeout_gives_offline_message(tmp_path, monkeypatch):
+    """A server that accepts the connection but never answers: the timeout is reported, not a hang."""
+    monkeypatch.setattr(mnist_mod, "_TIMEOUT", 0.3)
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as silent:
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(8)
+        base = f"http://127.0.0.1:{silent.getsockname()[1]}/"
+        with pytest.raises(data.DatasetNotFoundError, match="(?s)offline.*timed out"):
+            data.load_mnist(base_url=base, cache_dir=tmp_path / "c", progress=False)
+    assert leftovers(tmp_path / "c") == []
+
+
 def test_official_digest_tables_are_complete(tmp_path):
     for kind in ("mnist", "fashion"):
         assert sorted(data.SHA256[kind]) == sorted(FILE_NAMES)
+        assert sorted(mnist_mod.RAW_SHA256[kind]) == sorted(n[:-3] for n in FILE_NAMES)
         for digest in data.SHA256[kind].values():
             assert len(digest) == 64 and int(digest, 16) >= 0
         assert data.MIRRORS[kind] and all(u.startswith(("http://", "https://")) for u in data.MIRRORS[kind])

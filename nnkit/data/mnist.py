@@ -22,7 +22,7 @@ import numpy as np
 
 from nnkit.data.idx import read_idx
 
-__all__ = ["KINDS", "FILES", "MIRRORS", "SHA256", "DEBIAN_FASHION_DIR", "ChecksumError",
+__all__ = ["KINDS", "FILES", "MIRRORS", "SHA256", "RAW_SHA256", "DEBIAN_FASHION_DIR", "ChecksumError",
            "DatasetNotFoundError", "load_mnist", "default_cache_dir", "find_mnist"]
 
 KINDS = ("mnist", "fashion")
@@ -61,6 +61,23 @@ SHA256 = {
         "train-labels-idx1-ubyte.gz": "a04f17134ac03560a47e3764e11b92fc97de4d1bfaf8ba1a3aa29af54cc90845",
         "t10k-images-idx3-ubyte.gz": "346e55b948d973a97e58d2351dde16a484bd415d4595297633bb08f03db6a073",
         "t10k-labels-idx1-ubyte.gz": "67da17c76eaffca5446c3361aaab5c3cd6d1c2608764d35dfb1850b086bf8dd5",
+    },
+}
+
+#: sha256 of the decompressed IDX files: identifies the data whatever gzip made the .gz (Debian's
+#: dataset-fashion-mnist recompressed the files, so its .gz digests differ but these match)
+RAW_SHA256 = {
+    "mnist": {
+        "train-images-idx3-ubyte": "ba891046e6505d7aadcbbe25680a0738ad16aec93bde7f9b65e87a2fc25776db",
+        "train-labels-idx1-ubyte": "65a50cbbf4e906d70832878ad85ccda5333a97f0f4c3dd2ef09a8a9eef7101c5",
+        "t10k-images-idx3-ubyte": "0fa7898d509279e482958e8ce81c8e77db3f2f8254e26661ceb7762c4d494ce7",
+        "t10k-labels-idx1-ubyte": "ff7bcfd416de33731a308c3f266cc351222c34898ecbeaf847f06e48f7ec33f2",
+    },
+    "fashion": {
+        "train-images-idx3-ubyte": "c59f468a2f672dc815687fe0f83887768d799fd8a3f3276145d20f83aa44d888",
+        "train-labels-idx1-ubyte": "bad3541b69d912435c50bb6ba87bec294ff4f6a2e1246121d8633921760443d9",
+        "t10k-images-idx3-ubyte": "5b4141f0afbad91edebe8549f8fcffe087ea10ca49f1dbef5c9a5cd8815ce37b",
+        "t10k-labels-idx1-ubyte": "0402a96d92fd2663957122ceb108a494c5af83dab82d92729df917d7dec38c34",
     },
 }
 
@@ -244,7 +261,7 @@ def _load_arrays(found: dict[str, Path]):
         if labels.size and labels.max() > 9:
             raise ValueError(f"{lab_name}: labels must be 0..9, found {int(labels.max())}")
         X = images.reshape(images.shape[0], 784).astype(np.float32)
-        X *= np.float32(1 / 255)
+        X /= np.float32(255)
         out += [X, labels.astype(np.int64)]
     return tuple(out)
 
