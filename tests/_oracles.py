@@ -1,0 +1,41 @@
+"""Helpers shared by the oracle and gradient-check tests of the numerical core.
+
+PyTorch is imported here (tests only; nnkit itself never imports torch). Inputs for finite-difference
+checks are drawn *away from* kinks and from zero so that ``rel_error < 1e-7`` measures the code, not
+the rounding of a near-zero derivative.
+"""
+
+import numpy as np
+import torch
+from hypothesis import settings
+
+# Property tests: modest and deterministic (the same examples on every machine and in CI).
+PROPERTY = settings(max_examples=25, deadline=None, derandomize=True)
+
+TOL_FD = 1e-7       # finite differences vs backprop, float64
+TOL_TORCH = 1e-10   # nnkit vs torch autograd, float64
+
+
+def tt(a, grad=True):
+    """A float64 torch tensor copying ``a`` (requires_grad by default)."""
+    return torch.tensor(np.asarray(a, dtype=np.float64), dtype=torch.float64, requires_grad=grad)
+
+
+def tn(t):
+    """A torch tensor (or its .grad) back to a float64 ndarray."""
+    return t.detach().numpy().astype(np.float64)
+
+
+def away(rng, shape, lo=0.2, hi=3.0):
+    """Random values with random signs and magnitudes in [lo, hi]: away from 0 and from kinks."""
+    return rng.choice([-1.0, 1.0], size=shape) * rng.uniform(lo, hi, size=shape)
+
+
+def assert_close(mine, theirs, tol=TOL_TORCH, what=""):
+    """``max|mine - theirs| <= tol * max(1, |theirs|)``, with a readable mine-vs-theirs diff."""
+    mine = np.asarray(mine, dtype=np.float64)
+    theirs = np.asarray(theirs, dtype=np.float64)
+    assert mine.shape == theirs.shape, f"{what}: shape mine {mine.shape} vs theirs {theirs.shape}"
+    err = np.abs(mine - theirs) / np.maximum(1.0, np.abs(theirs))
+    assert err.max(initial=0.0) <= tol, (
+        f"{what}: max relative difference {err.max():.3g} > {tol:g}\nmine:\n{mine}\ntheirs:\n{theirs}")
