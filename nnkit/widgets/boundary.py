@@ -95,7 +95,7 @@ class DecisionBoundaryWidget(FigureWidget):
         self.grid_points = np.column_stack([gx.ravel(), gy.ravel()])
         self.grid_shape = gx.shape
         self.image = self.ax.imshow(np.full(self.grid_shape, 0.5), extent=self.extent, origin="lower",
-                                    cmap="RdBu_r", vmin=0.0, vmax=1.0, interpolation="bilinear", alpha=0.85)
+                                    cmap="RdBu_r", vmin=-0.6, vmax=1.6, interpolation="bilinear")
         self.train_pts0, = self.ax.plot([], [], "o", color="tab:blue", mec="k", mew=0.5, ms=5)
         self.train_pts1, = self.ax.plot([], [], "o", color="tab:red", mec="k", mew=0.5, ms=5)
         self.test_pts0, = self.ax.plot([], [], "o", mfc="none", mec="tab:blue", ms=5)

@@ -1,0 +1,330 @@
+"""The lecture widgets, driven without a browser: set controls, call handlers, read the artists back.
+
+Each test checks that what is drawn is what the model holds (the perceptron's line is its w and b, a
+trajectory is nnkit.optim's run, the pieces add up to the fit, the image is the network's probability)
+and that updates reuse the same Figure and artists.
+"""
+
+import io
+
+import ipywidgets as widgets
+import matplotlib
+import numpy as np
+import pytest
+
+matplotlib.use("Agg")
+
+from nnkit.optim import RULES  # noqa: E402
+from nnkit.widgets import (  # noqa: E402
+    ApproximationWidget,
+    DecisionBoundaryWidget,
+    OptimizerWidget,
+    PerceptronWidget,
+    functions,
+    resolve_mode,
+)
+from nnkit.widgets._base import clip_line_to_box, half_plane_polygon  # noqa: E402
+from nnkit.widgets.approximation import pieces  # noqa: E402
+from nnkit.widgets.optimizer import hyperparameters, trajectory  # noqa: E402
+
+
+def is_png(data: bytes) -> bool:
+    return data[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+# ---------------------------------------------------------------------------------------------- base
+def test_mode_resolution():
+    assert resolve_mode("auto") == "static"  # Agg backend in the tests
+    assert resolve_mode("ipympl") == "ipympl"
+    with pytest.raises(ValueError, match="mode"):
+        resolve_mode("browser")
+
+
+def test_clip_line_and_half_plane():
+    xs, ys = clip_line_to_box([1.0, 1.0], -1.0, (-2, 2), (-2, 2))
+    assert len(xs) == 2
+    for x, y in zip(xs, ys):
+        assert x + y - 1.0 == pytest.approx(0.0, abs=1e-12)
+        assert -2 <= x <= 2 and -2 <= y <= 2
+    assert clip_line_to_box([0.0, 0.0], 1.0, (-1, 1), (-1, 1)) == ([], [])
+    assert clip_line_to_box([1.0, 0.0], -5.0, (-1, 1), (-1, 1)) == ([], [])  # x = 5 misses the box
+    poly = half_plane_polygon(np.array([1.0, 0.0]), 0.0, (-1, 1), (-1, 1))  # right half: area 2
+    area = 0.5 * abs(np.dot(poly[:, 0], np.roll(poly[:, 1], 1)) - np.dot(poly[:, 1], np.roll(poly[:, 0], 1)))
+    assert area == pytest.approx(2.0)
+
+
+@pytest.mark.parametrize("name", sorted(functions.FUNCTIONS))
+def test_test_function_gradients_match_finite_differences(name):
+    f = functions.get(name)
+    rng = np.random.default_rng(0)
+    for _ in range(5):
+        p = np.array([rng.uniform(*f.xlim), rng.uniform(*f.ylim)])
+        h = 1e-6
+        num = np.array([(f(p + h * e) - f(p - h * e)) / (2 * h) for e in np.eye(2)])
+        np.testing.assert_allclose(f.grad(p), num, rtol=1e-5, atol=1e-5)
+    # the stated minimum is reached (grid search from below)
+    gx, gy = np.meshgrid(np.linspace(*f.xlim, 401), np.linspace(*f.ylim, 401))
+    assert f.value(gx, gy).min() >= f.minimum - 1e-9
+    assert f.value(gx, gy).min() == pytest.approx(f.minimum, abs=2e-2)
+    with pytest.raises(ValueError, match="name"):
+        functions.get("himmelblau")
+
+
+# ---------------------------------------------------------------------------------------- perceptron
+def assert_line_is_boundary(w):
+    xs, ys = w.boundary_line.get_data()
+    assert len(xs) == 2
+    wv, b = w.model.w, w.model.b
+    for x, y in zip(xs, ys):
+        assert wv[0] * x + wv[1] * y + b == pytest.approx(0.0, abs=1e-9 * (1 + np.abs(wv).sum() + abs(b)))
+
+
+def test_perceptron_step_draws_the_model():
+    w = PerceptronWidget("separable", n=30, seed=1)
+    fig, line, marker = w.fig, w.boundary_line, w.current_marker
+    assert w.boundary_line.get_data() == ([], [])  # w = 0: no boundary yet
+    w.step()
+    assert w.t == 1 and w.current == 0
+    np.testing.assert_allclose(np.ravel(w.current_marker.get_data()), w.X[0])
+    assert_line_is_boundary(w)  # first example is always a mistake from w = 0
+    # the weight arrow is w (scaled to unit length at most), drawn from the boundary
+    u, v = w.weight_arrow.U[0], w.weight_arrow.V[0]
+    wv = w.model.w
+    assert u * wv[1] - v * wv[0] == pytest.approx(0.0, abs=1e-9) and u * wv[0] + v * wv[1] > 0
+    for _ in range(12):
+        before = (w.model.w.copy(), w.model.b)
+        mistake = w.step()
+        i = w.current
+        np.testing.assert_allclose(np.ravel(w.current_marker.get_data()), w.X[i])
+        if mistake:
+            np.testing.assert_allclose(w.model.w, before[0] + w.lr.value * w.y[i] * w.X[i])
+        else:
+            np.testing.assert_array_equal(w.model.w, before[0])
+        assert_line_is_boundary(w)
+    assert w.fig is fig and w.boundary_line is line and w.current_marker is marker
+
+
+def test_perceptron_converges_on_separable_data_and_mistake_curve_grows():
+    w = PerceptronWidget("separable", n=30, seed=0)
+    N = len(w.X)
+    w.step(N)
+    assert w.mistakes_per_epoch and len(w.mistakes_line.get_xdata()) == 1
+    counts = w.run_epochs(100)
+    assert w.converged and counts[-1] == 0
+    np.testing.assert_array_equal(w.mistakes_line.get_ydata(), counts)
+    np.testing.assert_array_equal(w.mistakes_line.get_xdata(), np.arange(1, len(counts) + 1))
+    assert np.all(np.sign(w.X @ w.model.w + w.model.b) == w.y)
+    assert_line_is_boundary(w)
+
+
+def test_perceptron_never_settles_on_xor():
+    w = PerceptronWidget("xor", n=40)
+    counts = w.run_epochs(60)
+    assert len(counts) == 60 and min(counts) > 0 and not w.converged
+
+
+def test_perceptron_controls_drive_it():
+    w = PerceptronWidget("separable", n=20)
+    w.play.value = 7  # Play's value = presentations so far
+    assert w.t == 7
+    w.play.value = 11
+    assert w.t == 11
+    w.play.value = 3  # going back replays from the start
+    assert w.t == 3
+    w.step_button.click()
+    assert w.t == 4
+    w.lr.value = 0.5
+    assert w.model.lr == 0.5
+    w.reset_button.click()
+    assert w.t == 0 and w.play.value == 0 and not w.model.w.any()
+    renders = w.renders
+    w.dataset.value = "noisy"
+    assert w.renders > renders and w.t == 0 and len(w.X) == 20
+    xs, ys = w.points_pos.get_data()
+    assert len(xs) == int((w.y > 0).sum())
+    assert is_png(w.view.value)
+
+
+# ----------------------------------------------------------------------------------------- optimizer
+def direct_run(name, f, start, steps, **hp):
+    x, state, path = np.array(start, float), None, [np.array(start, float)]
+    for _ in range(steps):
+        x, state = RULES[name](x, f.grad(x), state, **hp)
+        path.append(x)
+    return np.array(path)
+
+
+def test_trajectories_are_nnkit_optim_runs():
+    w = OptimizerWidget("quadratic", optimizers=("sgd", "momentum", "nesterov", "adagrad", "rmsprop", "adam"),
+                        steps=60)
+    f = functions.get("quadratic")
+    assert set(w.paths) == set(RULES)
+    for name, path in w.paths.items():
+        expect = direct_run(name, f, f.start, 60, **w.hyperparameters(name))
+        np.testing.assert_allclose(path, expect)
+        xs, ys = w.lines[name].get_data()
+        np.testing.assert_allclose(np.column_stack([xs, ys]), expect)  # full path shown at first
+        np.testing.assert_allclose(w.loss_lines[name].get_ydata(),
+                                   np.log10(np.maximum(f.value(expect[:, 0], expect[:, 1]), 1e-12)))
+    assert hyperparameters("rmsprop", 0.1, rho=0.8) == {"lr": 0.1, "decay": 0.8}
+    assert hyperparameters("nesterov", 0.1, rho=0.8) == {"lr": 0.1, "momentum": 0.8}
+
+
+def test_optimizer_sliders_recompute_and_artists_are_reused():
+    w = OptimizerWidget("rosenbrock", optimizers=("sgd", "adam"), steps=50)
+    fig, line = w.fig, w.lines["adam"]
+    old = w.paths["adam"].copy()
+    w.lr.value = 0.01
+    f = functions.get("rosenbrock")
+    expect = direct_run("adam", f, f.start, 50, lr=0.01, beta1=0.9, beta2=0.999)
+    np.testing.assert_allclose(w.paths["adam"], expect)
+    assert not np.allclose(old, expect)
+    np.testing.assert_allclose(np.column_stack(w.lines["adam"].get_data()), expect)
+    w.beta1.value = 0.5
+    np.testing.assert_allclose(w.paths["adam"], direct_run("adam", f, f.start, 50, lr=0.01, beta1=0.5,
+                                                           beta2=0.999))
+    w.checks["momentum"].value = True
+    assert "momentum" in w.paths and w.lines["momentum"].get_visible()
+    w.checks["sgd"].value = False
+    assert "sgd" not in w.paths and not w.lines["sgd"].get_visible()
+    assert w.fig is fig and w.lines["adam"] is line
+
+
+def test_optimizer_play_reveals_steps_and_function_switch():
+    w = OptimizerWidget("saddle", optimizers=("sgd",), steps=40)
+    w.play.value = 5
+    xs, _ = w.lines["sgd"].get_data()
+    assert len(xs) == 6 and w.frame == 5
+    np.testing.assert_allclose(np.ravel(w.heads["sgd"].get_data()), w.paths["sgd"][5])
+    w.step()
+    assert w.frame == 6
+    w.reset()
+    assert len(w.lines["sgd"].get_xdata()) == 1
+    contours = w._contours
+    w.function.value = "local_minimum"
+    assert w._contours is not contours
+    assert w.lr.value == pytest.approx(0.02)  # suggested settings loaded
+    f = functions.get("local_minimum")
+    np.testing.assert_allclose(w.paths["sgd"], direct_run("sgd", f, f.start, w.steps.value, lr=w.lr.value))
+
+
+def test_optimizer_divergence_is_cut_not_crashing():
+    f = functions.get("quadratic")
+    path = trajectory("sgd", f, f.start, 200, lr=0.5)  # 1 - 0.5·20 = -9: diverges
+    assert np.isnan(path[-1]).all() and np.isfinite(path[:5]).all()
+
+
+# -------------------------------------------------------------------------------------- approximation
+def test_approximation_pieces_sum_to_fit_and_artists_match():
+    w = ApproximationWidget("bumpy", hidden=7, n=60)
+    w.train(100)
+    fit = w.fit_line.get_ydata()
+    np.testing.assert_allclose(fit, w.fit_values())
+    segs = w.piece_lines.get_segments()
+    assert len(segs) == 7
+    total = np.sum([s[:, 1] for s in segs], axis=0) + w.model.params["b2"][0]
+    np.testing.assert_allclose(total, fit, atol=1e-9)
+    np.testing.assert_allclose(np.sum(pieces(w.model, w.grid), axis=0) + w.model.params["b2"][0], fit)
+    # the knots are where units switch on
+    knots = w.knot_marks.get_xdata()
+    W1, b1 = w.model.params["W1"][0], w.model.params["b1"]
+    for k in knots:
+        assert np.min(np.abs(W1 * k + b1)) < 1e-9
+
+
+def test_approximation_error_falls_with_hidden_units_and_training():
+    w = ApproximationWidget("sin", hidden=3, n=80)
+    fig, line = w.fig, w.fit_line
+    e0 = w.errors[-1][1]
+    e3 = w.train(1200)
+    assert e3 < e0
+    w.hidden.value = 20
+    assert w.epoch == 0 and len(w.piece_lines.get_segments()) == 20
+    e20 = w.train(1200)
+    assert e20 < 0.25 * e3
+    ep, err = w.error_line.get_data()
+    assert ep[-1] == 1200 and np.log10(e20) == pytest.approx(err[-1])
+    assert w.fig is fig and w.fit_line is line
+
+
+def test_approximation_play_trains_in_frames():
+    w = ApproximationWidget("abs", hidden=4, n=50, epochs_per_frame=10)
+    before = w.fit_line.get_ydata().copy()
+    w.play.value = 3
+    assert w.epoch == 30 and len(w.errors) == 2
+    assert not np.allclose(before, w.fit_line.get_ydata())
+    w.play.value = 1  # back in time: reset and retrain to frame 1
+    assert w.epoch == 10
+    w.target.value = "step"
+    assert w.epoch == 0 and w.target_line.get_ydata().max() == 1.0
+
+
+# -------------------------------------------------------------------------------------------- boundary
+def test_boundary_training_changes_image_and_improves_accuracy():
+    w = DecisionBoundaryWidget("moons", hidden=8, n=200, grid=30)
+    fig, image = w.fig, w.image
+    p0 = np.array(w.image.get_array()).copy()
+    np.testing.assert_allclose(p0, w.probabilities())
+    acc0 = w.test_accuracy
+    w.train(150)
+    p1 = np.array(w.image.get_array())
+    assert not np.allclose(p0, p1)
+    np.testing.assert_allclose(p1, w.probabilities())
+    assert w.test_accuracy > max(acc0, 0.85) and w.train_accuracy > 0.85
+    assert w.curve_test.get_ydata()[-1] == w.test_accuracy
+    assert w.fig is fig and w.image is image
+
+
+def test_boundary_controls_rebuild_the_model():
+    w = DecisionBoundaryWidget("circles", hidden=4, n=120, grid=20, epochs_per_frame=5)
+    w.play.value = 4
+    assert w.epoch == 20
+    w.hidden.value = 6
+    assert w.epoch == 0 and w.model.layer_sizes == [2, 6, 2]
+    w.layers.value = 2
+    assert w.model.layer_sizes == [2, 6, 6, 2]
+    w.activation.value = "tanh"
+    assert w.model.activation == "tanh"
+    w.l2.value = 0.01
+    w.dropout.value = 0.2
+    assert w.model.l2 == pytest.approx(0.01) and w.model.dropout == pytest.approx(0.2)
+    w.dataset.value = "spirals"
+    assert len(w.X_train) + len(w.X_test) == 120
+    w.train_button.click()
+    assert w.epoch == 50
+    # dropout is off for the picture: two evaluations agree
+    np.testing.assert_allclose(w.probabilities(), w.probabilities())
+
+
+def test_l2_gives_smaller_weights():
+    a = DecisionBoundaryWidget("moons", hidden=16, n=150, grid=10)
+    b = DecisionBoundaryWidget("moons", hidden=16, n=150, grid=10, l2=0.05)
+    a.train(200)
+    b.train(200)
+    norm = lambda w: sum(float((v ** 2).sum()) for k, v in w.model.params.items() if k.startswith("W"))  # noqa: E731
+    assert norm(b) < 0.7 * norm(a)
+
+
+# ------------------------------------------------------------------------------------- display / ipympl
+@pytest.mark.parametrize("cls", [PerceptronWidget, OptimizerWidget, ApproximationWidget,
+                                 DecisionBoundaryWidget])
+def test_widgets_display_in_both_modes(cls):
+    static = cls(mode="static")
+    bundle = static._repr_mimebundle_()
+    assert "application/vnd.jupyter.widget-view+json" in bundle
+    assert isinstance(static.view, widgets.Image) and is_png(static.view.value)
+    assert is_png(static.png())
+    live = cls(mode="ipympl")
+    from ipympl.backend_nbagg import Canvas
+
+    assert isinstance(live.fig.canvas, Canvas) and live.view is live.fig.canvas
+    assert live.view in live.ui.children or any(live.view in getattr(c, "children", ()) for c in
+                                                live.ui.children)
+    renders = live.renders
+    live.reset()
+    assert live.renders > renders and isinstance(live.fig.canvas, Canvas)
+    ms = live.time_interaction(live.reset, repeat=2)
+    assert ms > 0 and isinstance(live.fig.canvas, Canvas)
+    buf = io.BytesIO()
+    live.fig.savefig(buf, format="png")
+    assert is_png(buf.getvalue())
