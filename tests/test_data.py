@@ -2,6 +2,8 @@
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from nnkit import data
 
@@ -284,6 +286,15 @@ def test_split_stratification_keeps_rare_class_and_pm1_labels():
     assert len(set(counts)) > 1
 
 
+def test_split_tiny_sets():
+    X, y = data.xor()
+    X_tr, X_te, y_tr, y_te = data.train_test_split(X, y)
+    assert len(X_te) == 1 and len(X_tr) == 3 and set(y_tr) == {0, 1}
+    with pytest.raises(ValueError, match="single example"):
+        data.train_test_split(np.zeros((3, 1)), np.array([0, 1, 2]))
+    assert len(data.train_test_split(np.zeros((3, 1)), np.array([0, 1, 2]), stratify=False)[1]) == 1
+
+
 def test_split_deterministic_keeps_dtype_and_regression_targets():
     X, y = data.target_function("sin", n=40, seed=0)
     X32 = X.astype(np.float32)
@@ -306,6 +317,38 @@ def test_split_bad_input(kwargs, match):
 def test_split_mismatched_rows():
     with pytest.raises(ValueError, match="rows"):
         data.train_test_split(np.zeros((10, 2)), np.zeros(9))
+
+
+@settings(max_examples=60, deadline=None)
+@given(n=st.integers(2, 120), k=st.integers(1, 5), frac=st.floats(0.05, 0.95), seed=st.integers(0, 2**16),
+       stratify=st.booleans())
+def test_split_property_partition_and_proportions(n, k, frac, seed, stratify):
+    y = np.arange(n) % k
+    X = np.arange(n)[:, None]
+    if stratify and n == k:
+        with pytest.raises(ValueError, match="single example"):
+            data.train_test_split(X, y, test_size=frac, seed=seed, stratify=stratify)
+        return
+    X_tr, X_te, y_tr, y_te = data.train_test_split(X, y, test_size=frac, seed=seed, stratify=stratify)
+    ids = np.concatenate([X_tr[:, 0], X_te[:, 0]])
+    assert sorted(ids.tolist()) == list(range(n)), "a partition: every example exactly once"
+    assert len(X_te) >= 1 and len(X_tr) >= 1
+    np.testing.assert_array_equal(y[X_tr[:, 0]], y_tr)
+    if stratify:
+        for c in range(k):
+            n_c = int((y == c).sum())
+            assert abs((y_te == c).sum() - frac * n_c) <= 1, "proportion kept up to rounding"
+            assert (y_tr == c).sum() >= 1
+
+
+@settings(max_examples=60, deadline=None)
+@given(y=st.lists(st.integers(0, 9), min_size=1, max_size=50), extra=st.integers(0, 3))
+def test_one_hot_property(y, extra):
+    n_classes = max(y) + 1 + extra
+    T = data.one_hot(np.array(y), n_classes)
+    assert T.shape == (len(y), n_classes)
+    np.testing.assert_array_equal(T.argmax(axis=1), y)
+    np.testing.assert_array_equal(T.sum(axis=0), np.bincount(y, minlength=n_classes))
 
 
 def test_standardize_stats_and_reuse():

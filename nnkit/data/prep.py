@@ -59,7 +59,8 @@ def train_test_split(X, y, test_size: float | int = 0.25, seed=0, stratify: bool
     seed : int or np.random.Generator.
     stratify : when ``y`` holds discrete labels (1-D, whole numbers, e.g. class indices or ±1) every class
         keeps its proportion in both parts (per class, ``round(test_size · N_c)`` test examples, and at
-        least one training example). Regression targets (floats that are not whole numbers, or 2-D ``y``)
+        least one training example; if that rounds to an empty test part, it gets one example of the
+        largest class). Regression targets (floats that are not whole numbers, or 2-D ``y``)
         are split at random whatever this flag says.
 
     Returns
@@ -88,13 +89,16 @@ def train_test_split(X, y, test_size: float | int = 0.25, seed=0, stratify: bool
                              f"got {test_size!r}")
     rng = as_rng(seed)
     if stratify and _is_discrete_labels(y):
-        test_parts, train_parts = [], []
-        for c in np.unique(y):
-            idx = rng.permutation(np.flatnonzero(y == c))
-            k = int(round(frac * idx.size))
-            k = min(k, idx.size - 1)
-            test_parts.append(idx[:k])
-            train_parts.append(idx[k:])
+        classes = [rng.permutation(np.flatnonzero(y == c)) for c in np.unique(y)]
+        sizes = np.array([idx.size for idx in classes])
+        if sizes.max() < 2:
+            raise ValueError("y: cannot stratify, every class has a single example (it cannot be in both "
+                             "parts); pass stratify=False")
+        ks = np.minimum(np.round(frac * sizes).astype(int), sizes - 1)
+        if ks.sum() == 0:  # tiny sets: the test part gets one example of the largest class
+            ks[sizes.argmax()] = 1
+        test_parts = [idx[:k] for idx, k in zip(classes, ks)]
+        train_parts = [idx[k:] for idx, k in zip(classes, ks)]
         test_idx = rng.permutation(np.concatenate(test_parts))
         train_idx = rng.permutation(np.concatenate(train_parts))
     else:
