@@ -1,0 +1,234 @@
+"""Static figures the lectures share: training curves, images and templates, confusion matrices, and the
+computational graph of an ``nnkit.autograd`` expression with forward values and gradients on its nodes.
+
+Every function draws on a given ``ax`` (or makes a new pyplot figure) and returns the figure, so a lecture
+cell is one call and the drawing code is tested once, here.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+def _axes(ax, figsize):
+    import matplotlib.pyplot as plt
+
+    if ax is None:
+        fig, ax = plt.subplots(figsize=figsize)
+        return fig, ax
+    return ax.figure, ax
+
+
+def _get(history, key):
+    value = history.get(key) if isinstance(history, dict) else getattr(history, key, None)
+    return [] if value is None else list(value)
+
+
+def plot_history(history, ax=None, title: str | None = None):
+    """Loss (left axis) and accuracy (right axis) per epoch from ``nnkit.train.fit``'s History.
+
+    ``history`` may also be a dict with keys ``loss``, ``acc``, ``val_loss``, ``val_acc`` (missing or
+    empty entries are skipped).
+    """
+    fig, ax = _axes(ax, (6.5, 3.5))
+    loss, val_loss = _get(history, "loss"), _get(history, "val_loss")
+    acc, val_acc = _get(history, "acc"), _get(history, "val_acc")
+    epochs = np.arange(1, len(loss) + 1)
+    ax.plot(epochs, loss, "-", color="tab:blue", label="training loss")
+    if val_loss:
+        ax.plot(np.arange(1, len(val_loss) + 1), val_loss, "--", color="tab:blue", label="validation loss")
+    ax.set_xlabel("epoch")
+    ax.set_ylabel("loss")
+    handles, labels = ax.get_legend_handles_labels()
+    if acc or val_acc:
+        ax2 = ax.twinx()
+        if acc:
+            ax2.plot(np.arange(1, len(acc) + 1), acc, "-", color="tab:green", label="training accuracy")
+        if val_acc:
+            ax2.plot(np.arange(1, len(val_acc) + 1), val_acc, "--", color="tab:green",
+                     label="validation accuracy")
+        ax2.set_ylabel("accuracy")
+        ax2.set_ylim(0, 1.02)
+        h2, l2 = ax2.get_legend_handles_labels()
+        handles, labels = handles + h2, labels + l2
+    best = getattr(history, "best_epoch", None)
+    if best is not None and val_loss:
+        ax.axvline(best + 1 if best < len(loss) else best, color="0.5", lw=1, ls=":")
+    ax.legend(handles, labels, loc="center right", fontsize=8)
+    ax.grid(alpha=0.3)
+    if title:
+        ax.set_title(title)
+    return fig
+
+
+def show_images(images, shape=(8, 8), titles=None, ncols: int = 10, cmap: str = "gray_r", scale: float = 1.0,
+                symmetric: bool = False):
+    """A grid of small images (rows of ``images`` reshaped to ``shape``), with optional titles.
+
+    ``symmetric=True`` centres the colour map on 0 (for weights: red positive, blue negative).
+    """
+    import matplotlib.pyplot as plt
+
+    images = np.asarray(images, dtype=float).reshape(-1, *shape)
+    n = len(images)
+    ncols = max(1, min(ncols, n))
+    nrows = int(np.ceil(n / ncols))
+    fig, axes = plt.subplots(nrows, ncols, figsize=(scale * 1.1 * ncols, scale * 1.25 * nrows), squeeze=False)
+    for k, ax in enumerate(axes.ravel()):
+        ax.axis("off")
+        if k >= n:
+            continue
+        if symmetric:
+            m = float(np.abs(images[k]).max()) or 1.0
+            ax.imshow(images[k], cmap="RdBu_r", vmin=-m, vmax=m)
+        else:
+            ax.imshow(images[k], cmap=cmap)
+        if titles is not None:
+            ax.set_title(str(titles[k]), fontsize=9)
+    return fig
+
+
+def plot_templates(W, shape=(8, 8), class_names=None, scale: float = 1.3):
+    """Each column of a weight matrix ``W`` (D, C) as an image: the template the classifier matches."""
+    W = np.asarray(W, dtype=float)
+    names = list(range(W.shape[1])) if class_names is None else list(class_names)
+    return show_images(W.T, shape=shape, titles=names, ncols=W.shape[1], scale=scale, symmetric=True)
+
+
+def confusion_matrix(y_true, y_pred, n_classes: int | None = None) -> np.ndarray:
+    """Counts ``C[i, j]`` of examples of true class ``i`` predicted as ``j`` (int64, shape (C, C))."""
+    y_true = np.asarray(y_true, dtype=np.int64).ravel()
+    y_pred = np.asarray(y_pred, dtype=np.int64).ravel()
+    if y_true.shape != y_pred.shape:
+        raise ValueError(f"y_pred: expected shape {y_true.shape} like y_true, got {y_pred.shape}")
+    C = int(max(y_true.max(initial=-1), y_pred.max(initial=-1)) + 1) if n_classes is None else int(n_classes)
+    cm = np.zeros((C, C), dtype=np.int64)
+    np.add.at(cm, (y_true, y_pred), 1)
+    return cm
+
+
+def plot_confusion_matrix(cm, class_names=None, ax=None, title: str = "confusion matrix"):
+    """Draw a confusion matrix with the count in every cell (rows: true class, columns: predicted)."""
+    cm = np.asarray(cm)
+    fig, ax = _axes(ax, (5.0, 4.5))
+    ax.imshow(cm, cmap="Blues")
+    C = cm.shape[0]
+    names = [str(c) for c in (range(C) if class_names is None else class_names)]
+    ax.set_xticks(range(C), names, rotation=45 if max(map(len, names)) > 2 else 0, fontsize=8)
+    ax.set_yticks(range(C), names, fontsize=8)
+    thresh = cm.max() / 2 if cm.size else 0
+    for i in range(C):
+        for j in range(C):
+            ax.text(j, i, str(cm[i, j]), ha="center", va="center", fontsize=7,
+                    color="white" if cm[i, j] > thresh else "black")
+    ax.set_xlabel("predicted")
+    ax.set_ylabel("true")
+    ax.set_title(title)
+    return fig
+
+
+def _fmt(a) -> str:
+    a = np.asarray(a)
+    return f"{float(a):.4g}" if a.size == 1 else f"shape {a.shape}"
+
+
+def graph_layout(root):
+    """Positions for :func:`draw_graph`: ``{id(node): (x, y)}``.
+
+    Operations sit at x = length of the longest path from an input; an input sits one column before
+    the first operation that uses it. The chain of operations through the first non-input operand
+    stays on one row, inputs go just above and below the operation that consumes them.
+
+    Returns
+    -------
+    nodes, edges : as ``nnkit.autograd.trace(root)``
+    pos : dict id(Tensor) -> (x, y)
+    """
+    from nnkit.autograd import trace
+
+    nodes, edges = trace(root)
+    level = {}
+    for node in nodes:  # topological: operands come first
+        level[id(node)] = 1 + max((level[id(c)] for c in node._prev), default=-1)
+    consumers: dict[int, list] = {}
+    for child, parent in edges:
+        consumers.setdefault(id(child), []).append(parent)
+    for node in nodes:
+        if not node._prev and id(node) in consumers:
+            level[id(node)] = min(level[id(p)] for p in consumers[id(node)]) - 1
+    ys: dict[int, float] = {id(root): 0.0}
+    for node in reversed(nodes):
+        y = ys.setdefault(id(node), 0.0)
+        inner = [c for c in node._prev if c._prev]
+        leaves = [c for c in node._prev if not c._prev]
+        for k, c in enumerate(inner):
+            ys.setdefault(id(c), y + (k - (len(inner) - 1) / 2.0) * 1.2 * (len(inner) > 1))
+        offsets = [0.0] if not inner and len(leaves) == 1 else []
+        step = 1
+        while len(offsets) < len(leaves):
+            offsets += [step, -step]
+            step += 1
+        for c, off in zip(leaves, offsets):
+            ys.setdefault(id(c), y + 0.9 * off)
+    pos: dict[int, tuple] = {}
+    taken: dict[tuple, bool] = {}
+    for node in nodes:
+        x, y = float(level[id(node)]), ys[id(node)]
+        while taken.get((x, round(y, 3))):
+            y -= 0.9
+        taken[(x, round(y, 3))] = True
+        pos[id(node)] = (x, y)
+    return nodes, edges, pos
+
+
+def draw_graph(root, ax=None, grads: bool = True, title: str | None = None):
+    """Draw the computational graph below ``root`` (an ``nnkit.autograd.Tensor``).
+
+    Every node is a box ``label = op`` with its forward value and, if ``grads``, the gradient
+    ``dL/d(node)`` stored by ``root.backward()`` (upstream × local, accumulated). Arrows point from an
+    operand to the operation that uses it, so the forward pass reads left to right and backprop right to
+    left.
+    """
+    nodes, edges, pos = graph_layout(root)
+    width = 1 + max(p[0] for p in pos.values())
+    height = 1 + max(p[1] for p in pos.values()) - min(p[1] for p in pos.values())
+    fig, ax = _axes(ax, (max(6.0, 1.9 * width), max(2.5, 1.25 * height)))
+    for child, parent in edges:
+        (x0, y0), (x1, y1) = pos[id(child)], pos[id(parent)]
+        ax.annotate("", xy=(x1 - 0.36, y1), xytext=(x0 + 0.36, y0),
+                    arrowprops=dict(arrowstyle="->", color="0.4", lw=1.2, shrinkA=0, shrinkB=0))
+    for node in nodes:
+        x, y = pos[id(node)]
+        name = node.label or "·"
+        head = f"{name} = {node.op}" if node.op else name
+        text = f"{head}\n{_fmt(node.data)}"
+        if grads:
+            text += f"\ngrad {_fmt(node.grad)}"
+        face = "#e8f1fb" if not node.op else "#fdf2e3"
+        ax.text(x, y, text, ha="center", va="center", fontsize=8, family="monospace",
+                bbox=dict(boxstyle="round,pad=0.35", fc=face, ec="0.35"))
+    xs = [p[0] for p in pos.values()]
+    ys = [p[1] for p in pos.values()]
+    ax.set_xlim(min(xs) - 0.55, max(xs) + 0.55)
+    ax.set_ylim(min(ys) - 0.7, max(ys) + 0.7)
+    ax.axis("off")
+    if title:
+        ax.set_title(title)
+    return fig
+
+
+def plot_functions(fs, z=None, names=None, ax=None, title: str | None = None):
+    """Plot several functions of one variable on one axes (activations, their derivatives, losses)."""
+    z = np.linspace(-4, 4, 401) if z is None else np.asarray(z, dtype=float)
+    fig, ax = _axes(ax, (4.0, 3.0))
+    for k, f in enumerate(fs):
+        label = None if names is None else names[k]
+        ax.plot(z, f(z), label=label)
+    ax.axhline(0, color="0.7", lw=0.8)
+    ax.axvline(0, color="0.7", lw=0.8)
+    ax.grid(alpha=0.3)
+    if names is not None:
+        ax.legend(fontsize=8)
+    if title:
+        ax.set_title(title)
+    return fig
