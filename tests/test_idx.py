@@ -274,27 +274,40 @@ def test_debian_fashion_files_are_the_official_data():
 
 class _QuietHandler(http.server.SimpleHTTPRequestHandler):
     requests: list  # set per server
+    cut: set  # paths whose connection drops half-way through the body
 
     def log_message(self, *args):
         pass
 
     def do_GET(self):
         self.requests.append(self.path)
+        if self.path in self.cut:
+            body = Path(self.translate_path(self.path)).read_bytes()
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body[: len(body) // 2])
+            self.close_connection = True
+            return
         super().do_GET()
 
 
 @pytest.fixture
 def http_server(tmp_path):
-    """A static file server on 127.0.0.1 (free port) in a thread; yields (base_url, served_dir, requests)."""
+    """A static file server on 127.0.0.1 (free port) in a thread.
+
+    Yields (base_url, served_dir, requests seen, set of paths whose body is cut off half-way)."""
     served = tmp_path / "served"
     served.mkdir()
     requests: list = []
-    handler = functools.partial(type("H", (_QuietHandler,), {"requests": requests}), directory=str(served))
+    cut: set = set()
+    handler = functools.partial(type("H", (_QuietHandler,), {"requests": requests, "cut": cut}),
+                                directory=str(served))
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
     thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
     thread.start()
     try:
-        yield f"http://127.0.0.1:{server.server_address[1]}/files/", served / "files", requests
+        yield f"http://127.0.0.1:{server.server_address[1]}/files/", served / "files", requests, cut
     finally:
         server.shutdown()
         server.server_close()
@@ -312,7 +325,7 @@ def leftovers(directory: Path):
 
 
 def test_download_verify_and_load(tmp_path, http_server):
-    base, served, requests = http_server
+    base, served, requests, _ = http_server
     arrays, digests = served_set(served)
     cache = tmp_path / "cache"
     out = data.load_mnist(download=True, base_url=base, cache_dir=cache, sha256=digests, progress=False)
@@ -327,7 +340,7 @@ def test_download_verify_and_load(tmp_path, http_server):
 
 
 def test_download_to_default_cache_with_env_url(tmp_path, http_server, monkeypatch, isolated_home):
-    base, served, requests = http_server
+    base, served, requests, _ = http_server
     arrays, digests = served_set(served, seed=5)
     monkeypatch.setattr(mnist_mod, "DEBIAN_FASHION_DIR", tmp_path / "no-debian")
     monkeypatch.setenv("NNKIT_MNIST_URL", base.rstrip("/"))  # a base URL without trailing slash works too
@@ -338,14 +351,14 @@ def test_download_to_default_cache_with_env_url(tmp_path, http_server, monkeypat
 
 
 def test_download_shows_progress_when_asked(tmp_path, http_server, capsys):
-    base, served, _ = http_server
+    base, served, _, _ = http_server
     _, digests = served_set(served)
     data.load_mnist(base_url=base, cache_dir=tmp_path / "c", sha256=digests, progress=True)
     assert "train-images-idx3-ubyte.gz" in capsys.readouterr().err
 
 
 def test_download_checksum_mismatch_leaves_no_file(tmp_path, http_server):
-    base, served, _ = http_server
+    base, served, _, _ = http_server
     _, digests = served_set(served)
     blob = bytearray((served / "t10k-images-idx3-ubyte.gz").read_bytes())
     blob[-20] ^= 0xFF  # corrupted in transit / on the mirror
@@ -360,7 +373,7 @@ def test_download_checksum_mismatch_leaves_no_file(tmp_path, http_server):
 
 
 def test_download_replaces_a_corrupted_cached_file(tmp_path, http_server):
-    base, served, requests = http_server
+    base, served, requests, _ = http_server
     arrays, digests = served_set(served)
     cache = tmp_path / "cache"
     cache.mkdir()
@@ -371,8 +384,18 @@ def test_download_replaces_a_corrupted_cached_file(tmp_path, http_server):
     assert sorted(requests) == sorted("/files/" + n for n in (FILE_NAMES[0], FILE_NAMES[3]))
 
 
+def test_download_dropped_connection_leaves_no_partial_file(tmp_path, http_server):
+    base, served, _, cut = http_server
+    _, digests = served_set(served)
+    cut.add("/files/t10k-images-idx3-ubyte.gz")
+    cache = tmp_path / "cache"
+    with pytest.raises(data.DatasetNotFoundError, match="(?s)offline.*t10k-images-idx3-ubyte.gz"):
+        data.load_mnist(base_url=base, cache_dir=cache, sha256=digests, progress=False)
+    assert leftovers(cache) == sorted(FILE_NAMES[:2]), "the files before it are kept, no partial file"
+
+
 def test_download_404_is_reported(tmp_path, http_server):
-    base, served, _ = http_server
+    base, served, _, _ = http_server
     _, digests = served_set(served)
     (served / "train-labels-idx1-ubyte.gz").unlink()
     with pytest.raises(data.DatasetNotFoundError, match=r"(?s)refused it.*labels-idx1-ubyte\.gz: HTTP 404"):

@@ -11,6 +11,7 @@ Offline, the error says where to put the files instead of printing a stack of so
 from __future__ import annotations
 
 import hashlib
+import http.client
 import os
 import sys
 import tempfile
@@ -176,12 +177,17 @@ def _download_one(url: str, dest: Path, expected: str, progress: bool) -> None:
         h = hashlib.sha256()
         with os.fdopen(fd, "wb") as out, urllib.request.urlopen(url, timeout=_TIMEOUT) as resp:
             total = resp.headers.get("Content-Length")
-            with tqdm(total=int(total) if total else None, unit="B", unit_scale=True, desc=dest.name,
-                      disable=not progress, leave=False) as bar:
+            total = int(total) if total and total.isdigit() else None
+            received = 0
+            with tqdm(total=total, unit="B", unit_scale=True, desc=dest.name, disable=not progress,
+                      leave=False) as bar:
                 while chunk := resp.read(1 << 16):
                     out.write(chunk)
                     h.update(chunk)
+                    received += len(chunk)
                     bar.update(len(chunk))
+        if total is not None and received != total:
+            raise ConnectionError(f"connection closed after {received} of {total} bytes")
         got = h.hexdigest()
         if got != expected.lower():
             raise ChecksumError(f"{url}: sha256 mismatch: expected {expected}, got {got}; the download is "
@@ -216,6 +222,9 @@ def _download_all(kind: str, cache: Path, bases: list[str], digests: dict[str, s
         raise ValueError(f"sha256: no digest for {', '.join(missing)}; expected a dict with keys "
                          f"{list(FILES.values())}")
     cache.mkdir(parents=True, exist_ok=True)
+    if not os.access(cache, os.W_OK):
+        raise PermissionError(f"cache_dir: {cache} is not writable, so nothing can be downloaded there.\n"
+                              + _how_to_fix(kind, searched, cache))
     for gz_name in FILES.values():
         dest = cache / gz_name
         if dest.is_file() and _sha256_file(dest) == digests[gz_name].lower():
@@ -232,7 +241,7 @@ def _download_all(kind: str, cache: Path, bases: list[str], digests: dict[str, s
                 checksum_error = err
             except urllib.error.HTTPError as err:
                 http_errors.append(f"{url}: HTTP {err.code} {err.reason}")
-            except (urllib.error.URLError, TimeoutError, OSError) as err:
+            except (urllib.error.URLError, TimeoutError, OSError, http.client.HTTPException) as err:
                 net_errors.append(f"{url}: {getattr(err, 'reason', err)}")
         else:
             if checksum_error is not None:
