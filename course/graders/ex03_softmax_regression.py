@@ -1,0 +1,148 @@
+"""Trusted grader for ex03_softmax_regression: scores, gradient, one step, accuracy, training on digits.
+
+scores / softmax_regression_grad / gradient_step / accuracy are compared with references built on
+nnkit.losses.softmax_cross_entropy on fresh random inputs (random N, D, C; a batch of one; W = 0).
+train_softmax_regression is trained on a fresh random stratified 75% of nnkit.data.load_digits(); the
+held-out 25% stays in ``case.context`` (never sent to the student) and the trained W, b must reach
+90% accuracy on it, with one loss per epoch and a last-epoch loss below the first.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from nnkit.course.spec import Case, Part, close_to
+from nnkit.data import load_digits, train_test_split
+from nnkit.grading import _resolve
+from nnkit.losses import softmax_cross_entropy
+
+MIN_ACCURACY = 0.90
+EPOCHS = 20
+
+
+def _available(names):
+    """The forbidden names that exist in this nnkit (a missing module cannot be called anyway)."""
+    kept = []
+    for name in names:
+        try:
+            _resolve(name)
+        except (ValueError, AttributeError, ImportError):
+            continue
+        kept.append(name)
+    return tuple(kept)
+
+
+def _ref_grad(X, W, b, y):
+    loss, G = softmax_cross_entropy(X @ W + b, y)
+    return loss, X.T @ G, G.sum(axis=0)
+
+
+def _ref_step(X, y, W, b, lr):
+    loss, dW, db = _ref_grad(X, W, b, y)
+    return W - lr * dW, b - lr * db, loss
+
+
+def _ref_accuracy(X, y, W, b):
+    return float(np.mean(np.argmax(X @ W + b, axis=1) == y))
+
+
+def _problem(rng, n=None, scale=1.0):
+    n = int(rng.integers(2, 20)) if n is None else n
+    d, c = int(rng.integers(1, 9)), int(rng.integers(2, 8))
+    X = rng.normal(size=(n, d))
+    return X, rng.normal(size=(d, c)) * scale, rng.normal(size=c), rng.integers(0, c, size=n)
+
+
+def _scores_cases(rng):
+    cases = []
+    for n, label in ((None, "random batch"), (1, "a batch of one")):
+        X, W, b, _ = _problem(rng, n)
+        cases.append(Case((X, W, b), label=f"{label}: X {X.shape}, W {W.shape}"))
+    return cases
+
+
+def _grad_cases(rng):
+    cases = []
+    for n, scale, label in ((None, 1.0, "random batch"), (None, 3.0, "larger weights"),
+                            (1, 1.0, "a batch of one")):
+        X, W, b, y = _problem(rng, n, scale)
+        cases.append(Case((X, W, b, y), label=f"{label}: X {X.shape}, W {W.shape}"))
+    X, W, b, y = _problem(rng)
+    cases.append(Case((X, np.zeros_like(W), np.zeros_like(b), y),
+                      label="W = 0, b = 0 (uniform probabilities)"))
+    return cases
+
+
+def _step_cases(rng):
+    cases = []
+    for lr in (float(rng.uniform(0.05, 1.0)), 0.0):
+        X, W, b, y = _problem(rng)
+        cases.append(Case((X, y, W, b, lr), label=f"X {X.shape}, W {W.shape}, lr = {lr:.3g}"))
+    return cases
+
+
+def _accuracy_cases(rng):
+    cases = []
+    for n in (int(rng.integers(10, 40)), 1):
+        X, W, b, y = _problem(rng, n)
+        cases.append(Case((X, y, W, b), label=f"X {X.shape}, W {W.shape}"))
+    X, W, b, _ = _problem(rng)
+    cases.append(Case((X, np.argmax(X @ W + b, axis=1), W, b), label="every prediction right"))
+    return cases
+
+
+def _train_cases(rng):
+    X, y = load_digits()
+    cases = []
+    for _ in range(2):
+        split_seed, seed = int(rng.integers(2**31)), int(rng.integers(1000))
+        X_tr, X_te, y_tr, y_te = train_test_split(X, y, test_size=0.25, seed=split_seed)
+        cases.append(Case((X_tr, y_tr, 10), {"lr": 0.5, "epochs": EPOCHS, "batch_size": 32, "seed": seed},
+                          label=f"digits, a random 75% split ({len(y_tr)} images), seed {seed}",
+                          context={"X_test": X_te, "y_test": y_te}))
+    return cases
+
+
+def _check_train(case: Case, got):
+    if not isinstance(got, (tuple, list)) or len(got) != 3:
+        return "expected the tuple (W, b, losses)"
+    W, b, losses = got
+    try:
+        W = np.asarray(W, dtype=np.float64)
+        b = np.asarray(b, dtype=np.float64)
+        losses = [float(v) for v in losses]
+    except (TypeError, ValueError) as exc:
+        return f"cannot read (W, b, losses) as numbers: {exc}"
+    d, c = case.args[0].shape[1], case.args[2]
+    if W.shape != (d, c) or b.shape != (c,):
+        return f"expected W of shape {(d, c)} and b of shape {(c,)}, got {W.shape} and {b.shape}"
+    if not (np.isfinite(W).all() and np.isfinite(b).all()):
+        return "W or b contains NaN or inf"
+    if len(losses) != EPOCHS:
+        return f"expected one loss per epoch ({EPOCHS}), got {len(losses)}"
+    if not losses[-1] < losses[0]:
+        return f"the loss did not go down: first epoch {losses[0]:.4g}, last {losses[-1]:.4g}"
+    acc = _ref_accuracy(case.context["X_test"], case.context["y_test"], W, b)
+    if acc < MIN_ACCURACY:
+        return f"held-out accuracy {acc:.3f} is below the required {MIN_ACCURACY:.2f}"
+    return None
+
+
+_GRAD_REFS = ("nnkit.losses.softmax_cross_entropy", "nnkit.functional.dense_backward",
+              "nnkit.models.SoftmaxRegression.loss", "nnkit.models.MLP.loss")
+
+PARTS = [
+    Part("test_scores", "scores", _scores_cases, close_to(lambda X, W, b: X @ W + b),
+         forbidden=_available(("nnkit.functional.dense_forward",)), description="class scores XW + b"),
+    Part("test_softmax_regression_grad", "softmax_regression_grad", _grad_cases, close_to(_ref_grad),
+         forbidden=_available(_GRAD_REFS), description="cross-entropy loss and gradient X^T(P - T)/N"),
+    Part("test_gradient_step", "gradient_step", _step_cases, close_to(_ref_step),
+         forbidden=_available(("nnkit.optim.sgd_step", "nnkit.optim.SGD.step")),
+         description="one gradient-descent step"),
+    Part("test_accuracy", "accuracy", _accuracy_cases, close_to(_ref_accuracy),
+         forbidden=_available(("nnkit.models.SoftmaxRegression.score", "nnkit.models.MLP.score")),
+         description="classification accuracy"),
+    Part("test_train_softmax_regression", "train_softmax_regression", _train_cases, _check_train,
+         forbidden=_available(("nnkit.train.fit", *_GRAD_REFS)), timeout=60.0,
+         description=f"mini-batch gradient descent on the digits (>= {MIN_ACCURACY:.0%} held-out accuracy)"),
+]
