@@ -1,0 +1,324 @@
+"""Build the program to grade from a submission and the trusted release notebook.
+
+The trusted template is ``exercises/<assignment>/<nb>.ipynb`` (the released student version: it has
+no solutions and no hidden tests). From the submission only the *student's* cells are taken:
+
+* answer cells, matched to the template's answer cells by nbgrader ``grade_id``, else by the
+  function they define (``def fn(``), so deleted, duplicated, retyped or metadata-stripped cells
+  still count; a missing answer keeps the template's stub;
+* written (markdown) answers, by ``grade_id``, for manual grading;
+* code cells the student added, kept in order after the answer they follow.
+
+Setup, test and read-only cells always come from the template; copies of them in the submission
+are dropped. IPython magics and shell escapes are removed (the sandbox has no IPython). Reading a
+submission never raises: every problem becomes a note that ends up in the feedback.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+MAX_NOTEBOOK_BYTES = 20 << 20
+DEF_RE = re.compile(r"^[ \t]*def[ \t]+([A-Za-z_][A-Za-z0-9_]*)[ \t]*\(", re.MULTILINE)
+_NON_PYTHON_CELL_MAGICS = ("%%bash", "%%sh", "%%html", "%%javascript", "%%js", "%%latex",
+                           "%%markdown", "%%writefile", "%%script", "%%svg", "%%perl", "%%ruby",
+                           "%%file", "%%system", "%%!")
+
+
+class NotebookProblem(Exception):
+    """The file is not a notebook we can read; the message goes into the feedback."""
+
+
+def source_of(cell) -> str:
+    """A cell's source as one string, whatever shape the JSON has."""
+    if not isinstance(cell, dict):
+        return ""
+    src = cell.get("source", "")
+    if isinstance(src, list):
+        return "".join(s for s in src if isinstance(s, str))
+    return src if isinstance(src, str) else ""
+
+
+def nbgrader_meta(cell) -> dict:
+    if not isinstance(cell, dict):
+        return {}
+    meta = cell.get("metadata")
+    if not isinstance(meta, dict):
+        return {}
+    nbg = meta.get("nbgrader")
+    return nbg if isinstance(nbg, dict) else {}
+
+
+def _strict_constant(name):
+    raise NotebookProblem(f"the notebook is not valid JSON (it contains {name})")
+
+
+def read_notebook(path: Path, max_bytes: int = MAX_NOTEBOOK_BYTES) -> dict:
+    """Parse a submitted notebook defensively; raise :class:`NotebookProblem` with the reason."""
+    path = Path(path)
+    try:
+        size = path.stat().st_size
+    except OSError as exc:
+        raise NotebookProblem(f"cannot read {path.name}: {exc.strerror}") from None
+    if size > max_bytes:
+        raise NotebookProblem(f"{path.name} is {size / 1e6:.1f} MB, over the {max_bytes >> 20} MB limit")
+    with open(path, "rb") as fh:
+        raw = fh.read(max_bytes + 1)
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        raise NotebookProblem(f"{path.name} is not UTF-8 text, so not a notebook") from None
+    try:
+        nb = json.loads(text, parse_constant=_strict_constant)
+    except json.JSONDecodeError as exc:
+        raise NotebookProblem(f"{path.name} is not valid JSON (line {exc.lineno}, column {exc.colno}: "
+                              f"{exc.msg}); was it saved completely?") from None
+    if not isinstance(nb, dict):
+        raise NotebookProblem(f"{path.name} is JSON but not a notebook (no cells)")
+    major = nb.get("nbformat")
+    if major == 4 and isinstance(nb.get("cells"), list):
+        return nb
+    if major == 3 or (major is None and isinstance(nb.get("worksheets"), list)):
+        try:
+            import nbformat
+
+            converted = nbformat.convert(nbformat.from_dict(nb), 4)
+            out = json.loads(nbformat.writes(converted))
+            out.setdefault("metadata", {})["nnkit_note"] = "converted from nbformat 3"
+            return out
+        except Exception as exc:  # noqa: BLE001 - any failure is the notebook's
+            raise NotebookProblem(f"{path.name} uses nbformat 3 and could not be converted: "
+                                  f"{type(exc).__name__}") from None
+    if isinstance(nb.get("cells"), list):
+        nb["metadata"] = nb.get("metadata") if isinstance(nb.get("metadata"), dict) else {}
+        nb["metadata"]["nnkit_note"] = f"nbformat {major!r} is not 4; read its cells anyway"
+        return nb
+    raise NotebookProblem(f"{path.name} has nbformat {major!r} and no list of cells: not a notebook "
+                          "this course can read (expected nbformat 4)")
+
+
+def strip_magics(source: str) -> str | None:
+    """Python source with IPython magics/shell escapes neutralised; None for a non-Python cell."""
+    lines = source.splitlines()
+    if lines and lines[0].lstrip().startswith("%%"):
+        first = lines[0].strip()
+        if first.startswith(_NON_PYTHON_CELL_MAGICS):
+            return None
+        lines = lines[1:]
+    out = []
+    for line in lines:
+        stripped = line.lstrip()
+        indent = line[: len(line) - len(stripped)]
+        if stripped.startswith(("%", "!")):
+            out.append(f"{indent}pass  # IPython magic removed by the grader")
+            continue
+        m = re.match(r"^([A-Za-z_][A-Za-z0-9_, ]*)=\s*[%!]", stripped)
+        if m:
+            out.append(f"{indent}{m.group(1).strip()} = None  # IPython magic removed by the grader")
+            continue
+        out.append(line)
+    return "\n".join(out)
+
+
+@dataclass
+class Slot:
+    """An answer cell of the template."""
+
+    position: int
+    grade_id: str
+    functions: tuple[str, ...]
+    stub: str
+    cells: list = field(default_factory=list)  # (submission position, source)
+
+
+@dataclass
+class Program:
+    cells: list[dict]            # {"index", "source", "origin"}: what the sandbox executes, in order
+    notebook: dict               # the assembled notebook (for the autograded copy / formgrader)
+    student_cells: list[dict]    # {"title", "source"}: the student's own code, for the feedback
+    written: dict[str, str]      # grade_id -> the student's written answer (markdown)
+    notes: list[str]             # what the grader had to repair
+
+
+def _norm(src: str) -> str:
+    return "\n".join(line.rstrip() for line in src.strip().splitlines())
+
+
+def assemble(template: dict, submission: dict | None) -> Program:
+    """Merge a submission into the trusted template (see the module docstring)."""
+    notes: list[str] = []
+    tcells = [c for c in template.get("cells", []) if isinstance(c, dict)]
+    slots: dict[str, Slot] = {}
+    slot_by_fn: dict[str, Slot] = {}
+    manual: dict[str, int] = {}
+    trusted_ids: dict[str, int] = {}
+    trusted_sources: dict[str, int] = {}
+    for pos, cell in enumerate(tcells):
+        meta = nbgrader_meta(cell)
+        gid = meta.get("grade_id")
+        src = source_of(cell)
+        if cell.get("cell_type") == "code" and meta.get("solution") and not meta.get("grade"):
+            fns = tuple(DEF_RE.findall(src))
+            slot = Slot(pos, str(gid or f"cell{pos}"), fns, src)
+            slots[slot.grade_id] = slot
+            for fn in fns[:1]:  # the graded function is the first one the cell defines
+                slot_by_fn.setdefault(fn, slot)
+        elif cell.get("cell_type") == "markdown" and meta.get("solution") and meta.get("grade"):
+            manual[str(gid)] = pos
+        elif meta:
+            if gid:
+                trusted_ids[str(gid)] = pos
+            if cell.get("cell_type") == "code" and src.strip():
+                trusted_sources[_norm(src)] = pos
+
+    written: dict[str, str] = {}
+    extras: list[tuple[int, int, str]] = []  # (anchor template position, submission position, source)
+    anchor = -1
+    scells = submission.get("cells", []) if isinstance(submission, dict) else []
+    if not isinstance(scells, list):
+        scells = []
+    for spos, cell in enumerate(scells):
+        if not isinstance(cell, dict):
+            continue
+        ctype = cell.get("cell_type")
+        meta = nbgrader_meta(cell)
+        gid = meta.get("grade_id") if isinstance(meta.get("grade_id"), str) else None
+        src = source_of(cell)
+        defined = DEF_RE.findall(src)
+        if gid in slots and (ctype == "code" or any(fn in slots[gid].functions for fn in defined)):
+            slots[gid].cells.append((spos, src))
+            if ctype != "code":
+                notes.append(f"the answer cell {gid} had been turned into a {ctype} cell; its code was used")
+            anchor = slots[gid].position
+            continue
+        if gid in manual and ctype == "markdown":
+            written[gid] = src
+            anchor = manual[gid]
+            continue
+        if gid in trusted_ids:
+            anchor = max(anchor, trusted_ids[gid]) if ctype == "code" else anchor
+            continue  # the trusted copy is used
+        if ctype != "code":
+            continue
+        by_fn = [slot_by_fn[fn] for fn in defined if fn in slot_by_fn]
+        if by_fn:
+            slot = by_fn[0]
+            slot.cells.append((spos, src))
+            if gid not in slots:
+                notes.append(f"the answer cell for {slot.functions[0]}() was found by the function name "
+                             "(its nbgrader metadata was missing or changed)")
+            anchor = slot.position
+            continue
+        if _norm(src) in trusted_sources:
+            anchor = max(anchor, trusted_sources[_norm(src)])
+            continue
+        if not src.strip():
+            continue
+        extras.append((anchor, spos, src))
+
+    first_code = next((i for i, c in enumerate(tcells) if c.get("cell_type") == "code"), -1)
+    cells: list[dict] = []
+    student_cells: list[dict] = []
+    nb_cells: list[dict] = []
+    index = 0
+
+    def add(source: str, origin: str):
+        nonlocal index
+        clean = strip_magics(source)
+        if clean is None:
+            notes.append(f"a non-Python cell ({source.splitlines()[0][:40]}) was skipped")
+            return
+        cells.append({"index": index, "source": clean, "origin": origin})
+        index += 1
+
+    def add_extras(anchor_pos: int):
+        for _a, _spos, src in sorted(e for e in extras if e[0] == anchor_pos):
+            add(src, "student")
+            student_cells.append({"title": "a cell you added", "source": src})
+            nb_cells.append({"cell_type": "code", "metadata": {}, "source": src,
+                             "outputs": [], "execution_count": None})
+
+    for pos, cell in enumerate(tcells):
+        meta = nbgrader_meta(cell)
+        ctype = cell.get("cell_type")
+        src = source_of(cell)
+        slot = next((s for s in slots.values() if s.position == pos), None)
+        if slot is not None:
+            if slot.cells:
+                if len(slot.cells) > 1:
+                    notes.append(f"{len(slot.cells)} cells answer {slot.grade_id}; they run in order "
+                                 "(the last definition counts, as in the notebook)")
+                sources = [s for _p, s in sorted(slot.cells)]
+            else:
+                sources = [slot.stub]
+                fn = slot.functions[0] if slot.functions else slot.grade_id
+                notes.append(f"no answer cell for {fn}() was found; the empty stub was graded")
+            for s in sources:
+                add(s, f"answer:{slot.grade_id}")
+                student_cells.append({"title": f"your answer ({slot.grade_id})", "source": s})
+            merged = copy.deepcopy(cell)
+            merged["source"] = "\n\n".join(sources)
+            merged["outputs"], merged["execution_count"] = [], None
+            nb_cells.append(merged)
+        elif ctype == "markdown" and str(meta.get("grade_id")) in manual:
+            merged = copy.deepcopy(cell)
+            gid = str(meta.get("grade_id"))
+            if gid in written:
+                merged["source"] = written[gid]
+            else:
+                notes.append(f"the written answer {gid} is missing")
+            nb_cells.append(merged)
+        elif ctype == "code" and not meta:
+            pass  # a free cell of the template: the student's own version (if any) is an extra
+        else:
+            if ctype == "code" and not (meta.get("grade") and not meta.get("solution")):
+                add(src, "trusted")
+            trusted = copy.deepcopy(cell)
+            if ctype == "code":
+                trusted["outputs"], trusted["execution_count"] = [], None
+            nb_cells.append(trusted)
+        add_extras(pos)
+        if pos == first_code:
+            add_extras(-1)
+    if first_code < 0:
+        add_extras(-1)
+
+    notebook = {"cells": nb_cells, "metadata": copy.deepcopy(template.get("metadata", {})),
+                "nbformat": 4, "nbformat_minor": template.get("nbformat_minor", 5)}
+    for c in notebook["cells"]:
+        c.pop("id", None)
+    return Program(cells, notebook, student_cells, written, notes)
+
+
+def find_notebook(folder: Path | None, expected_name: str, template: dict) -> tuple[Path | None, str | None]:
+    """The submitted notebook in ``folder`` (renamed ones accepted) and a note, or (None, reason)."""
+    if folder is None or not Path(folder).is_dir():
+        return None, "no submission folder"
+    found = []
+    for p in sorted(Path(folder).rglob("*.ipynb")):
+        if ".ipynb_checkpoints" in p.parts or p.is_symlink() or not p.is_file():
+            continue
+        found.append(p)
+    if not found:
+        return None, "no notebook was submitted"
+    exact = [p for p in found if p.name == expected_name]
+    if len(exact) == 1:
+        return exact[0], None
+    if len(found) == 1:
+        return found[0], f"the notebook was renamed to {found[0].name}; it was graded anyway"
+    ids = {str(nbgrader_meta(c).get("grade_id")) for c in template.get("cells", []) if nbgrader_meta(c)}
+
+    def score(p: Path) -> int:
+        try:
+            nb = read_notebook(p)
+        except NotebookProblem:
+            return -1
+        return sum(1 for c in nb.get("cells", []) if str(nbgrader_meta(c).get("grade_id")) in ids)
+
+    best = max(found, key=score)
+    return best, (f"{len(found)} notebooks were submitted; {best.name} (the one most like "
+                  f"{expected_name}) was graded")

@@ -1,0 +1,200 @@
+"""``nnkit-course``: the instructor's command (release exercises, grade submissions).
+
+    nnkit-course release [ASSIGNMENT ...]
+    nnkit-course grade ASSIGNMENT ... | --all [--submissions DIR|ZIP] [--jobs N]
+
+Run it from the repository root or from ``course/`` (or pass ``--course PATH``). ``grade`` runs
+every submission in a sandbox (see :mod:`nnkit.course.sandbox`), checks the results here against
+the trusted graders in ``course/graders/``, and writes the gradebook, ``course/autograded/``,
+``course/feedback/``, ``course/grades.csv`` and ``course/reports/``. A broken or hostile submission
+gets a grade and a reason; it never stops the batch. The exit code is 0 unless the command itself
+is misused (unknown assignment, no course directory, missing release).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import secrets
+import sys
+import time
+from concurrent.futures import ThreadPoolExecutor, as_completed
+from pathlib import Path
+
+USAGE_ERROR = 2
+
+
+def find_course_dir(given: str | None) -> Path:
+    if given:
+        path = Path(given).resolve()
+        if not (path / "nbgrader_config.py").exists():
+            raise SystemExit(_fail(f"{path} is not a course directory (no nbgrader_config.py)"))
+        return path
+    cwd = Path.cwd()
+    for cand in (cwd, cwd / "course", cwd.parent / "course"):
+        if (cand / "nbgrader_config.py").exists():
+            return cand.resolve()
+    from nnkit.course.sandbox import NNKIT_DIR
+
+    cand = NNKIT_DIR.parent / "course"
+    if (cand / "nbgrader_config.py").exists():
+        return cand
+    raise SystemExit(_fail("cannot find the course directory: run from the repository or pass --course"))
+
+
+def _fail(msg: str) -> int:
+    print(f"nnkit-course: error: {msg}", file=sys.stderr)
+    return USAGE_ERROR
+
+
+def all_assignments(course_dir: Path) -> list[str]:
+    sol = course_dir.parent / "solutions"
+    return sorted(d.name for d in sol.iterdir() if d.is_dir() and any(d.glob("*.ipynb"))) \
+        if sol.is_dir() else []
+
+
+def cmd_release(args) -> int:
+    from nnkit.course.gradebook import generate_assignment
+
+    course_dir = find_course_dir(args.course)
+    known = all_assignments(course_dir)
+    names = args.assignments or known
+    unknown = [a for a in names if a not in known]
+    if unknown:
+        return _fail(f"no such assignment in solutions/: {', '.join(unknown)}")
+    for name in names:
+        t = time.monotonic()
+        generate_assignment(course_dir, name)
+        print(f"released {name} -> exercises/{name}/ ({time.monotonic() - t:.1f} s)")
+    return 0
+
+
+def cmd_grade(args) -> int:
+    from tqdm import tqdm
+
+    from nnkit.course import engine, feedback, gradebook, report, sandbox, submissions
+
+    course_dir = find_course_dir(args.course)
+    known = all_assignments(course_dir)
+    graders = {p.stem for p in (course_dir / "graders").glob("*.py")}
+    if args.all:
+        names = [a for a in known if a in graders]
+    else:
+        names = args.assignments
+    if not names:
+        return _fail("name an assignment or pass --all")
+    unknown = [a for a in names if a not in known or a not in graders]
+    if unknown:
+        return _fail(f"unknown assignment (needs solutions/<a>/ and course/graders/<a>.py): "
+                     f"{', '.join(unknown)}")
+    if args.jobs is not None and args.jobs < 1:
+        return _fail("--jobs must be at least 1")
+    assignments = {}
+    for name in names:
+        try:
+            a = engine.Assignment.load(course_dir, name)
+        except ValueError as exc:
+            return _fail(str(exc))
+        gradebook.ensure_in_gradebook(course_dir, name)
+        recorded = gradebook.max_points(course_dir, name)
+        for gid in list(a.points):
+            if gid in recorded:
+                a.points[gid] = recorded[gid]
+        for gid in list(a.manual):
+            if gid in recorded:
+                a.manual[gid] = recorded[gid]
+        assignments[name] = a
+
+    if args.submissions:
+        src = Path(args.submissions)
+        if not src.exists():
+            return _fail(f"{src} does not exist")
+        ids = {n: {str(c.get("metadata", {}).get("nbgrader", {}).get("grade_id"))
+                   for c in a.template["cells"] if c.get("metadata", {}).get("nbgrader")}
+               for n, a in assignments.items()}
+        try:
+            imported, notes = submissions.import_submissions(src, course_dir, names, ids)
+        except (ValueError, OSError) as exc:
+            return _fail(f"cannot read {src}: {exc}")
+        for note in notes:
+            print(f"note: {note}", file=sys.stderr)
+        print(f"imported {len(imported)} notebooks from {src} into {course_dir / 'submitted'}")
+
+    kind = sandbox.detect(args.sandbox)
+    if kind != "bwrap":
+        sandbox.warn_fallback()
+    limits = sandbox.Limits(cell_seconds=args.cell_timeout, part_cap_seconds=args.part_timeout,
+                            total_seconds=args.submission_timeout)
+    run_seed = args.seed if args.seed is not None else secrets.randbits(62)
+    work = [(a, s, folder) for name, a in assignments.items()
+            for s, folder in submissions.students_for(course_dir, name).items()]
+    jobs = args.jobs or os.cpu_count() or 1
+    results: dict[str, list] = {name: [] for name in names}
+    counts = {"graded": 0, "failed": 0, "missing": 0}
+    start = time.monotonic()
+    with ThreadPoolExecutor(max_workers=jobs) as pool:
+        futures = {pool.submit(engine.grade_submission, a, s, folder, run_seed=run_seed, limits=limits,
+                               kind=kind): (a, s, folder) for a, s, folder in work}
+        bar = tqdm(as_completed(futures), total=len(futures), unit="student", disable=args.quiet,
+                   desc="grading")
+        for fut in bar:
+            a, student, folder = futures[fut]
+            res = fut.result()  # grade_submission never raises
+            results[a.name].append(res)
+            counts[res.status] = counts.get(res.status, 0) + 1
+            if folder is not None:  # a student with no folder at all has nothing to record
+                try:
+                    gradebook.record(course_dir, res, a.notebook_name)
+                    feedback.write(course_dir, res, a.notebook_name)
+                except Exception as exc:  # noqa: BLE001 - one student never stops the batch
+                    print(f"error: could not record {student}/{a.name}: {exc}", file=sys.stderr)
+                    counts["failed"] += 1
+            bar.set_postfix_str(f"{student}: {res.score:g}/{res.max_score:g}", refresh=False)
+    for name, res in results.items():
+        html, _js = report.write(course_dir, name, res)
+    csv_path = gradebook.export_csv(course_dir)
+    print(f"graded {counts['graded']}, failed {counts['failed']}, missing {counts['missing']} "
+          f"({len(work)} submissions of {', '.join(names)} in {time.monotonic() - start:.1f} s, "
+          f"sandbox: {kind}) -> {csv_path}, reports in {course_dir / 'reports'}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="nnkit-course", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--course", help="the nbgrader course directory (default: ./course or .)")
+    sub = parser.add_subparsers(dest="command", required=True)
+    rel = sub.add_parser("release",
+                         help="regenerate exercises/ from solutions/ (nbgrader generate_assignment)")
+    rel.add_argument("assignments", nargs="*", help="default: every assignment in solutions/")
+    rel.set_defaults(func=cmd_release)
+    gr = sub.add_parser("grade", help="autograde submissions in a sandbox; write gradebook, feedback, CSV")
+    gr.add_argument("assignments", nargs="*")
+    gr.add_argument("--all", action="store_true", help="every assignment with a trusted grader")
+    gr.add_argument("--submissions", metavar="DIR|ZIP",
+                    help="import notebooks named by student (alice.ipynb, alice/<assignment>.ipynb) first")
+    gr.add_argument("--jobs", type=int, default=None, help="parallel submissions (default: CPU count)")
+    gr.add_argument("--sandbox", choices=("auto", "bwrap", "none"), default="auto",
+                    help="auto: bubblewrap if usable, else rlimits only (with a warning)")
+    gr.add_argument("--part-timeout", type=float, default=None,
+                    help="cap on each part's time limit in seconds (default: the grader's)")
+    gr.add_argument("--cell-timeout", type=float, default=30.0, help="seconds per notebook cell")
+    gr.add_argument("--submission-timeout", type=float, default=300.0,
+                    help="seconds for one submission in total, retries included")
+    gr.add_argument("--seed", type=int, default=None, help=argparse.SUPPRESS)
+    gr.add_argument("--quiet", action="store_true", help="no progress bar")
+    gr.set_defaults(func=cmd_grade)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.course:
+        args.course = str(Path(args.course).resolve())
+    if getattr(args, "all", False) and args.assignments:
+        parser.error("give assignments or --all, not both")
+    return args.func(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

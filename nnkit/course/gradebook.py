@@ -1,0 +1,137 @@
+"""nbgrader's gradebook, written only by the trusted main process, and its CSV export.
+
+``release`` runs ``nbgrader generate_assignment`` (which records assignments, notebooks and grade
+cells with their points in ``course/gradebook.db``). ``record`` stores one graded submission:
+auto scores of autograded cells, written answers left for manual grading in formgrader (an earlier
+manual grade is never overwritten), and the assembled notebook under ``course/autograded/``.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import subprocess
+import sys
+import tempfile
+import warnings
+from datetime import UTC, datetime
+from pathlib import Path
+
+CSV_COLUMNS = ["assignment", "duedate", "timestamp", "student_id", "last_name", "first_name", "email",
+               "raw_score", "late_submission_penalty", "score", "max_score"]
+
+
+def db_url(course_dir: Path) -> str:
+    return f"sqlite:///{(Path(course_dir) / 'gradebook.db').resolve()}"
+
+
+def generate_assignment(course_dir: Path, assignment: str, release_dir: Path | None = None) -> None:
+    """``nbgrader generate_assignment ASSIGNMENT --force`` from the course root.
+
+    With ``release_dir`` the student version goes there instead of ``exercises/`` (used to record
+    an assignment in the gradebook without touching the committed student versions).
+    """
+    cmd = [sys.executable, "-m", "nbgrader", "generate_assignment", assignment, "--force",
+           "--log-level=WARN"]
+    if release_dir is not None:
+        cmd.append(f"--CourseDirectory.release_directory={release_dir}")
+    proc = subprocess.run(cmd, cwd=course_dir, capture_output=True, text=True, timeout=600)
+    if proc.returncode != 0:
+        raise RuntimeError(f"nbgrader generate_assignment {assignment} failed:\n{proc.stderr[-3000:]}")
+
+
+def ensure_in_gradebook(course_dir: Path, assignment: str) -> None:
+    """Record ``assignment`` (notebooks, grade cells, points) in the gradebook if it is not there."""
+    from nbgrader.api import Gradebook, MissingEntry
+
+    with Gradebook(db_url(course_dir)) as gb:
+        try:
+            a = gb.find_assignment(assignment)
+            if a.notebooks and any(nb.grade_cells for nb in a.notebooks):
+                return
+        except MissingEntry:
+            pass
+    with tempfile.TemporaryDirectory(prefix="nnkit-release-") as tmp:
+        generate_assignment(course_dir, assignment, release_dir=Path(tmp))
+
+
+def max_points(course_dir: Path, assignment: str) -> dict[str, float]:
+    """grade_id -> max score, as recorded in the gradebook (from solutions/ at release time)."""
+    from nbgrader.api import Gradebook
+
+    with Gradebook(db_url(course_dir)) as gb:
+        a = gb.find_assignment(assignment)
+        return {gc.name: float(gc.max_score) for nb in a.notebooks for gc in nb.grade_cells}
+
+
+def record(course_dir: Path, result, notebook_name: str) -> None:
+    """Write one :class:`~nnkit.course.engine.SubmissionResult` to the gradebook and autograded/."""
+    from nbgrader.api import Gradebook, MissingEntry
+
+    course_dir = Path(course_dir)
+    nb_id = Path(notebook_name).stem
+    now = datetime.now(UTC)
+    with warnings.catch_warnings(), Gradebook(db_url(course_dir)) as gb:
+        warnings.simplefilter("ignore")  # nbgrader's add_submission triggers harmless SAWarnings
+        gb.update_or_create_student(result.student)
+        try:
+            gb.find_submission(result.assignment, result.student)
+        except MissingEntry:
+            gb.add_submission(result.assignment, result.student, timestamp=now.isoformat())
+        by_id = {p.grade_id: p for p in result.parts}
+        a = gb.find_assignment(result.assignment)
+        for nb in a.notebooks:
+            for gc in nb.grade_cells:
+                grade = gb.find_grade(gc.name, nb.name, result.assignment, result.student)
+                part = by_id.get(gc.name)
+                if part is None or part.kind == "manual":
+                    grade.auto_score = None
+                    grade.needs_manual_grade = grade.manual_score is None
+                else:
+                    grade.auto_score = float(part.points)
+                    grade.needs_manual_grade = False
+        gb.db.commit()
+    if result.autograded is not None:
+        out = course_dir / "autograded" / result.student / result.assignment
+        out.mkdir(parents=True, exist_ok=True)
+        nb = json.loads(json.dumps(result.autograded))
+        by_id = {p.grade_id: p for p in result.parts}
+        for cell in nb["cells"]:
+            meta = cell.get("metadata", {}).get("nbgrader", {})
+            part = by_id.get(meta.get("grade_id"))
+            if cell.get("cell_type") == "code" and part is not None and part.kind == "auto":
+                text = (f"✓ {part.points:g}/{part.max_points:g} points\n" if part.reason is None else
+                        f"✗ {part.points:g}/{part.max_points:g} points: {part.reason}\n")
+                cell["outputs"] = [{"output_type": "stream", "name": "stdout", "text": text}]
+        (out / f"{nb_id}.ipynb").write_text(json.dumps(nb, indent=1, ensure_ascii=False), encoding="utf-8")
+        (out / "timestamp.txt").write_text(now.strftime("%Y-%m-%d %H:%M:%S.%f %Z"))
+
+
+def export_csv(course_dir: Path, dest: Path | None = None) -> Path:
+    """``course/grades.csv`` with the columns and rows of ``nbgrader export`` (CSV plugin)."""
+    from nbgrader.api import Gradebook, MissingEntry
+
+    dest = Path(dest) if dest else Path(course_dir) / "grades.csv"
+    rows = []
+    with Gradebook(db_url(course_dir)) as gb:
+        for a in gb.assignments:
+            for s in gb.students:
+                row = {"assignment": a.name, "duedate": a.duedate, "student_id": s.id,
+                       "last_name": s.last_name, "first_name": s.first_name, "email": s.email,
+                       "max_score": a.max_score}
+                try:
+                    sub = gb.find_submission(a.name, s.id)
+                except MissingEntry:
+                    row.update(timestamp="", raw_score=0.0, late_submission_penalty=0.0, score=0.0)
+                else:
+                    penalty = sub.late_submission_penalty or 0.0
+                    row.update(timestamp=sub.timestamp, raw_score=sub.score,
+                               late_submission_penalty=penalty, score=max(0.0, sub.score - penalty))
+                rows.append({k: "" if row.get(k) is None else str(row[k]) for k in CSV_COLUMNS})
+    tmp = dest.with_suffix(".csv.tmp")
+    with open(tmp, "w", newline="", encoding="utf-8") as fh:
+        writer = csv.DictWriter(fh, CSV_COLUMNS, lineterminator="\n")
+        writer.writeheader()
+        writer.writerows(rows)
+    tmp.replace(dest)
+    return dest

@@ -1,0 +1,210 @@
+"""The plain-data format between the trusted grader and the sandbox, both ways.
+
+Into the sandbox go the graded functions' inputs (trusted, written by the grader): a JSON tree whose
+arrays sit in ``.npy`` files beside it. Out of the sandbox comes what the student's function returned,
+converted *inside* the sandbox to a tagged JSON tree whose arrays are float64 ``.npy`` bytes (base64);
+nothing the student defined (classes, ``__eq__``, ``__array__``, ndarray subclasses) survives the trip.
+The trusted side decodes with size caps, ``np.load(allow_pickle=False)`` and strict JSON.
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+import json
+import math
+from pathlib import Path
+
+import numpy as np
+
+MAX_ITEMS = 10_000          # list/tuple/dict entries per container
+MAX_DEPTH = 8
+MAX_ARRAY_BYTES = 64 << 20  # one returned array
+MAX_STR = 2_000
+
+
+class WireError(ValueError):
+    """The data cannot be encoded or decoded within the format's rules."""
+
+
+# ---------------------------------------------------------------- inputs (trusted -> sandbox)
+
+def dump_inputs(value, folder: Path, prefix: str) -> object:
+    """Encode trusted input data; arrays become ``<prefix>_<n>.npy`` files in ``folder``."""
+    counter = [0]
+
+    def enc(v, depth=0):
+        if depth > MAX_DEPTH:
+            raise WireError("inputs nest too deeply")
+        if v is None or isinstance(v, (bool, str)):
+            return {"t": "py", "v": v}
+        if isinstance(v, (int, np.integer)) and not isinstance(v, np.bool_):
+            return {"t": "int", "v": int(v)}
+        if isinstance(v, (float, np.floating)):
+            return {"t": "float", "v": repr(float(v))}
+        if isinstance(v, (np.ndarray, np.generic)):
+            name = f"{prefix}_{counter[0]}.npy"
+            counter[0] += 1
+            np.save(folder / name, np.asarray(v), allow_pickle=False)
+            return {"t": "npy", "file": name, "scalar": isinstance(v, np.generic)}
+        if isinstance(v, (list, tuple)):
+            return {"t": type(v).__name__, "items": [enc(x, depth + 1) for x in v]}
+        if isinstance(v, dict):
+            if not all(isinstance(k, str) for k in v):
+                raise WireError("input dict keys must be strings")
+            return {"t": "dict", "items": [[k, enc(x, depth + 1)] for k, x in v.items()]}
+        raise WireError(f"cannot ship {type(v).__name__} into the sandbox (plain data only)")
+
+    return enc(value)
+
+
+def load_inputs(tree, folder: Path):
+    """Decode :func:`dump_inputs` (runs in the sandbox)."""
+    t = tree["t"]
+    if t == "py":
+        return tree["v"]
+    if t == "int":
+        return int(tree["v"])
+    if t == "float":
+        return float(tree["v"])
+    if t == "npy":
+        arr = np.load(Path(folder) / tree["file"], allow_pickle=False)
+        return arr[()] if tree.get("scalar") else arr
+    if t in ("list", "tuple"):
+        items = [load_inputs(x, folder) for x in tree["items"]]
+        return tuple(items) if t == "tuple" else items
+    if t == "dict":
+        return {k: load_inputs(x, folder) for k, x in tree["items"]}
+    raise WireError(f"unknown input tag {t!r}")
+
+
+# ---------------------------------------------------------------- results (sandbox -> trusted)
+
+def _npy_b64(arr: np.ndarray) -> str:
+    buf = io.BytesIO()
+    np.save(buf, arr, allow_pickle=False)
+    return base64.b64encode(buf.getvalue()).decode("ascii")
+
+
+def encode_result(value, depth: int = 0):
+    """Convert whatever a student function returned into plain tagged data (runs in the sandbox).
+
+    Only exact builtin types and real numeric numpy data are accepted; anything else (a class with
+    an always-True ``__eq__``, an object with ``__array__``) is reported by type name only.
+    ndarray subclasses are viewed as plain ndarrays and copied to float64.
+    """
+    if depth > MAX_DEPTH:
+        return {"t": "unsupported", "type": "too deeply nested"}
+    tv = type(value)
+    if value is None:
+        return {"t": "none"}
+    if tv is bool or tv is np.bool_:
+        return {"t": "bool", "v": bool(value)}
+    if tv is int:
+        if abs(value) > 10 ** 300:
+            return {"t": "float", "v": "inf" if value > 0 else "-inf"}
+        return {"t": "int", "v": str(value)}
+    if tv is float:
+        return {"t": "float", "v": repr(value)}
+    if tv is str:
+        return {"t": "str", "v": value[:MAX_STR]}
+    if isinstance(value, np.generic) and tv.__module__ == "numpy":
+        if np.issubdtype(value.dtype, np.integer):
+            return {"t": "int", "v": str(int(value))}
+        if np.issubdtype(value.dtype, np.floating) or np.issubdtype(value.dtype, np.complexfloating):
+            if np.issubdtype(value.dtype, np.complexfloating):
+                return {"t": "unsupported", "type": f"numpy.{value.dtype} (complex)"}
+            return {"t": "float", "v": repr(float(value))}
+        return {"t": "unsupported", "type": f"numpy.{value.dtype}"}
+    if isinstance(value, np.ndarray):
+        base = value.view(np.ndarray)  # drop any subclass behaviour
+        if base.dtype.kind not in "biuf":
+            return {"t": "unsupported", "type": f"ndarray of dtype {base.dtype}"}
+        if base.size * 8 > MAX_ARRAY_BYTES:
+            return {"t": "unsupported", "type": f"ndarray of shape {base.shape} (too large)"}
+        arr = np.array(base, dtype=np.float64, copy=True, subok=False)
+        return {"t": "array", "dtype": str(base.dtype), "npy": _npy_b64(arr)}
+    if tv in (list, tuple):
+        if len(value) > MAX_ITEMS:
+            return {"t": "unsupported", "type": f"{tv.__name__} of {len(value)} items (too many)"}
+        return {"t": tv.__name__, "items": [encode_result(x, depth + 1) for x in list.__iter__(value)]
+                if tv is list else [encode_result(x, depth + 1) for x in tuple.__iter__(value)]}
+    if tv is dict:
+        if len(value) > MAX_ITEMS:
+            return {"t": "unsupported", "type": f"dict of {len(value)} items (too many)"}
+        items = []
+        for k, x in dict.items(value):
+            if type(k) is not str:
+                return {"t": "unsupported", "type": "dict with non-string keys"}
+            items.append([k[:MAX_STR], encode_result(x, depth + 1)])
+        return {"t": "dict", "items": items}
+    name = getattr(tv, "__qualname__", "object")
+    module = getattr(tv, "__module__", "")
+    return {"t": "unsupported", "type": f"{module}.{name}" if module else name}
+
+
+class Unsupported:
+    """Stands for a returned value the grader refuses to interpret (shown by type name)."""
+
+    def __init__(self, type_name: str):
+        self.type_name = str(type_name)[:200]
+
+    def __repr__(self):
+        return f"<{self.type_name}>"
+
+
+def _strict_constant(name):
+    raise WireError(f"non-standard JSON constant {name}")
+
+
+def loads_strict(text: str | bytes):
+    """``json.loads`` that rejects NaN/Infinity literals (results carry floats as strings)."""
+    return json.loads(text, parse_constant=_strict_constant)
+
+
+def decode_result(tree, depth: int = 0, budget: list | None = None):
+    """Rebuild plain Python/numpy data from :func:`encode_result`'s output (trusted side)."""
+    budget = [MAX_ARRAY_BYTES * 2] if budget is None else budget
+    if depth > MAX_DEPTH + 1 or not isinstance(tree, dict):
+        raise WireError("malformed result")
+    t = tree.get("t")
+    if t == "none":
+        return None
+    if t == "bool":
+        return bool(tree["v"] is True)
+    if t == "int":
+        s = str(tree["v"])
+        if len(s) > 400:
+            raise WireError("integer too long")
+        return int(s)
+    if t == "float":
+        s = str(tree["v"])
+        if len(s) > 64:
+            raise WireError("float too long")
+        v = float(s)
+        return v if not math.isnan(v) else float("nan")
+    if t == "str":
+        return str(tree["v"])[:MAX_STR]
+    if t == "array":
+        raw = base64.b64decode(str(tree["npy"]), validate=True)
+        budget[0] -= len(raw)
+        if len(raw) > MAX_ARRAY_BYTES + 1024 or budget[0] < 0:
+            raise WireError("array too large")
+        arr = np.load(io.BytesIO(raw), allow_pickle=False)
+        if type(arr) is not np.ndarray or arr.dtype != np.float64:
+            raise WireError("array is not plain float64")
+        return arr
+    if t in ("list", "tuple"):
+        items = tree["items"]
+        if not isinstance(items, list) or len(items) > MAX_ITEMS:
+            raise WireError("malformed sequence")
+        out = [decode_result(x, depth + 1, budget) for x in items]
+        return tuple(out) if t == "tuple" else out
+    if t == "dict":
+        items = tree["items"]
+        if not isinstance(items, list) or len(items) > MAX_ITEMS:
+            raise WireError("malformed dict")
+        return {str(k): decode_result(x, depth + 1, budget) for k, x in items}
+    if t == "unsupported":
+        return Unsupported(tree.get("type", "object"))
+    raise WireError(f"unknown result tag {t!r}")
