@@ -69,7 +69,7 @@ class PerceptronWidget(FigureWidget):
     dataset, lr, play, step_button, reset_button : ipywidgets controls
     """
 
-    def __init__(self, dataset: str = "separable", lr: float = 1.0, n: int = 40, seed: int = 0,
+    def __init__(self, dataset: str = "separable", lr: float = 1.0, n: int = 40, seed: int = 1,
                  mode: str = "auto"):
         super().__init__(figsize=(9.0, 4.0), mode=mode)
         self.n, self.seed = int(n), int(seed)
