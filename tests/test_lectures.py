@@ -41,7 +41,8 @@ def test_lecture_executes(path):
     env_backup = os.environ.get("MPLBACKEND")
     os.environ.pop("MPLBACKEND", None)  # let the notebook choose ipympl itself
     try:
-        client = NotebookClient(nb, timeout=180, kernel_name="python3", resources={"metadata": {"path": str(LECTURES)}})
+        client = NotebookClient(nb, timeout=180, kernel_name="python3",
+                                resources={"metadata": {"path": str(LECTURES)}})
         client.execute()
     finally:
         if env_backup is not None:
