@@ -54,7 +54,7 @@ def all_assignments(course_dir: Path) -> list[str]:
 
 
 def cmd_release(args) -> int:
-    from nnkit.course.gradebook import generate_assignment
+    from nnkit.course.gradebook import generate_assignments
 
     course_dir = find_course_dir(args.course)
     known = all_assignments(course_dir)
@@ -62,10 +62,12 @@ def cmd_release(args) -> int:
     unknown = [a for a in names if a not in known]
     if unknown:
         return _fail(f"no such assignment in solutions/: {', '.join(unknown)}")
+    t = time.monotonic()
+    generate_assignments(course_dir, names)
     for name in names:
-        t = time.monotonic()
-        generate_assignment(course_dir, name)
-        print(f"released {name} -> exercises/{name}/ ({time.monotonic() - t:.1f} s)")
+        print(f"released {name} -> exercises/{name}/")
+    print(f"{len(names)} assignments released in {time.monotonic() - t:.1f} s; gradebook: "
+          f"{course_dir / 'gradebook.db'}")
     return 0
 
 
@@ -92,10 +94,12 @@ def cmd_grade(args) -> int:
     assignments = {}
     for name in names:
         try:
-            a = engine.Assignment.load(course_dir, name)
+            engine.Assignment.load(course_dir, name)
         except ValueError as exc:
             return _fail(str(exc))
-        gradebook.ensure_in_gradebook(course_dir, name)
+    gradebook.ensure_in_gradebook(course_dir, names)
+    for name in names:
+        a = engine.Assignment.load(course_dir, name)
         recorded = gradebook.max_points(course_dir, name)
         for gid in list(a.points):
             if gid in recorded:

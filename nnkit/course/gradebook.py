@@ -25,34 +25,63 @@ def db_url(course_dir: Path) -> str:
     return f"sqlite:///{(Path(course_dir) / 'gradebook.db').resolve()}"
 
 
-def generate_assignment(course_dir: Path, assignment: str, release_dir: Path | None = None) -> None:
-    """``nbgrader generate_assignment ASSIGNMENT --force`` from the course root.
+_GENERATE = """
+import json, sys
+from nbgrader.apps import NbGraderAPI
+from nbgrader.coursedir import CourseDirectory
+from traitlets.config.loader import PyFileConfigLoader
+release, names = sys.argv[1], sys.argv[2:]
+cfg = PyFileConfigLoader("nbgrader_config.py", path=".").load_config()
+cfg.CourseDirectory.root = "."
+if release:
+    cfg.CourseDirectory.release_directory = release
+cfg.Application.log_level = "WARN"
+api = NbGraderAPI(CourseDirectory(config=cfg), config=cfg)
+out = {}
+for name in names:
+    r = api.generate_assignment(name, force=True, create=True)
+    out[name] = None if r["success"] else (r.get("error") or "failed")[-3000:]
+print("@@RESULT@@" + json.dumps(out))
+"""
 
-    With ``release_dir`` the student version goes there instead of ``exercises/`` (used to record
-    an assignment in the gradebook without touching the committed student versions).
+
+def generate_assignments(course_dir: Path, names: list[str], release_dir: Path | None = None) -> None:
+    """``nbgrader generate_assignment NAME --force`` for every name, in one nbgrader process.
+
+    Run from the course root, so ``course/nbgrader_config.py`` applies: the student versions go to
+    ``exercises/`` and the gradebook records each assignment's notebooks, grade cells and points.
+    With ``release_dir`` the student versions go there instead (used to record an assignment in
+    the gradebook without touching the committed ``exercises/``).
     """
-    cmd = [sys.executable, "-m", "nbgrader", "generate_assignment", assignment, "--force",
-           "--log-level=WARN"]
-    if release_dir is not None:
-        cmd.append(f"--CourseDirectory.release_directory={release_dir}")
-    proc = subprocess.run(cmd, cwd=course_dir, capture_output=True, text=True, timeout=600)
-    if proc.returncode != 0:
-        raise RuntimeError(f"nbgrader generate_assignment {assignment} failed:\n{proc.stderr[-3000:]}")
+    if not names:
+        return
+    cmd = [sys.executable, "-c", _GENERATE, str(release_dir or ""), *names]
+    proc = subprocess.run(cmd, cwd=course_dir, capture_output=True, text=True, timeout=1800)
+    marker = [line for line in proc.stdout.splitlines() if line.startswith("@@RESULT@@")]
+    if proc.returncode != 0 or not marker:
+        raise RuntimeError(f"nbgrader generate_assignment failed:\n{proc.stderr[-3000:]}")
+    errors = {k: v for k, v in json.loads(marker[-1][len("@@RESULT@@"):]).items() if v}
+    if errors:
+        raise RuntimeError("nbgrader generate_assignment failed for "
+                           + "; ".join(f"{k}: {v}" for k, v in errors.items()))
 
 
-def ensure_in_gradebook(course_dir: Path, assignment: str) -> None:
-    """Record ``assignment`` (notebooks, grade cells, points) in the gradebook if it is not there."""
+def ensure_in_gradebook(course_dir: Path, assignments: list[str]) -> None:
+    """Record the assignments (notebooks, grade cells, points) in the gradebook if they are not."""
     from nbgrader.api import Gradebook, MissingEntry
 
+    todo = []
     with Gradebook(db_url(course_dir)) as gb:
-        try:
-            a = gb.find_assignment(assignment)
-            if a.notebooks and any(nb.grade_cells for nb in a.notebooks):
-                return
-        except MissingEntry:
-            pass
+        for name in assignments:
+            try:
+                a = gb.find_assignment(name)
+                if a.notebooks and any(nb.grade_cells for nb in a.notebooks):
+                    continue
+            except MissingEntry:
+                pass
+            todo.append(name)
     with tempfile.TemporaryDirectory(prefix="nnkit-release-") as tmp:
-        generate_assignment(course_dir, assignment, release_dir=Path(tmp))
+        generate_assignments(course_dir, todo, release_dir=Path(tmp))
 
 
 def max_points(course_dir: Path, assignment: str) -> dict[str, float]:

@@ -1,0 +1,163 @@
+"""The grading engine on a tiny fixture assignment: sandbox, retries, partial credit, fallbacks."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from nnkit.course import engine, sandbox
+from tests._course_fixture import ANSWERS, ASSIGNMENT, HEADERS, make_course, notebook, submit
+
+LIMITS = sandbox.Limits(cell_seconds=5, part_cap_seconds=2.0, total_seconds=60)
+KIND = sandbox.detect()
+
+
+@pytest.fixture(scope="module")
+def course(tmp_path_factory):
+    return make_course(tmp_path_factory.mktemp("fxcourse"))
+
+
+@pytest.fixture(scope="module")
+def assignment(course):
+    return engine.Assignment.load(course, ASSIGNMENT)
+
+
+def grade(course, assignment, student, nb, kind=KIND, **kw):
+    folder = submit(course, student, nb, **kw)
+    return engine.grade_submission(assignment, student, folder, run_seed=7, limits=LIMITS, kind=kind)
+
+
+def scores(result):
+    return {p.grade_id: p.points for p in result.parts if p.kind == "auto"}
+
+
+def with_answers(**answers):
+    return notebook("release", {fn: HEADERS[fn] + body for fn, body in answers.items()})
+
+
+def test_points_come_from_the_source_notebook(assignment):
+    assert assignment.points == {"test_double": 1.0, "test_mse": 2.0, "test_total": 1.0}
+    assert assignment.manual == {"written_why": 1.0}
+
+
+def test_bubblewrap_is_used_here():
+    assert KIND == "bwrap", "bubblewrap is installed on this machine and must be usable"
+
+
+def test_solution_gets_full_marks_and_manual_part_is_left(course, assignment):
+    r = grade(course, assignment, "sol", notebook("release", ANSWERS))
+    assert scores(r) == {"test_double": 1, "test_mse": 2, "test_total": 1}
+    assert r.score == 4 and r.max_score == 5 and r.status == "graded"
+    manual = [p for p in r.parts if p.kind == "manual"]
+    assert [p.grade_id for p in manual] == ["written_why"]
+    assert r.sandbox == KIND and r.runs == 1
+
+
+def test_stub_gets_zero_with_reasons(course, assignment):
+    r = grade(course, assignment, "stub", notebook("release"))
+    assert r.score == 0
+    assert all("NotImplementedError" in p.reason for p in r.parts if p.kind == "auto")
+
+
+def test_partial_submission(course, assignment):
+    r = grade(course, assignment, "partial", with_answers(
+        double="    return 2 * x", mse="    return float(np.sum((pred - target) ** 2))"))
+    assert scores(r) == {"test_double": 1, "test_mse": 0, "test_total": 0}
+    mse = next(p for p in r.parts if p.grade_id == "test_mse")
+    assert "values differ" in mse.reason and "relative error" in mse.reason
+    assert "expected another value" in mse.reason  # the expected number itself is not shown
+
+
+def test_hang_in_one_part_keeps_the_others(course, assignment):
+    # ignores the runner's alarm and swallows everything: only the trusted side's kill stops it
+    loop = ("    import signal\n    signal.signal(signal.SIGALRM, signal.SIG_IGN)\n"
+            "    while True:\n        try:\n            pass\n"
+            "        except BaseException:\n            pass")
+    r = grade(course, assignment, "hang", with_answers(
+        double=ANSWERS["double"].split('"""\n', 2)[-1], mse=loop, total="    return float(np.sum(x))"))
+    assert scores(r) == {"test_double": 1, "test_mse": 0, "test_total": 1}
+    assert "timed out" in next(p for p in r.parts if p.grade_id == "test_mse").reason
+    assert r.runs == 2
+
+
+def test_exit_in_a_cell_is_skipped_and_graded(course, assignment):
+    nb = notebook("release", ANSWERS)
+    nb["cells"].insert(3, {"cell_type": "code", "metadata": {}, "source": "import os\nos._exit(0)",
+                           "outputs": [], "execution_count": None})
+    r = grade(course, assignment, "exitcell", nb)
+    assert r.score == 4
+    assert any("skipped" in n for n in r.notes)
+
+
+def test_reference_call_earns_nothing_even_if_swallowed(course, assignment):
+    body = ("    try:\n        return nnkit.losses.mse(pred, target)[0]\n"
+            "    except Exception:\n        return 0.0")
+    r = grade(course, assignment, "ref", with_answers(mse=body))
+    mse = next(p for p in r.parts if p.grade_id == "test_mse")
+    assert mse.points == 0 and "reference nnkit.losses.mse" in mse.reason
+
+
+def test_reference_cannot_be_precomputed_at_top_level(course, assignment):
+    nb = notebook("release", ANSWERS)
+    # a cell that calls the reference at import time fails; the answer itself is graded normally
+    nb["cells"].insert(3, {"cell_type": "code", "metadata": {}, "outputs": [], "execution_count": None,
+                           "source": "CACHE = nnkit.losses.mse(np.ones(2), np.zeros(2))"})
+    r = grade(course, assignment, "precompute", nb)
+    assert r.score == 4
+    assert any("ReferenceUsed" in n for n in r.notes)
+
+
+def test_fallback_without_bubblewrap_grades_the_same(course, assignment):
+    nb = with_answers(double="    return 2 * x", mse="    raise ValueError('nope')",
+                      total="    return float(np.sum(x))")
+    a = grade(course, assignment, "fb1", nb, kind="rlimit-only")
+    b = grade(course, assignment, "fb1", nb, kind=KIND)
+    assert a.sandbox == "rlimit-only"
+    assert scores(a) == scores(b) == {"test_double": 1, "test_mse": 0, "test_total": 1}
+    assert [p.reason for p in a.parts] == [p.reason for p in b.parts]
+
+
+def test_missing_and_unreadable_notebooks(course, assignment):
+    none = engine.grade_submission(assignment, "ghost", None, run_seed=1, limits=LIMITS, kind=KIND)
+    assert none.status == "missing" and none.score == 0 and len(none.parts) == 4
+    bad = grade(course, assignment, "badjson", '{"cells": [', )
+    assert bad.status == "failed" and bad.score == 0
+    assert "not valid JSON" in bad.parts[0].reason
+
+
+def test_renamed_notebook_with_stray_files(course, assignment):
+    r = grade(course, assignment, "renamed", notebook("release", ANSWERS), name="my work.ipynb",
+              extra={"numpy.py": "raise SystemExit('shadowed')", "sitecustomize.py": "raise SystemExit(3)"})
+    assert r.score == 4
+    assert any("renamed" in n for n in r.notes)
+
+
+def test_results_are_plain_data(course, assignment):
+    hostile = ("    class Liar(np.ndarray):\n        def __eq__(self, other):\n            return True\n"
+               "    return np.zeros(np.shape(x)).view(Liar)")
+    weird = ("    class Any:\n        def __eq__(self, o):\n            return True\n"
+             "        def __array__(self, *a, **k):\n            return np.zeros(3)\n    return Any()")
+    r = grade(course, assignment, "liar", with_answers(double=hostile, total=weird))
+    assert scores(r) == {"test_double": 0, "test_mse": 0, "test_total": 0}
+    total = next(p for p in r.parts if p.grade_id == "test_total")
+    assert "returned an object of type" in total.reason
+
+
+def test_job_folder_holds_no_expected_values(course, assignment, monkeypatch):
+    """What goes into the sandbox: the program and the inputs, never the reference's answers."""
+    seen = {}
+    real_run = sandbox.run
+
+    def spy(job_dir, limits, kind, timeouts):
+        seen["job"] = json.loads((job_dir / "job.json").read_text())
+        seen["files"] = sorted(p.name for p in job_dir.iterdir())
+        return real_run(job_dir, limits, kind, timeouts)
+
+    monkeypatch.setattr(sandbox, "run", spy)
+    r = grade(course, assignment, "spy", notebook("release", ANSWERS))
+    assert r.score == 4
+    text = json.dumps(seen["job"])
+    assert "HIDDEN" not in text and "37.515625" not in text and "GRADER" not in text
+    assert all(f == "job.json" or f.endswith(".npy") for f in seen["files"])
+    assert set(seen["job"]) == {"cells", "skip", "cell_timeout", "parts"}
