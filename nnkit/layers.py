@@ -239,6 +239,7 @@ class Sequential(Layer):
 
     def __init__(self, *layers):
         super().__init__()
+        self.layers = []
         if len(layers) == 1 and isinstance(layers[0], (list, tuple)):
             layers = tuple(layers[0])
         for i, layer in enumerate(layers):

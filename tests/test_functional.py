@@ -11,7 +11,7 @@ from nnkit import activations as A
 from nnkit import functional as F
 from nnkit import losses as L
 from nnkit.gradcheck import numerical_gradient, numerical_gradient_array, rel_error
-from tests._oracles import PROPERTY, TOL_FD, assert_close, away, tn, tt
+from tests._oracles import PROPERTY, TOL_FD, assert_close, assume_resolvable, away, tn, tt
 
 dims = st.integers(1, 6)
 seeds = st.integers(0, 10**6)
@@ -27,10 +27,14 @@ def test_dense_backward_matches_finite_differences(n, d, m, seed):
     dout = away(rng, (n, m), 0.5, 1.5)
     out, cache = F.dense_forward(x, W, b)
     np.testing.assert_allclose(out, x @ W + b, rtol=1e-14)
+    num_dx = numerical_gradient_array(lambda v: F.dense_forward(v, W, b)[0], x, dout)
+    num_dW = numerical_gradient_array(lambda v: F.dense_forward(x, v, b)[0], W, dout)
+    num_db = numerical_gradient_array(lambda v: F.dense_forward(x, W, v)[0], b, dout)
+    assume_resolvable(num_dx, num_dW, num_db)
     dx, dW, db = F.dense_backward(dout, cache)
-    assert rel_error(dx, numerical_gradient_array(lambda v: F.dense_forward(v, W, b)[0], x, dout)) < TOL_FD
-    assert rel_error(dW, numerical_gradient_array(lambda v: F.dense_forward(x, v, b)[0], W, dout)) < TOL_FD
-    assert rel_error(db, numerical_gradient_array(lambda v: F.dense_forward(x, W, v)[0], b, dout)) < TOL_FD
+    assert rel_error(dx, num_dx) < TOL_FD
+    assert rel_error(dW, num_dW) < TOL_FD
+    assert rel_error(db, num_db) < TOL_FD
 
 
 @PROPERTY
@@ -55,8 +59,9 @@ def test_activation_backward_matches_finite_differences(name, n, d, seed):
 def test_softmax_backward_matches_finite_differences(n, c, seed):
     rng = np.random.default_rng(seed)
     x, dout = rng.standard_normal((n, c)), away(rng, (n, c), 0.5, 1.5)
-    dx = F.softmax_backward(dout, F.softmax_forward(x)[1])
-    assert rel_error(dx, numerical_gradient_array(lambda v: F.softmax_forward(v)[0], x, dout)) < TOL_FD
+    num = numerical_gradient_array(lambda v: F.softmax_forward(v)[0], x, dout)
+    assume_resolvable(num)
+    assert rel_error(F.softmax_backward(dout, F.softmax_forward(x)[1]), num) < TOL_FD
 
 
 @PROPERTY
