@@ -22,7 +22,7 @@ COLORS = {"sgd": "tab:blue", "momentum": "tab:orange", "nesterov": "tab:green", 
 # settings that make each function's story visible; loaded when the function is chosen
 SUGGESTED = {
     "quadratic": dict(lr=0.06, rho=0.9, steps=100),
-    "rosenbrock": dict(lr=0.0015, rho=0.9, steps=400),
+    "rosenbrock": dict(lr=0.001, rho=0.9, steps=500),
     "saddle": dict(lr=0.05, rho=0.9, steps=150),
     "local_minimum": dict(lr=0.02, rho=0.9, steps=150),
 }
