@@ -132,3 +132,48 @@ def submit(course: Path, student: str, nb: dict | str | bytes | None, name: str 
     for fname, text in (extra or {}).items():
         (folder / fname).write_text(text)
     return folder
+
+
+REPO = Path(__file__).resolve().parents[1]
+_VOLATILE = ("gradebook.db", "submitted", "autograded", "feedback", "reports", "grades.csv", "__pycache__",
+             "source", "release", "*.tmp")
+
+
+def released_copy(dest: Path) -> Path:
+    """A copy of the repository's solutions/ and course/ under ``dest``, released there with the CLI.
+
+    ``nnkit-course release`` regenerates ``dest/exercises`` and records every assignment in
+    ``dest/course/gradebook.db``; the real repository is never touched.
+    """
+    import shutil
+
+    from nnkit.course import cli
+
+    shutil.copytree(REPO / "solutions", dest / "solutions")
+    shutil.copytree(REPO / "course", dest / "course", ignore=shutil.ignore_patterns(*_VOLATILE))
+    assert cli.main(["--course", str(dest / "course"), "release"]) == 0
+    return dest
+
+
+def copy_released(released: Path, dest: Path) -> Path:
+    """A private copy of a released tree (the gradebook included); returns its course dir."""
+    import shutil
+
+    shutil.copytree(released, dest)
+    return dest / "course"
+
+
+_RELEASED: dict = {}
+
+
+def released_tree() -> Path:
+    """One released copy per test session (release takes ~10-20 s), removed at exit."""
+    if "path" not in _RELEASED:
+        import atexit
+        import shutil
+        import tempfile
+
+        base = Path(tempfile.mkdtemp(prefix="nnkit-released-"))
+        atexit.register(shutil.rmtree, base, True)
+        _RELEASED["path"] = released_copy(base / "repo")
+    return _RELEASED["path"]

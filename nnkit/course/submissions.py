@@ -122,8 +122,8 @@ def import_submissions(source: Path, course_dir: Path, assignments: list[str],
         entries = list(_entries_from_zip(source, warnings))
     else:
         raise ValueError(f"{source} is neither a folder nor a zip file")
-    tops = {parts[0] for parts in entries}
-    if len(tops) == 1 and all(len(p) > 1 for p in entries):
+    tops = {parts[0] for parts, _data in entries}
+    if len(tops) == 1 and all(len(parts) > 1 for parts, _data in entries):
         # one folder around everything (submissions/alice.ipynb), unless it is one student's folder
         inner_firsts = {Path(p[1]).stem if len(p) == 2 else p[1] for p, _d in entries}
         if not inner_firsts <= set(assignments):

@@ -1,0 +1,196 @@
+"""`nnkit-course release` and `nnkit-course grade` on the real assignments, in a copy of the course."""
+
+from __future__ import annotations
+
+import csv
+import json
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from nnkit.course import cli, sandbox
+from tests._course_fixture import REPO, copy_released, released_tree
+
+ASSIGNMENTS = sorted(p.stem for p in (REPO / "course" / "graders").glob("ex*.py")
+                     if (REPO / "solutions" / p.stem).is_dir())
+GRADE_OPTS = ["--seed", "5", "--quiet", "--part-timeout", "20", "--cell-timeout", "60"]
+
+
+def _nb_path(root: Path, folder: str, assignment: str) -> Path:
+    (path,) = sorted((root / folder / assignment).glob("*.ipynb"))
+    return path
+
+
+def _cells(path: Path):
+    nb = json.loads(path.read_text())
+    return [(c["cell_type"], "".join(c["source"]) if isinstance(c["source"], list) else c["source"],
+             c.get("metadata", {}).get("nbgrader")) for c in nb["cells"]]
+
+
+def _autograded_points(assignment: str) -> float:
+    nb = json.loads(_nb_path(REPO, "solutions", assignment).read_text())
+    return sum(c["metadata"]["nbgrader"].get("points", 0) for c in nb["cells"]
+               if c.get("metadata", {}).get("nbgrader", {}).get("grade") and c["cell_type"] == "code")
+
+
+@pytest.mark.slow
+def test_exercises_equal_a_fresh_release_of_solutions():
+    fresh = released_tree()
+    released = sorted(d.name for d in (REPO / "solutions").iterdir() if d.is_dir())
+    assert released, "no assignments in solutions/"
+    for assignment in released:
+        committed = REPO / "exercises" / assignment
+        assert committed.is_dir(), f"exercises/{assignment} is missing: run `nnkit-course release`"
+        got, want = _nb_path(fresh, "exercises", assignment), _nb_path(REPO, "exercises", assignment)
+        assert got.name == want.name
+        assert _cells(want) == _cells(got), (
+            f"exercises/{assignment} differs from a fresh generate_assignment of solutions/: "
+            "run `nnkit-course release`")
+
+
+# carol and erin: hand-written partial submissions of ex02_losses
+CAROL = {  # mae, mse, softmax, CE right (7); hinge sums instead of averaging; zero_one left as the stub
+    "hinge": "def hinge(scores, y):\n    return float(np.sum(np.maximum(0, 1 - y * scores)))",
+}
+ERIN = {  # hinge, zero_one, softmax right (5); mae raises, mse has the wrong shape, CE returns the loss only
+    "mae": "def mae(pred, target):\n    raise ValueError('I give up')",
+    "mse": "def mse(pred, target):\n    return (np.asarray(pred) - np.asarray(target)) ** 2",
+    "softmax_cross_entropy": "def softmax_cross_entropy(scores, y):\n"
+                             "    p = softmax(scores)\n    return -np.mean(np.log(p[np.arange(len(y)), y]))",
+}
+PARTIAL = {"carol": (CAROL, 7.0, {"test_hinge", "test_zero_one"}),
+           "erin": (ERIN, 5.0, {"test_mae", "test_mse", "test_softmax_cross_entropy"})}
+
+
+def _partial_notebook(overrides: dict[str, str], keep_stub: tuple[str, ...] = ("zero_one",)) -> dict:
+    sol = json.loads(_nb_path(REPO, "solutions", "ex02_losses").read_text())
+    rel = json.loads(_nb_path(REPO, "exercises", "ex02_losses").read_text())
+    answers = {c["metadata"]["nbgrader"]["grade_id"]: c["source"] for c in sol["cells"]
+               if c.get("metadata", {}).get("nbgrader", {}).get("solution")}
+    for cell in rel["cells"]:
+        gid = cell.get("metadata", {}).get("nbgrader", {}).get("grade_id", "")
+        fn = gid.removeprefix("answer_")
+        if gid.startswith("answer_"):
+            if fn in overrides:
+                cell["source"] = overrides[fn]
+            elif not (overrides is CAROL and fn in keep_stub):
+                cell["source"] = answers[gid]
+    return rel
+
+
+@pytest.fixture(scope="module")
+def graded(tmp_path_factory):
+    """Grade alice (solutions), bob (untouched student versions), carol and erin (partial ex02)."""
+    course = copy_released(released_tree(), tmp_path_factory.mktemp("cli") / "repo")
+    root = course.parent
+    for assignment in ASSIGNMENTS:
+        for student, folder in (("alice", "solutions"), ("bob", "exercises")):
+            src = _nb_path(root, folder, assignment)
+            dest = course / "submitted" / student / assignment
+            dest.mkdir(parents=True)
+            (dest / src.name).write_bytes(src.read_bytes())
+    for student, (overrides, _score, _failed) in PARTIAL.items():
+        dest = course / "submitted" / student / "ex02_losses"
+        dest.mkdir(parents=True)
+        (dest / "ex02_losses.ipynb").write_text(json.dumps(_partial_notebook(overrides)))
+    assert cli.main(["--course", str(course), "grade", "--all", "--jobs", "2", *GRADE_OPTS]) == 0
+    parallel = json.loads(json.dumps({a: json.loads((course / "reports" / f"{a}.json").read_text())
+                                      for a in ASSIGNMENTS}))
+    return course, parallel
+
+
+def _by_student(report: dict) -> dict:
+    return {s["student"]: s for s in report["students"]}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("assignment", ASSIGNMENTS)
+def test_solution_full_marks_stub_zero(graded, assignment):
+    course, reports = graded
+    students = _by_student(reports[assignment])
+    alice, bob = students["alice"], students["bob"]
+    lost = {p["grade_id"]: p["reason"] for p in alice["parts"] if p["kind"] == "auto" and p["reason"]}
+    assert not lost, f"the solution of {assignment} lost points: {lost}"
+    assert alice["score"] == _autograded_points(assignment) > 0
+    assert bob["score"] == 0 and bob["status"] == "graded"
+    assert all(p["points"] == 0 for p in bob["parts"])
+    assert alice["sandbox"] == sandbox.detect()
+    assert (course / "feedback" / "alice" / assignment).is_dir()
+    assert (course / "autograded" / "bob" / assignment).is_dir()
+
+
+@pytest.mark.slow
+def test_partial_submissions_and_feedback(graded):
+    course, reports = graded
+    students = _by_student(reports["ex02_losses"])
+    for student, (_overrides, score, failed) in PARTIAL.items():
+        s = students[student]
+        lost = {p["grade_id"] for p in s["parts"] if p["kind"] == "auto" and p["reason"]}
+        assert (s["score"], lost) == (score, failed), s["parts"]
+        html = (course / "feedback" / student / "ex02_losses" / "ex02_losses.html").read_text()
+        for gid in failed:
+            assert gid in html
+        assert f"{score:g} / 10" in html
+    erin = {p["grade_id"]: p["reason"] for p in students["erin"]["parts"]}
+    assert "ValueError: I give up" in erin["test_mae"]
+    assert "shape" in erin["test_mse"]
+
+
+@pytest.mark.slow
+def test_csv_has_one_row_per_student_per_assignment(graded):
+    course, _reports = graded
+    with open(course / "grades.csv", newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    assert list(rows[0]) == ["assignment", "duedate", "timestamp", "student_id", "last_name", "first_name",
+                             "email", "raw_score", "late_submission_penalty", "score", "max_score"]
+    pairs = [(r["assignment"], r["student_id"]) for r in rows]
+    assert len(pairs) == len(set(pairs))
+    released = {d.name for d in (course.parent / "solutions").iterdir() if d.is_dir()}
+    assert set(pairs) == {(a, s) for a in released for s in ("alice", "bob", "carol", "erin")}
+    score = {(r["assignment"], r["student_id"]): float(r["score"]) for r in rows}
+    assert score[("ex02_losses", "carol")] == 7.0 and score[("ex02_losses", "bob")] == 0.0
+    assert score[("ex02_losses", "alice")] == float(next(
+        r["max_score"] for r in rows if r["assignment"] == "ex02_losses"))
+
+
+@pytest.mark.slow
+def test_serial_equals_parallel(graded):
+    course, parallel = graded
+    assert cli.main(["--course", str(course), "grade", "--all", "--jobs", "1", *GRADE_OPTS]) == 0
+    for assignment in ASSIGNMENTS:
+        serial = json.loads((course / "reports" / f"{assignment}.json").read_text())
+
+        def key(report):
+            return {s["student"]: [(p["grade_id"], p["points"], p["reason"]) for p in s["parts"]]
+                    for s in report["students"]}
+
+        assert key(serial) == key(parallel[assignment])
+
+
+def test_submissions_zip_is_unpacked_safely(tmp_path):
+    course = copy_released(released_tree(), tmp_path / "repo")
+    sol = _nb_path(course.parent, "solutions", "ex02_losses").read_bytes()
+    stub = _nb_path(course.parent, "exercises", "ex02_losses").read_bytes()
+    archive = tmp_path / "subs.zip"
+    with zipfile.ZipFile(archive, "w") as zf:
+        zf.writestr("hand-in/zoe.ipynb", sol)
+        zf.writestr("hand-in/yan/ex02_losses.ipynb", stub)
+        zf.writestr("hand-in/../../evil.ipynb", sol)
+        zf.writestr("/abs/evil.ipynb", sol)
+        zf.writestr("hand-in/yan/numpy.py", "raise SystemExit")
+    assert cli.main(["--course", str(course), "grade", "ex02_losses", "--submissions", str(archive),
+                     *GRADE_OPTS]) == 0
+    assert sorted(p.name for p in (course / "submitted").iterdir()) == ["yan", "zoe"]
+    assert [p.name for p in (course / "submitted" / "yan" / "ex02_losses").iterdir()] == ["ex02_losses.ipynb"]
+    assert not (tmp_path / "evil.ipynb").exists() and not (course.parent / "evil.ipynb").exists()
+    report = _by_student(json.loads((course / "reports" / "ex02_losses.json").read_text()))
+    assert report["zoe"]["score"] == 10 and report["yan"]["score"] == 0
+
+
+def test_misuse_exits_nonzero(tmp_path, capsys):
+    course = copy_released(released_tree(), tmp_path / "repo")
+    assert cli.main(["--course", str(course), "grade", "no_such_assignment"]) == 2
+    assert cli.main(["--course", str(course), "grade"]) == 2
+    assert cli.main(["--course", str(course), "release", "nope"]) == 2
+    assert "unknown assignment" in capsys.readouterr().err
