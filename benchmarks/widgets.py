@@ -1,0 +1,133 @@
+"""Widget responsiveness: the kernel-side cost of one interaction with each lecture widget.
+
+An interaction is what a student does: move a slider, pick from a dropdown, click a button, or let the
+Play control advance one animation frame. Each is driven through the ipywidgets control itself (setting
+``.value`` or ``.click()``, so the widget's own observers run), then the figure is rendered on its Agg
+canvas with ``fig.canvas.draw()`` (ipympl's canvas is an Agg canvas too; the browser only receives the
+image). The static PNG encoding is switched off for that column (``auto_render = False``) and measured
+separately in the last column (static mode: handler + draw + PNG, what a kernel without ipympl sends).
+
+Target: median under 30 ms (a 30 fps animation). Nothing is asserted.
+
+Usage: ``python benchmarks/widgets.py [--quick] [--repeats 30]``
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import time
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+from _common import machine_info, median, p95, print_header, table  # noqa: E402
+
+TARGET_MS = 30.0
+
+
+def _alternate(control, values):
+    """An action that sets ``control.value`` to the next of ``values`` (cycling), so every call changes it."""
+    cycle = itertools.cycle(values)
+
+    def act():
+        control.value = next(cycle)
+    return act
+
+
+def _advance(play):
+    """An action that moves a Play control one frame forward (back to 1 after its last frame)."""
+    def act():
+        play.value = play.value + 1 if play.value < play.max else 1
+    return act
+
+
+def interactions():
+    """(widget name, factory) -> list of (interaction name, action(widget))."""
+    from nnkit.widgets import ApproximationWidget, DecisionBoundaryWidget, OptimizerWidget, PerceptronWidget
+
+    return [
+        ("PerceptronWidget", lambda: PerceptronWidget(mode="static"), [
+            ("play: one presentation", lambda w: _advance(w.play)),
+            ("step button", lambda w: w.step_button.click),
+            ("lr slider", lambda w: _alternate(w.lr, [0.1, 1.0])),
+            ("dataset dropdown", lambda w: _alternate(w.dataset, [o for o in w.dataset.options
+                                                                  if o != w.dataset.value]
+                                                      + [w.dataset.value])),
+        ]),
+        ("OptimizerWidget", lambda: OptimizerWidget(mode="static"), [
+            ("play: one step", lambda w: _advance(w.play)),
+            ("lr slider", lambda w: _alternate(w.lr, [w.lr.value * 0.5, w.lr.value])),
+            ("momentum slider", lambda w: _alternate(w.rho, [0.5, 0.9])),
+            ("function dropdown", lambda w: _alternate(w.function, [o for o in w.function.options
+                                                                    if o != w.function.value]
+                                                       + [w.function.value])),
+        ]),
+        ("ApproximationWidget", lambda: ApproximationWidget(mode="static"), [
+            ("play: one frame (25 epochs)", lambda w: _advance(w.play)),
+            ("hidden-units slider", lambda w: _alternate(w.hidden, [12, 6])),
+            ("target dropdown", lambda w: _alternate(w.target, [o for o in w.target.options
+                                                                if o != w.target.value] + [w.target.value])),
+        ]),
+        ("DecisionBoundaryWidget", lambda: DecisionBoundaryWidget(mode="static"), [
+            ("play: one frame (10 epochs)", lambda w: _advance(w.play)),
+            ("hidden-units slider", lambda w: _alternate(w.hidden, [16, 8])),
+            ("l2 slider", lambda w: _alternate(w.l2, [0.01, 0.0])),
+            ("activation dropdown", lambda w: _alternate(w.activation, [o for o in w.activation.options
+                                                                        if o != w.activation.value]
+                                                         + [w.activation.value])),
+        ]),
+    ]
+
+
+def time_action(widget, action, repeats, warmup, png):
+    """Milliseconds of ``repeats`` calls of ``action()`` + Agg draw (or, with ``png``, + PNG encoding)."""
+    widget.auto_render = png
+    times = []
+    for i in range(warmup + repeats):
+        t0 = time.perf_counter()
+        action()
+        if not png:
+            widget.fig.canvas.draw()
+        dt = 1000.0 * (time.perf_counter() - t0)
+        if i >= warmup:
+            times.append(dt)
+    widget.auto_render = True
+    return times
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--quick", action="store_true", help="the Play frame of each widget only, 2 repeats")
+    ap.add_argument("--repeats", type=int, default=None, help="timed interactions each (default 30)")
+    args = ap.parse_args(argv)
+    repeats = args.repeats or (2 if args.quick else 30)
+    warmup = 1 if args.quick else 3
+    print_header("Widget responsiveness: one interaction = handler + Agg draw", machine_info(
+        matplotlib=f"{matplotlib.__version__} (Agg)",
+        repeats=f"{repeats} timed interactions after {warmup} warm-up, per row"),
+        [f"target: median < {TARGET_MS:.0f} ms (30 fps)",
+         "PerceptronWidget's lr slider only sets the rate (the widget does not redraw; the draw is timed)"])
+    rows = []
+    for wname, factory, acts in interactions():
+        t0 = time.perf_counter()
+        widget = factory()
+        build_ms = 1000.0 * (time.perf_counter() - t0)
+        rows.append([wname, "(construction, once)", build_ms, None, None, ""])
+        draw = time_action(widget, lambda: None, repeats, warmup, png=False)
+        rows.append(["", "(Agg draw alone, no change)", median(draw), p95(draw), None, ""])
+        for iname, make in acts[:1] if args.quick else acts:
+            times = time_action(widget, make(widget), repeats, warmup, png=False)
+            png_times = time_action(widget, make(widget), max(1 if args.quick else 3, repeats // 3), 1,
+                                    png=True)
+            med = median(times)
+            rows.append(["", iname, med, p95(times), median(png_times),
+                         "yes" if med < TARGET_MS else "NO"])
+    print(table(["widget", "interaction", "median ms", "p95 ms", "static+PNG ms", f"< {TARGET_MS:.0f} ms"],
+                rows))
+    return rows
+
+
+if __name__ == "__main__":
+    main()
