@@ -38,15 +38,21 @@ def test_lecture_executes(path):
     from nbclient import NotebookClient
 
     nb = nbformat.read(path, as_version=4)
-    env_backup = os.environ.get("MPLBACKEND")
-    os.environ.pop("MPLBACKEND", None)  # let the notebook choose ipympl itself
+    # The kernel inherits this environment: no MPLBACKEND (the notebook chooses ipympl itself), and BLAS
+    # on one thread (tiny matrices; on a shared 2-core CI box threads make them 10-20x slower).
+    saved = {k: os.environ.get(k) for k in ("MPLBACKEND", "OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS")}
+    os.environ.pop("MPLBACKEND", None)
+    os.environ["OPENBLAS_NUM_THREADS"] = os.environ["OMP_NUM_THREADS"] = "1"
     try:
         client = NotebookClient(nb, timeout=180, kernel_name="python3",
                                 resources={"metadata": {"path": str(LECTURES)}})
         client.execute()
     finally:
-        if env_backup is not None:
-            os.environ["MPLBACKEND"] = env_backup
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
     errors = [(i, out) for i, cell in enumerate(nb.cells) if cell.cell_type == "code"
               for out in cell.outputs if out.output_type == "error"]
     assert not errors, f"{path.name}: cell {errors[0][0]} raised {errors[0][1].ename}: {errors[0][1].evalue}"

@@ -154,6 +154,28 @@ class FigureWidget:
         return statistics.median(times)
 
 
+_CONTROLLER = None
+
+
+def single_thread():
+    """Context manager: run BLAS on one thread while a widget trains or evaluates its tiny matrices.
+
+    A widget multiplies matrices of a few hundred numbers; a multi-threaded BLAS only adds
+    synchronisation, and on a busy machine (a classroom server) that can make a frame 10-20 times
+    slower. Uses threadpoolctl (a scikit-learn dependency); without it this does nothing.
+    """
+    global _CONTROLLER
+    try:
+        from threadpoolctl import ThreadpoolController
+    except ImportError:  # pragma: no cover
+        import contextlib
+
+        return contextlib.nullcontext()
+    if _CONTROLLER is None:
+        _CONTROLLER = ThreadpoolController()
+    return _CONTROLLER.limit(limits=1, user_api="blas")
+
+
 def light_ticks(*axes, nbins: int = 4) -> None:
     """Fewer tick labels: text is most of an Agg redraw, and a figure that animates needs few."""
     from matplotlib.ticker import MaxNLocator

@@ -12,7 +12,7 @@ import ipywidgets as widgets
 import numpy as np
 from matplotlib.collections import LineCollection
 
-from ._base import FigureWidget, light_ticks
+from ._base import FigureWidget, light_ticks, single_thread
 
 TARGET_NAMES = ("sin", "abs", "step", "bumpy", "noisy")
 
@@ -161,11 +161,12 @@ class ApproximationWidget(FigureWidget):
     def train(self, epochs: int | None = None, draw: bool = True) -> float:
         """Train ``epochs`` full-batch Adam epochs (default: one frame's worth); returns the MSE."""
         epochs = self.epochs_per_frame if epochs is None else int(epochs)
-        for _ in range(epochs):
-            _, grads = self.model.loss(self.x, self.y)
-            self.optimizer.step(grads)
-        self.epoch += epochs
-        self.errors.append((self.epoch, self.mse()))
+        with single_thread():
+            for _ in range(epochs):
+                _, grads = self.model.loss(self.x, self.y)
+                self.optimizer.step(grads)
+            self.epoch += epochs
+            self.errors.append((self.epoch, self.mse()))
         if draw:
             self._update_artists()
         return self.errors[-1][1]

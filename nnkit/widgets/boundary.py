@@ -11,7 +11,7 @@ from __future__ import annotations
 import ipywidgets as widgets
 import numpy as np
 
-from ._base import FigureWidget, light_ticks
+from ._base import FigureWidget, light_ticks, single_thread
 
 DATASETS = ("moons", "circles", "spirals", "xor")
 ACTIVATIONS = ("relu", "tanh", "sigmoid", "leaky_relu", "linear")
@@ -167,16 +167,18 @@ class DecisionBoundaryWidget(FigureWidget):
 
     def probabilities(self) -> np.ndarray:
         """P(class 1 | x) on the grid, shape ``grid_shape`` (test mode: no dropout)."""
-        return self.model.predict_proba(self.grid_points)[:, 1].reshape(self.grid_shape)
+        with single_thread():
+            return self.model.predict_proba(self.grid_points)[:, 1].reshape(self.grid_shape)
 
     def train(self, epochs: int | None = None, draw: bool = True) -> float:
         """Train ``epochs`` full-batch epochs (default: one frame's worth); returns the test accuracy."""
         epochs = self.epochs_per_frame if epochs is None else int(epochs)
-        for _ in range(epochs):
-            _, grads = self.model.loss(self.X_train, self.y_train, train=True)
-            self.optimizer.step(grads)
-        self.epoch += epochs
-        self._record()
+        with single_thread():
+            for _ in range(epochs):
+                _, grads = self.model.loss(self.X_train, self.y_train, train=True)
+                self.optimizer.step(grads)
+            self.epoch += epochs
+            self._record()
         if draw:
             self._update_artists()
         return self.history["test_acc"][-1]
