@@ -1,0 +1,160 @@
+"""The mini-batch training loop, written once: shuffle, slice, ``loss -> step``, record, stop early.
+
+Any model with ``params``, ``loss(X, y, train=True) -> (loss, grads)`` and ``score(X, y)`` trains with
+any optimizer of :mod:`nnkit.optim` (``step(grads)`` updating ``params`` in place). The per-epoch numbers
+go into a :class:`History` that the plotting widgets read; the progress bar is tqdm's notebook-aware one.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+from tqdm.auto import tqdm
+
+from nnkit._validate import as_float_array, as_rng, check_same_rows
+
+__all__ = ["History", "fit"]
+
+
+@dataclass
+class History:
+    """What happened during :func:`fit`, one entry per epoch run.
+
+    Attributes
+    ----------
+    loss : list of float
+        Mean training loss over the epoch's mini-batches (weighted by batch size; regularization and
+        dropout included, as optimized).
+    acc : list of float
+        ``model.score`` on the whole training set after the epoch (accuracy, or R² for regression).
+    val_loss, val_acc : list of float
+        The same on the validation set (no dropout); empty without validation data.
+    best_epoch : int or None
+        Index (0-based, into the lists above) of the lowest validation loss; None without validation data.
+    stopped_epoch : int or None
+        Index of the last epoch run when training stopped early (patience ran out or the callback
+        returned True); None when all epochs ran.
+    """
+
+    loss: list[float] = field(default_factory=list)
+    acc: list[float] = field(default_factory=list)
+    val_loss: list[float] = field(default_factory=list)
+    val_acc: list[float] = field(default_factory=list)
+    best_epoch: int | None = None
+    stopped_epoch: int | None = None
+
+    def __len__(self) -> int:
+        return len(self.loss)
+
+
+def _positive_int(value, name):
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+        raise ValueError(f"{name}: expected an integer >= 1, got {value!r}")
+    return int(value)
+
+
+def fit(model, X, y, optimizer, epochs=10, batch_size=32, shuffle=True, seed=0, X_val=None, y_val=None,
+        early_stopping=None, progress=True, callback=None) -> History:
+    """Train ``model`` with mini-batch gradient descent.
+
+    Each epoch visits every example once, in a fresh random order when ``shuffle`` (drawn from ``seed``,
+    so two runs with the same seed are identical), in batches of ``batch_size`` (the last one may be
+    smaller): ``loss, grads = model.loss(Xb, yb)`` then ``optimizer.step(grads)``.
+
+    Parameters
+    ----------
+    model : object with ``params``, ``loss(X, y, train=True)`` and ``score(X, y)``, e.g. an MLP
+    X : array_like (N, D)
+        Cast once to ``model.dtype`` if the model has one (float32 models train on float32 data).
+    y : array_like (N,) labels or (N, C) targets
+    optimizer : e.g. ``nnkit.optim.SGD(model.params, lr=0.1)`` (it must hold the model's params)
+    epochs, batch_size : int >= 1
+    shuffle : bool
+    seed : int, Generator or None
+        Shuffling order.
+    X_val, y_val : validation set (both or neither)
+    early_stopping : int or None
+        Patience: stop when the validation loss has not improved for this many epochs, then restore
+        the parameters of the best epoch (in place). Needs ``X_val`` and ``y_val``.
+    progress : bool
+        Show a tqdm progress bar over the epochs (nothing is printed when False).
+    callback : callable ``callback(epoch, history)`` or None
+        Called after every epoch (0-based ``epoch``); returning True stops training.
+
+    Returns
+    -------
+    History
+    """
+    for attr in ("params", "loss", "score"):
+        if not hasattr(model, attr):
+            raise TypeError(f"model: expected an object with params, loss() and score(); "
+                            f"{type(model).__name__} has no {attr!r}")
+    if not callable(getattr(optimizer, "step", None)):
+        raise TypeError("optimizer: expected an object with a step(grads) method, "
+                        f"got {type(optimizer).__name__}")
+    dtype = getattr(model, "dtype", None)
+    X = as_float_array(X, "X", ndim=2, dtype=dtype)
+    y = np.asarray(y)
+    check_same_rows(X, y, "X", "y")
+    epochs = _positive_int(epochs, "epochs")
+    batch_size = _positive_int(batch_size, "batch_size")
+    if (X_val is None) != (y_val is None):
+        raise ValueError("X_val and y_val: pass both or neither")
+    has_val = X_val is not None
+    if has_val:
+        X_val = as_float_array(X_val, "X_val", ndim=2, dtype=dtype)
+        y_val = np.asarray(y_val)
+        check_same_rows(X_val, y_val, "X_val", "y_val")
+    if early_stopping is not None:
+        early_stopping = _positive_int(early_stopping, "early_stopping")
+        if not has_val:
+            raise ValueError("early_stopping: needs validation data, pass X_val and y_val")
+    if callback is not None and not callable(callback):
+        raise TypeError(f"callback: expected a callable(epoch, history), got {type(callback).__name__}")
+
+    rng = as_rng(seed)
+    n = X.shape[0]
+    history = History()
+    best_loss, best_params, waited = np.inf, None, 0
+    bar = tqdm(range(epochs), disable=not progress, desc="fit", unit="epoch")
+    try:
+        for epoch in bar:
+            order = rng.permutation(n) if shuffle else None
+            total = 0.0
+            for start in range(0, n, batch_size):
+                if order is None:
+                    Xb, yb = X[start:start + batch_size], y[start:start + batch_size]   # views, no copy
+                else:
+                    idx = order[start:start + batch_size]
+                    Xb, yb = X[idx], y[idx]
+                value, grads = model.loss(Xb, yb)
+                optimizer.step(grads)
+                total += value * Xb.shape[0]
+            history.loss.append(total / n)
+            history.acc.append(float(model.score(X, y)))
+            stats = {"loss": history.loss[-1], "acc": history.acc[-1]}
+            stop = False
+            if has_val:
+                history.val_loss.append(float(model.loss(X_val, y_val, train=False)[0]))
+                history.val_acc.append(float(model.score(X_val, y_val)))
+                stats.update(val_loss=history.val_loss[-1], val_acc=history.val_acc[-1])
+                if history.val_loss[-1] < best_loss:
+                    best_loss, history.best_epoch, waited = history.val_loss[-1], epoch, 0
+                    if early_stopping is not None:
+                        best_params = {k: v.copy() for k, v in model.params.items()}
+                else:
+                    waited += 1
+                    stop = early_stopping is not None and waited >= early_stopping
+            bar.set_postfix({k: f"{v:.4g}" for k, v in stats.items()}, refresh=False)
+            if callback is not None and callback(epoch, history):
+                stop = True
+            if stop:
+                history.stopped_epoch = epoch
+                break
+    finally:
+        bar.close()
+    if best_params is not None:
+        for k, v in best_params.items():
+            model.params[k][...] = v          # in place: the optimizer keeps pointing at these arrays
+    return history
