@@ -1,0 +1,200 @@
+"""Hostile and broken submissions of ex02_losses, graded in ONE batch by `nnkit-course grade`.
+
+Every submission must get exactly its expected score (tests/hostile/cases.py MANIFEST), honest students
+the same grade as when graded alone, the gradebook must hold only what the grader wrote, solutions/
+and the graders must be byte-identical, nothing may be written outside the sandbox, no process may
+outlive its sandbox, and no feedback file may contain hidden-test or grader source.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import html
+import json
+import os
+import random
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from nnkit.course import cli, sandbox
+from tests._course_fixture import copy_released, released_tree
+from tests.hostile.cases import ASSIGNMENT, MANIFEST, build
+
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.skipif(sandbox.detect() != "bwrap",
+                       reason="the hostile batch needs bubblewrap (apt-get install bubblewrap)"),
+]
+OPTS = ["--seed", "11", "--quiet", "--jobs", "2", "--part-timeout", "3", "--cell-timeout", "5",
+        "--submission-timeout", "90"]
+STRUCTURE_TABLES = ("course", "assignment", "notebook", "base_cell", "grade_cells", "solution_cells",
+                    "task_cells", "source_cell")
+
+
+def _tree_hash(root: Path) -> str:
+    h = hashlib.sha256()
+    for p in sorted(root.rglob("*")):
+        if p.is_file():
+            h.update(str(p.relative_to(root)).encode() + b"\0" + p.read_bytes())
+    return h.hexdigest()
+
+
+def _dump_tables(db: Path, tables) -> dict:
+    con = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
+    try:
+        return {t: sorted(map(repr, con.execute(f"SELECT * FROM {t}").fetchall())) for t in tables}
+    finally:
+        con.close()
+
+
+def _setup(tmp: Path, names) -> tuple[Path, dict]:
+    course = copy_released(released_tree(), tmp / "repo")
+    root = course.parent
+    (sol,) = (root / "solutions" / ASSIGNMENT).glob("*.ipynb")
+    (rel,) = (root / "exercises" / ASSIGNMENT).glob("*.ipynb")
+    marker = f"{random.randint(900, 998)}.{random.randint(0, 10**6):06d}"
+    ctx = {"release": json.loads(rel.read_text()), "solution": json.loads(sol.read_text()),
+           "repo": root, "course": course, "marker": marker}
+    for name in names:
+        folder = course / "submitted" / name / ASSIGNMENT
+        folder.mkdir(parents=True)
+        for fname, data in build(name, ctx).items():
+            (folder / fname).write_bytes(data)
+    return course, ctx
+
+
+def _report(course: Path) -> dict:
+    data = json.loads((course / "reports" / f"{ASSIGNMENT}.json").read_text())
+    return {s["student"]: s for s in data["students"]}
+
+
+def _hidden_lines(solution: dict, release_text: str) -> set[str]:
+    lines, inside = set(), False
+    for cell in solution["cells"]:
+        src = "".join(cell["source"]) if isinstance(cell["source"], list) else cell["source"]
+        for line in src.splitlines():
+            s = line.strip()
+            if s == "### BEGIN HIDDEN TESTS":
+                inside = True
+            elif s == "### END HIDDEN TESTS":
+                inside = False
+            elif inside and len(s) >= 10 and s not in release_text:
+                lines.add(s)
+    return lines
+
+
+def _live_processes_with(text: str) -> list[str]:
+    found = []
+    for proc in Path("/proc").iterdir():
+        if proc.name.isdigit():
+            try:
+                cmd = (proc / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+            except OSError:
+                continue
+            if text in cmd:
+                found.append(f"{proc.name}: {cmd}")
+    return found
+
+
+@pytest.fixture(scope="module")
+def batch(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("hostile")
+    course, ctx = _setup(tmp, MANIFEST)
+    root = course.parent
+    db = course / "gradebook.db"
+    before = {"solutions": _tree_hash(root / "solutions"), "graders": _tree_hash(course / "graders"),
+              "exercises": _tree_hash(root / "exercises"), "tables": _dump_tables(db, STRUCTURE_TABLES)}
+    assert cli.main(["--course", str(course), "grade", ASSIGNMENT, *OPTS]) == 0
+    return course, ctx, before
+
+
+def test_every_expected_score(batch):
+    course, _ctx, _before = batch
+    report = _report(course)
+    assert set(report) == set(MANIFEST)
+    wrong = {name: (report[name]["score"], report[name]["status"], exp[:2],
+                    [(p["grade_id"], p["reason"]) for p in report[name]["parts"] if p["reason"]],
+                    report[name]["notes"])
+             for name, exp in MANIFEST.items()
+             if (report[name]["score"], report[name]["status"]) != exp[:2]}
+    assert not wrong, json.dumps(wrong, indent=1)
+    assert all(s["sandbox"] == "bwrap" for s in report.values())
+
+
+def test_reasons_say_what_happened(batch):
+    course, _ctx, _before = batch
+    r = {name: {p["grade_id"]: p["reason"] or "" for p in s["parts"]} for name, s in _report(course).items()}
+    assert "reference" in r["calls_reference"]["test_mae"]
+    assert "reference" in r["calls_reference"]["test_mse"]  # even though the exception was swallowed
+    assert "timed out" in r["swallow_loop"]["test_hinge"]
+    assert "ended" in r["os_exit_in_function"]["test_mse"] or "exit" in r["os_exit_in_function"]["test_mse"]
+    assert "NaN or inf" in r["nan_inf"]["test_mae"]
+    assert "shape" in r["broadcast_shapes"]["test_mse"] and "shape" in r["broadcast_shapes"]["test_softmax"]
+    assert "returned an object of type" in r["always_true_objects"]["test_mae"]
+    assert "SystemExit" in r["sys_exit"]["test_zero_one"]
+    assert "not valid JSON" in r["invalid_json"]["test_mae"]
+    assert "not submitted" in r["no_notebook"]["test_mae"]
+
+
+def test_gradebook_holds_only_what_the_grader_wrote(batch):
+    course, _ctx, before = batch
+    db = course / "gradebook.db"
+    assert _dump_tables(db, STRUCTURE_TABLES) == before["tables"]  # max scores, cells, checksums intact
+    report = _report(course)
+    con = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
+    rows = con.execute("""SELECT s.student_id, bc.name, g.auto_score, g.manual_score
+                          FROM grade g JOIN submitted_notebook sn ON g.notebook_id = sn.id
+                          JOIN submitted_assignment s ON sn.assignment_id = s.id
+                          JOIN base_cell bc ON g.cell_id = bc.id""").fetchall()
+    con.close()
+    assert {r[0] for r in rows} == set(MANIFEST)
+    for student, gid, auto, manual in rows:
+        want = next(p["points"] for p in report[student]["parts"] if p["grade_id"] == gid)
+        assert (auto, manual) == (want, None), (student, gid)
+
+
+def test_nothing_outside_the_sandbox_changed(batch):
+    course, ctx, before = batch
+    root = course.parent
+    assert _tree_hash(root / "solutions") == before["solutions"]
+    assert _tree_hash(course / "graders") == before["graders"]
+    assert _tree_hash(root / "exercises") == before["exercises"]
+    marker = ctx["marker"]
+    leaked = [p for p in [course / f"pwned_{marker}.txt", root / "solutions" / f"pwned_{marker}.txt",
+                          Path(f"/tmp/pwned_{marker}.txt"), Path(f"/work/pwned_{marker}.txt")] if p.exists()]
+    assert not leaked
+    assert not _live_processes_with(f"sleep {marker}"), "a forked process outlived its sandbox"
+
+
+def test_feedback_has_no_hidden_tests_or_grader_source(batch):
+    course, ctx, _before = batch
+    release_text = json.dumps(ctx["release"])
+    hidden = _hidden_lines(ctx["solution"], release_text)
+    assert hidden, "ex02_losses should have hidden tests"
+    grader_lines = {s for s in (l.strip() for l in (course / "graders" / f"{ASSIGNMENT}.py").read_text()
+                                .splitlines()) if len(s) >= 30}
+    files = list((course / "feedback").rglob("*.html"))
+    assert len(files) == len(MANIFEST)
+    for f in files:
+        text = f.read_text()
+        plain = html.unescape(text)
+        assert not [line for line in hidden if line in plain], f
+        assert not [line for line in grader_lines if line in plain], f
+
+
+def test_honest_students_grade_the_same_alone(batch, tmp_path):
+    course, _ctx, _before = batch
+    honest = [n for n in MANIFEST if n.startswith("honest_")]
+    alone_course, _ = _setup(tmp_path, honest)
+    assert cli.main(["--course", str(alone_course), "grade", ASSIGNMENT, *OPTS]) == 0
+    alone, together = _report(alone_course), _report(course)
+    for name in honest:
+        assert ([(p["grade_id"], p["points"], p["reason"]) for p in alone[name]["parts"]] ==
+                [(p["grade_id"], p["points"], p["reason"]) for p in together[name]["parts"]])
+
+
+def test_no_sandbox_process_left_behind(batch):
+    assert not _live_processes_with("nnkit.course.runner")
+    assert os.path.exists(sandbox.BWRAP)
