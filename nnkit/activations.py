@@ -16,7 +16,7 @@ from functools import partial
 
 import numpy as np
 
-from nnkit._validate import as_float_array
+from nnkit._validate import as_float_array, check_finite
 
 __all__ = [
     "NAMES", "Activation", "get",
@@ -28,8 +28,22 @@ __all__ = [
 NAMES = ("step", "sign", "sigmoid", "tanh", "relu", "leaky_relu", "gaussian", "linear")
 
 
+def _as_float(x, name: str, ndim=None) -> np.ndarray:
+    """:func:`nnkit._validate.as_float_array` with a fast path for float32/float64 ndarrays.
+
+    Same checks and messages; this is called on every layer of every training step, so an array
+    that is already float skips the dtype inspection and only gets the NaN/inf scan.
+    """
+    if type(x) is np.ndarray and x.dtype.char in "fd":
+        if ndim is not None and x.ndim not in ((ndim,) if isinstance(ndim, int) else ndim):
+            return as_float_array(x, name, ndim=ndim)          # raises with the standard message
+        check_finite(x, name)
+        return x
+    return as_float_array(x, name, ndim=ndim)
+
+
 def _z(z, name: str = "z") -> np.ndarray:
-    return as_float_array(z, name)
+    return _as_float(z, name)
 
 
 def _check_slope(slope) -> float:

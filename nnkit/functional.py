@@ -21,6 +21,8 @@ import numpy as np
 from nnkit import activations as _act
 from nnkit._validate import as_float_array, as_rng, check_positive, check_probability
 
+_as_float = _act._as_float
+
 __all__ = [
     "dense_forward", "dense_backward",
     "step_forward", "step_backward", "sign_forward", "sign_backward",
@@ -36,7 +38,7 @@ __all__ = [
 
 def _dout(dout, shape, name="dout"):
     """``dout`` as a float array whose shape must be ``shape`` (the forward output's shape)."""
-    dout = as_float_array(dout, name)
+    dout = _as_float(dout, name)
     if dout.shape != shape:
         raise ValueError(f"{name}: expected shape {shape} (the forward output's shape), got {dout.shape}")
     return dout
@@ -66,9 +68,9 @@ def dense_forward(x, W, b):
     out : ndarray, (N, M)
     cache : tuple for :func:`dense_backward`
     """
-    x = as_float_array(x, "x", ndim=2)
-    W = as_float_array(W, "W", ndim=2)
-    b = as_float_array(b, "b", ndim=1)
+    x = _as_float(x, "x", ndim=2)
+    W = _as_float(W, "W", ndim=2)
+    b = _as_float(b, "b", ndim=1)
     if x.shape[1] != W.shape[0]:
         raise ValueError(f"x: expected (N, {W.shape[0]}) to match W of shape {W.shape}, got {x.shape}")
     if b.shape[0] != W.shape[1]:
@@ -78,7 +80,7 @@ def dense_forward(x, W, b):
     return out, ("dense", x, W)
 
 
-def dense_backward(dout, cache):
+def dense_backward(dout, cache, *, need_dx=True):
     r"""Backward pass of :func:`dense_forward`.
 
     .. math:: \frac{\partial L}{\partial x} = \bar z W^\top, \quad
@@ -89,22 +91,25 @@ def dense_backward(dout, cache):
     ----------
     dout : array_like, (N, M), upstream gradient ``dL/dz``
     cache : from :func:`dense_forward`
+    need_dx : bool, default True
+        False skips ``dx`` (returned as None): the first layer of a network never needs the gradient
+        with respect to the data, and ``dout @ W.T`` is a third of that layer's backward work.
 
     Returns
     -------
-    dx : ndarray, (N, D)
+    dx : ndarray, (N, D) (None when ``need_dx`` is False)
     dW : ndarray, (D, M)
     db : ndarray, (M,)
     """
     _, x, W = _cache(cache, "dense", 3)
     dout = _dout(dout, (x.shape[0], W.shape[1]))
-    return dout @ W.T, x.T @ dout, dout.sum(axis=0)
+    return (dout @ W.T if need_dx else None), x.T @ dout, dout.sum(axis=0)
 
 
 # --------------------------------------------------------------------------- activations
 
 def _x(x):
-    return as_float_array(x, "x")
+    return _as_float(x, "x")
 
 
 def step_forward(x):

@@ -12,6 +12,7 @@ from __future__ import annotations
 import numpy as np
 
 from nnkit._validate import as_float_array, as_labels, as_signs, check_same_rows, check_shape
+from nnkit.activations import _as_float
 
 __all__ = ["mse", "mae", "zero_one", "hinge", "binary_cross_entropy", "softmax_cross_entropy",
            "kl_divergence"]
@@ -19,7 +20,7 @@ __all__ = ["mse", "mae", "zero_one", "hinge", "binary_cross_entropy", "softmax_c
 
 def _pair(pred, target, pred_name="pred", target_name="target"):
     """``pred`` as a float array and ``target`` cast to its dtype, with identical shapes."""
-    pred = as_float_array(pred, pred_name)
+    pred = _as_float(pred, pred_name)
     target = as_float_array(target, target_name, dtype=pred.dtype)
     if pred.shape != target.shape:
         raise ValueError(f"{target_name}: expected the shape of {pred_name} {pred.shape}, got {target.shape}")
@@ -79,7 +80,7 @@ def mae(pred, target):
 
 def _scores_and_labels(scores, y):
     """Dispatch: (N, C) scores with int labels, or (N,) scores with ±1 labels."""
-    scores = as_float_array(scores, "scores", ndim=(1, 2))
+    scores = _as_float(scores, "scores", ndim=(1, 2))
     if scores.shape[0] == 0:
         raise ValueError("scores: expected at least one example, got shape " f"{scores.shape}")
     if scores.ndim == 2:
@@ -201,7 +202,7 @@ def softmax_cross_entropy(scores, y):
     loss : float
     grad : ndarray, (N, C)
     """
-    scores = as_float_array(scores, "scores", ndim=2)
+    scores = _as_float(scores, "scores", ndim=2)
     n, c = scores.shape
     if n == 0 or c == 0:
         raise ValueError(f"scores: expected at least one example and one class, got shape {scores.shape}")

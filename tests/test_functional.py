@@ -35,6 +35,10 @@ def test_dense_backward_matches_finite_differences(n, d, m, seed):
     assert rel_error(dx, num_dx) < TOL_FD
     assert rel_error(dW, num_dW) < TOL_FD
     assert rel_error(db, num_db) < TOL_FD
+    none, dW2, db2 = F.dense_backward(dout, cache, need_dx=False)
+    assert none is None
+    np.testing.assert_array_equal(dW2, dW)
+    np.testing.assert_array_equal(db2, db)
 
 
 @PROPERTY
