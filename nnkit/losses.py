@@ -207,12 +207,6 @@ def softmax_cross_entropy(scores, y):
     if n == 0 or c == 0:
         raise ValueError(f"scores: expected at least one example and one class, got shape {scores.shape}")
     y_arr = np.asarray(y)
-    shifted = scores - scores.max(axis=1, keepdims=True)
-    exp = np.exp(shifted)
-    sums = exp.sum(axis=1, keepdims=True)
-    log_p = shifted - np.log(sums)
-    grad = exp
-    grad /= sums                                       # grad now holds p
     if y_arr.ndim == 2:
         t = as_float_array(y_arr, "y", dtype=scores.dtype)
         check_shape(t, "y", (n, c))
@@ -221,16 +215,24 @@ def softmax_cross_entropy(scores, y):
         if not np.allclose(row_sums, 1, atol=1e-4):
             i = int(np.argmax(np.abs(row_sums - 1)))
             raise ValueError(f"y: rows of probability targets must sum to 1, row {i} sums to {row_sums[i]}")
-        loss = -float(np.vdot(t, log_p)) / n
-        grad -= t
     else:
         labels = as_labels(y_arr, "y", n_classes=c)
         check_same_rows(scores, labels, "scores", "y")
+    shifted = scores - scores.max(axis=1, keepdims=True)   # <= 0: exp never overflows
+    p = np.exp(shifted)
+    sums = p.sum(axis=1, keepdims=True)                    # in [1, C]: its log is safe
+    log_sums = np.log(sums[:, 0])
+    p /= sums
+    # -log p_k = log Σ_j e^{shifted_j} - shifted_k (both terms >= 0, so the sums do not cancel)
+    if y_arr.ndim == 2:
+        loss = (float(log_sums @ row_sums) - float(np.vdot(t, shifted))) / n
+        p -= t
+    else:
         rows = np.arange(n)
-        loss = -float(log_p[rows, labels].sum()) / n
-        grad[rows, labels] -= 1
-    grad *= 1 / n
-    return loss, grad
+        loss = (float(log_sums.sum()) - float(shifted[rows, labels].sum())) / n
+        p[rows, labels] -= 1
+    p *= 1 / n
+    return loss, p
 
 
 def kl_divergence(p, q):
