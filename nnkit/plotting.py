@@ -107,10 +107,11 @@ def confusion_matrix(y_true, y_pred, n_classes: int | None = None) -> np.ndarray
     return cm
 
 
-def plot_confusion_matrix(cm, class_names=None, ax=None, title: str = "confusion matrix"):
+def plot_confusion_matrix(cm, class_names=None, ax=None, title: str = "confusion matrix", figsize=(5.0, 4.5)):
     """Draw a confusion matrix with the count in every cell (rows: true class, columns: predicted)."""
     cm = np.asarray(cm)
-    fig, ax = _axes(ax, (5.0, 4.5))
+    own = ax is None
+    fig, ax = _axes(ax, figsize)
     ax.imshow(cm, cmap="Blues")
     C = cm.shape[0]
     names = [str(c) for c in (range(C) if class_names is None else class_names)]
@@ -124,6 +125,8 @@ def plot_confusion_matrix(cm, class_names=None, ax=None, title: str = "confusion
     ax.set_xlabel("predicted")
     ax.set_ylabel("true")
     ax.set_title(title)
+    if own:
+        fig.tight_layout()
     return fig
 
 
