@@ -279,7 +279,8 @@ def activation_forward(x, name, **kw):
     Parameters
     ----------
     x : array_like, any shape
-    name : str
+    name : str or nnkit.activations.Activation
+        A name, or an activation from :func:`nnkit.activations.get` (its parameters are used).
     **kw
         Activation parameters, e.g. ``slope=0.1`` for "leaky_relu".
 
@@ -288,6 +289,8 @@ def activation_forward(x, name, **kw):
     out : ndarray, shape of ``x``
     cache : tuple for :func:`activation_backward` (it remembers the name)
     """
+    if isinstance(name, _act.Activation):
+        name, kw = name.name, {**dict(name.params), **kw}
     _act.check_name(name)
     kw = _act.check_kwargs(name, kw)
     return _FORWARD[name](x, **kw)

@@ -109,14 +109,16 @@ class Activation(Layer):
 
     Parameters
     ----------
-    name : str
-        One of :data:`nnkit.activations.NAMES`.
+    name : str or nnkit.activations.Activation
+        One of :data:`nnkit.activations.NAMES`, or the result of :func:`nnkit.activations.get`.
     **kw
         Activation parameters (``slope`` for "leaky_relu").
     """
 
     def __init__(self, name, **kw):
         super().__init__()
+        if isinstance(name, _act.Activation):
+            name, kw = name.name, {**dict(name.params), **kw}
         _act.check_name(name)
         self.name, self.kw = name, _act.check_kwargs(name, kw)
 

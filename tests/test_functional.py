@@ -141,6 +141,13 @@ def test_dense_activation_chain_equals_torch_autograd(name):
         assert_close(mine, tn(t.grad), what=f"{name} {what}")
 
 
+def test_activation_forward_accepts_an_activation_object():
+    x = np.array([[-1.0, 2.0]])
+    out, cache = F.activation_forward(x, A.get("leaky_relu", slope=0.2))
+    np.testing.assert_allclose(out, [[-0.2, 2.0]])
+    np.testing.assert_allclose(F.activation_backward(np.ones_like(x), cache), [[0.2, 1.0]])
+
+
 def test_softmax_backward_equals_torch():
     rng = np.random.default_rng(5)
     x, dout = rng.standard_normal((4, 6)), rng.standard_normal((4, 6))

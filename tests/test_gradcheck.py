@@ -103,3 +103,15 @@ def test_check_gradients_passes_a_correct_model_and_catches_a_wrong_one():
     assert set(good.seen_train) == {False}        # called with train=False (no dropout noise)
     bad = check_gradients(TinySoftmax(bug=True), X, y)
     assert bad["W1"] > 1e-3 and bad["b1"] < 1e-7
+
+
+def test_check_gradients_on_the_package_mlp_uses_test_mode():
+    """nnkit.MLP with dropout: only train=False makes the loss a deterministic function to difference."""
+    from nnkit.models import MLP
+
+    rng = np.random.default_rng(2)
+    X, y = rng.standard_normal((5, 3)), rng.integers(0, 2, 5)
+    net = MLP([3, 4, 2], activation="tanh", dropout=0.5, l2=0.1, seed=0)
+    errors = check_gradients(net, X, y)
+    assert set(errors) == {"W1", "b1", "W2", "b2"}
+    assert max(errors.values()) < 1e-7, errors

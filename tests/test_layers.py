@@ -175,6 +175,8 @@ def test_activation_layers_by_name_and_class():
     np.testing.assert_allclose(leaky.backward(np.ones_like(z)), [[0.1, 1.0]])
     assert repr(leaky) == "Activation('leaky_relu', slope=0.1)"
     np.testing.assert_allclose(layers.LeakyReLU()(z), [[-0.02, 0.5]])
+    from_get = layers.Activation(A.get("leaky_relu", slope=0.3))
+    np.testing.assert_allclose(from_get.forward(z), [[-0.6, 0.5]])
 
 
 def test_dropout_layer_train_and_test():
