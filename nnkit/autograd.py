@@ -14,7 +14,7 @@ summed back to its own shape. :func:`trace` lists the graph's nodes and edges fo
 >>> L = (w * x + b).sigmoid()
 >>> L.backward()
 >>> round(float(w.grad), 4)   # dL/dw = σ'(z) x
--0.1966
+-0.1491
 """
 
 from __future__ import annotations
