@@ -288,3 +288,12 @@ def test_errors():
         Tensor("abc")
     with pytest.raises(TypeError, match="root: expected a Tensor, got float"):
         trace(1.0)
+
+
+def test_docstring_examples_run():
+    import doctest
+
+    import nnkit.autograd
+
+    result = doctest.testmod(nnkit.autograd)
+    assert result.attempted > 0 and result.failed == 0

@@ -232,3 +232,10 @@ def test_errors():
     net.forward(np.ones((2, 3)))
     with pytest.raises(ValueError, match=r"dout: expected shape \(2, 2\)"):
         net.backward(np.ones((2, 3)))
+
+
+def test_docstring_examples_run():
+    import doctest
+
+    result = doctest.testmod(layers)
+    assert result.attempted > 0 and result.failed == 0
