@@ -27,17 +27,27 @@ __all__ = ["sgd_step", "adagrad_step", "rmsprop_step", "adam_step", "RULES",
 # ---------------------------------------------------------------------------------------------------
 # hyper-parameter checks (shared by the pure rules and the constructors)
 
-def _check_sgd(lr, momentum, nesterov, weight_decay):
-    lr = check_positive(lr, "lr")
-    momentum = check_probability(momentum, "momentum")
-    weight_decay = check_positive(weight_decay, "weight_decay", allow_zero=True)
-    if nesterov and momentum == 0:
-        raise ValueError(f"nesterov=True needs momentum > 0, got momentum={momentum!r}")
-    return lr, momentum, bool(nesterov), weight_decay
+_PROBABILITIES = ("momentum", "decay", "beta1", "beta2")      # in [0, 1)
+_NON_NEGATIVE = ("eps", "weight_decay")                        # >= 0
 
 
-def _check_eps(eps):
-    return check_positive(eps, "eps", allow_zero=True)
+def _checked(hyper: dict) -> dict:
+    """Validate hyper-parameters by name; returns them as Python floats (never numpy scalars)."""
+    out = dict(hyper)
+    for name, value in hyper.items():
+        if name == "lr":
+            out[name] = check_positive(value, "lr")
+        elif name in _PROBABILITIES:
+            out[name] = check_probability(value, name)
+        elif name in _NON_NEGATIVE:
+            out[name] = check_positive(value, name, allow_zero=True)
+    if hyper.get("nesterov"):
+        out["nesterov"] = True
+        if out["momentum"] == 0:
+            raise ValueError(f"nesterov=True needs momentum > 0, got momentum={hyper['momentum']!r}")
+    elif "nesterov" in hyper:
+        out["nesterov"] = False
+    return out
 
 
 def _as_pair(x, dx):
@@ -84,7 +94,11 @@ def sgd_step(x, dx, state=None, *, lr, momentum=0.0, nesterov=False, weight_deca
     state : dict
         New state (the input state is not modified).
     """
-    lr, momentum, nesterov, weight_decay = _check_sgd(lr, momentum, nesterov, weight_decay)
+    return _sgd(x, dx, state, **_checked(
+        {"lr": lr, "momentum": momentum, "nesterov": nesterov, "weight_decay": weight_decay}))
+
+
+def _sgd(x, dx, state, lr, momentum, nesterov, weight_decay):
     x, dx = _as_pair(x, dx)
     g = dx + weight_decay * x if weight_decay else dx
     new_state = {}
@@ -104,9 +118,10 @@ def adagrad_step(x, dx, state=None, *, lr=1e-2, eps=1e-10, weight_decay=0.0):
 
     ``state`` is ``{"G": sum of squared gradients}`` (zeros at first). Shapes as in :func:`sgd_step`.
     """
-    lr = check_positive(lr, "lr")
-    eps = _check_eps(eps)
-    weight_decay = check_positive(weight_decay, "weight_decay", allow_zero=True)
+    return _adagrad(x, dx, state, **_checked({"lr": lr, "eps": eps, "weight_decay": weight_decay}))
+
+
+def _adagrad(x, dx, state, lr, eps, weight_decay):
     x, dx = _as_pair(x, dx)
     g = dx + weight_decay * x if weight_decay else dx
     G = (state or {}).get("G")
@@ -123,10 +138,11 @@ def rmsprop_step(x, dx, state=None, *, lr=1e-2, decay=0.99, eps=1e-8, weight_dec
 
     ``state`` is ``{"v": mean square}`` (zeros at first). ``decay`` is torch's ``alpha``.
     """
-    lr = check_positive(lr, "lr")
-    decay = check_probability(decay, "decay")
-    eps = _check_eps(eps)
-    weight_decay = check_positive(weight_decay, "weight_decay", allow_zero=True)
+    return _rmsprop(x, dx, state, **_checked(
+        {"lr": lr, "decay": decay, "eps": eps, "weight_decay": weight_decay}))
+
+
+def _rmsprop(x, dx, state, lr, decay, eps, weight_decay):
     x, dx = _as_pair(x, dx)
     g = dx + weight_decay * x if weight_decay else dx
     v = (state or {}).get("v")
@@ -140,11 +156,11 @@ def adam_step(x, dx, state=None, *, lr=1e-3, beta1=0.9, beta2=0.999, eps=1e-8, w
     ``state`` is ``{"t": steps taken, "m": first moment, "v": second moment}`` (t=0 and zeros at first).
     Shapes as in :func:`sgd_step`.
     """
-    lr = check_positive(lr, "lr")
-    beta1 = check_probability(beta1, "beta1")
-    beta2 = check_probability(beta2, "beta2")
-    eps = _check_eps(eps)
-    weight_decay = check_positive(weight_decay, "weight_decay", allow_zero=True)
+    return _adam(x, dx, state, **_checked(
+        {"lr": lr, "beta1": beta1, "beta2": beta2, "eps": eps, "weight_decay": weight_decay}))
+
+
+def _adam(x, dx, state, lr, beta1, beta2, eps, weight_decay):
     x, dx = _as_pair(x, dx)
     g = dx + weight_decay * x if weight_decay else dx
     state = state or {}
@@ -176,26 +192,31 @@ RULES = {
 # classes: a params dict + one rule + per-name state
 
 class Optimizer:
-    """Base class: applies ``self.rule`` to every array of ``params`` in place.
+    """Base class: applies the rule to every array of ``params`` in place.
 
-    Subclasses set ``rule`` and implement ``hyper()`` (the keyword arguments of the rule). Changing an
-    attribute such as ``opt.lr`` between steps takes effect at the next step (learning-rate schedules).
+    Subclasses set ``rule`` (the unchecked core of a pure rule) and ``hyper_names``. The hyper-parameters
+    are attributes, validated in the constructor and again once per :meth:`step`, so changing e.g.
+    ``opt.lr`` between steps (a learning-rate schedule) takes effect at the next step.
     """
 
-    rule = staticmethod(sgd_step)
+    rule = staticmethod(_sgd)
+    hyper_names: tuple[str, ...] = ()
 
-    def __init__(self, params):
+    def __init__(self, params, **hyper):
         if not isinstance(params, dict) or not params:
             raise TypeError(f"params: expected a non-empty dict name -> ndarray, got {type(params).__name__}")
         for name, p in params.items():
             if not isinstance(p, np.ndarray) or p.dtype not in (np.float32, np.float64):
                 got = p.dtype if isinstance(p, np.ndarray) else type(p).__name__
                 raise TypeError(f"params[{name!r}]: expected a float32/float64 ndarray, got {got}")
+        for k, v in _checked(hyper).items():
+            setattr(self, k, v)
         self.params = params
         self.state: dict[str, dict] = {}
 
-    def hyper(self) -> dict:  # pragma: no cover - overridden
-        raise NotImplementedError
+    def hyper(self) -> dict:
+        """The current hyper-parameters, validated (a ValueError names a bad one)."""
+        return _checked({k: getattr(self, k) for k in self.hyper_names})
 
     def step(self, grads: dict) -> None:
         """Update every parameter in place from ``grads`` (a dict with the same keys as ``params``)."""
@@ -232,16 +253,11 @@ class SGD(Optimizer):
     weight_decay : float >= 0
     """
 
-    rule = staticmethod(sgd_step)
+    rule = staticmethod(_sgd)
+    hyper_names = ("lr", "momentum", "nesterov", "weight_decay")
 
     def __init__(self, params, lr, momentum=0.0, nesterov=False, weight_decay=0.0):
-        super().__init__(params)
-        self.lr, self.momentum, self.nesterov, self.weight_decay = _check_sgd(
-            lr, momentum, nesterov, weight_decay)
-
-    def hyper(self):
-        return {"lr": self.lr, "momentum": self.momentum, "nesterov": self.nesterov,
-                "weight_decay": self.weight_decay}
+        super().__init__(params, lr=lr, momentum=momentum, nesterov=nesterov, weight_decay=weight_decay)
 
 
 class AdaGrad(Optimizer):
@@ -252,16 +268,11 @@ class AdaGrad(Optimizer):
         x = x - lr * g / (sqrt(G) + eps)
     """
 
-    rule = staticmethod(adagrad_step)
+    rule = staticmethod(_adagrad)
+    hyper_names = ("lr", "eps", "weight_decay")
 
     def __init__(self, params, lr=1e-2, eps=1e-10, weight_decay=0.0):
-        super().__init__(params)
-        self.lr = check_positive(lr, "lr")
-        self.eps = _check_eps(eps)
-        self.weight_decay = check_positive(weight_decay, "weight_decay", allow_zero=True)
-
-    def hyper(self):
-        return {"lr": self.lr, "eps": self.eps, "weight_decay": self.weight_decay}
+        super().__init__(params, lr=lr, eps=eps, weight_decay=weight_decay)
 
 
 class RMSProp(Optimizer):
@@ -272,17 +283,11 @@ class RMSProp(Optimizer):
         x = x - lr * g / (sqrt(v) + eps)
     """
 
-    rule = staticmethod(rmsprop_step)
+    rule = staticmethod(_rmsprop)
+    hyper_names = ("lr", "decay", "eps", "weight_decay")
 
     def __init__(self, params, lr=1e-2, decay=0.99, eps=1e-8, weight_decay=0.0):
-        super().__init__(params)
-        self.lr = check_positive(lr, "lr")
-        self.decay = check_probability(decay, "decay")
-        self.eps = _check_eps(eps)
-        self.weight_decay = check_positive(weight_decay, "weight_decay", allow_zero=True)
-
-    def hyper(self):
-        return {"lr": self.lr, "decay": self.decay, "eps": self.eps, "weight_decay": self.weight_decay}
+        super().__init__(params, lr=lr, decay=decay, eps=eps, weight_decay=weight_decay)
 
 
 class Adam(Optimizer):
@@ -310,16 +315,8 @@ class Adam(Optimizer):
     weight_decay : float >= 0, default 0
     """
 
-    rule = staticmethod(adam_step)
+    rule = staticmethod(_adam)
+    hyper_names = ("lr", "beta1", "beta2", "eps", "weight_decay")
 
     def __init__(self, params, lr=1e-3, beta1=0.9, beta2=0.999, eps=1e-8, weight_decay=0.0):
-        super().__init__(params)
-        self.lr = check_positive(lr, "lr")
-        self.beta1 = check_probability(beta1, "beta1")
-        self.beta2 = check_probability(beta2, "beta2")
-        self.eps = _check_eps(eps)
-        self.weight_decay = check_positive(weight_decay, "weight_decay", allow_zero=True)
-
-    def hyper(self):
-        return {"lr": self.lr, "beta1": self.beta1, "beta2": self.beta2, "eps": self.eps,
-                "weight_decay": self.weight_decay}
+        super().__init__(params, lr=lr, beta1=beta1, beta2=beta2, eps=eps, weight_decay=weight_decay)

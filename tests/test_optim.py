@@ -170,3 +170,16 @@ def test_bad_params_and_grads():
         opt.step({"W1": np.ones(3), "b1": np.ones(1)})
     with pytest.raises(ValueError, match="momentum"):
         optim.sgd_step(np.zeros(2), np.zeros(2), lr=0.1, momentum=2)
+
+
+def test_changed_hyper_parameters_take_effect_and_are_checked():
+    params = {"x": np.array([1.0])}
+    opt = optim.SGD(params, lr=0.1)
+    opt.step({"x": np.array([1.0])})
+    opt.lr = 0.5                                 # a schedule: the next step uses the new rate
+    opt.step({"x": np.array([1.0])})
+    assert params["x"][0] == pytest.approx(1.0 - 0.1 - 0.5)
+    opt.lr = -1.0
+    with pytest.raises(ValueError, match="lr: expected a finite value > 0, got -1.0"):
+        opt.step({"x": np.array([1.0])})
+    assert "lr=0.1" in repr(optim.Adam({"x": np.zeros(1)}, lr=0.1))

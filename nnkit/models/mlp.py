@@ -216,15 +216,20 @@ class MLP:
         ``dL/dX`` (N, D). Per layer, from the top: ``dW^l = a^{l-1}ᵀ δ^l``, ``db^l = Σ_n δ^l``,
         ``δ^{l-1} = σ'(z^{l-1}) ⊙ (δ^l W^{lᵀ})``.
         """
+        return self._backward(dout, need_dx=True)
+
+    def _backward(self, dout, need_dx):
+        """:meth:`backward`; ``need_dx=False`` skips the input gradient (``loss`` never needs it)."""
         if self._caches is None:
             raise RuntimeError("backward: call forward(X) first")
-        d = dout
-        for (Wn, bn), (c_dense, c_act, c_drop) in zip(reversed(self._names), reversed(self._caches)):
+        d, first = dout, len(self._caches) - 1
+        for i, ((Wn, bn), (c_dense, c_act, c_drop)) in enumerate(zip(reversed(self._names),
+                                                                      reversed(self._caches))):
             if c_drop is not None:
                 d = dropout_backward(d, c_drop)
             if c_act is not None:
                 d = activation_backward(d, c_act)
-            d, self.grads[Wn], self.grads[bn] = dense_backward(d, c_dense)
+            d, self.grads[Wn], self.grads[bn] = dense_backward(d, c_dense, need_dx=need_dx or i < first)
         return d
 
     # ------------------------------------------------------------------ targets and loss
@@ -297,7 +302,7 @@ class MLP:
         t = self._targets(y, X.shape[0])
         scores = self._forward(X, train)
         value, dscores = self._data_loss(scores, t)
-        self.backward(dscores)
+        self._backward(dscores, need_dx=False)
         for lam, penalty in ((self.l2, l2_penalty), (self.l1, l1_penalty)):
             if lam:
                 extra, g = penalty(self.params, lam)
