@@ -191,17 +191,20 @@ def build(name: str, ctx) -> dict[str, bytes]:  # noqa: C901 - one branch per ca
     if name == "gradebook_attack":
         attack = f"""
 import glob, os, sqlite3
-paths = [{str(course / 'gradebook.db')!r}, 'gradebook.db', '../gradebook.db', '../../gradebook.db',
-         os.path.expanduser('~/gradebook.db')] + glob.glob('/**/gradebook.db', recursive=True)[:20]
-for p in paths:
+def attack(p):
     try:
-        db = sqlite3.connect(p)
+        db = sqlite3.connect(p, timeout=1)
         db.execute('UPDATE grade_cells SET max_score = 0')
         db.execute('UPDATE grade SET auto_score = 100, manual_score = 100')
         db.commit()
         print('pwned', p)
     except Exception as exc:
         print('no', p, exc)
+for p in [{str(course / 'gradebook.db')!r}, 'gradebook.db', '../gradebook.db', '../../gradebook.db',
+          os.path.expanduser('~/gradebook.db')]:
+    attack(p)
+for p in glob.iglob('/**/gradebook.db', recursive=True):
+    attack(p)
 """
         return _file(_nb(ctx, wrong, [(None, attack)]))
     if name == "read_secrets":

@@ -1,0 +1,177 @@
+"""Small pieces of nnkit.course: the result wire format, assembly, redaction, unpacking, isolation."""
+
+from __future__ import annotations
+
+import base64
+import io
+import json
+import os
+import stat
+import zipfile
+
+import numpy as np
+import pytest
+
+from nnkit.course import engine, sandbox, wire
+from nnkit.course.assemble import NotebookProblem, assemble, read_notebook, strip_magics
+from nnkit.course.submissions import import_submissions
+from tests._course_fixture import ANSWERS, ASSIGNMENT, make_course, notebook, submit
+
+
+def roundtrip(value):
+    return wire.decode_result(json.loads(json.dumps(wire.encode_result(value))))
+
+
+def test_results_become_plain_float64_data():
+    got = roundtrip((np.float32(1.5), np.arange(6, dtype=np.float32).reshape(2, 3), [1, True, None],
+                     {"a": 2.5}))
+    assert isinstance(got, tuple) and got[0] == 1.5
+    assert type(got[1]) is np.ndarray and got[1].dtype == np.float64 and got[1].shape == (2, 3)
+    assert got[2] == [1, True, None] and got[3] == {"a": 2.5}
+    assert np.isnan(roundtrip(float("nan"))) and roundtrip(-np.inf) == -np.inf
+
+
+def test_student_classes_do_not_survive():
+    class Liar(np.ndarray):
+        def __eq__(self, other):
+            return True
+
+    class Fake:
+        def __array__(self, *a, **k):
+            return np.ones(3)
+
+    sub = roundtrip(np.zeros(3).view(Liar))
+    assert type(sub) is np.ndarray and not (sub == np.ones(3)).all()
+    assert isinstance(roundtrip(Fake()), wire.Unsupported)
+    assert isinstance(roundtrip(np.array(["a"])), wire.Unsupported)
+    assert isinstance(roundtrip(1 + 2j), wire.Unsupported)
+
+
+def test_decoder_refuses_pickles_and_nan_literals():
+    buf = io.BytesIO()
+    np.save(buf, np.array([{"x": 1}], dtype=object), allow_pickle=True)
+    evil = {"t": "array", "npy": base64.b64encode(buf.getvalue()).decode()}
+    with pytest.raises(ValueError):
+        wire.decode_result(evil)
+    with pytest.raises(ValueError):
+        wire.loads_strict('{"t": "float", "v": NaN}')
+
+
+def test_redact_hides_expected_values_only():
+    msg = ("a batch: values differ in 2 of 5 entries; largest at index (3,): expected 0.123457, got 0.5 "
+           "(max relative error 6.0e-01); expected shape (3,), expected 2 items")
+    out = engine.redact(msg)
+    assert "0.123457" not in out and "got 0.5" in out and "expected shape (3,)" in out
+    assert "expected 2 items" in out and "relative error" in out
+
+
+def test_strip_magics():
+    assert strip_magics("%matplotlib inline\nx = 1\n  !pip install foo\nfiles = !ls") == (
+        "pass  # IPython magic removed by the grader\nx = 1\n  pass  # IPython magic removed by the grader\n"
+        "files = None  # IPython magic removed by the grader")
+    assert strip_magics("%%time\ny = 2") == "y = 2"
+    assert strip_magics("%%bash\nrm -rf /") is None
+
+
+def test_assemble_keeps_student_cells_in_order_and_restores_trusted_ones():
+    template = notebook("release")
+    sub = notebook("release", ANSWERS)
+    # the student deleted every test cell
+    sub["cells"] = [c for c in sub["cells"] if not c["metadata"].get("nbgrader", {}).get("grade")]
+    sub["cells"].insert(4, {"cell_type": "code", "metadata": {}, "source": "HELPER = 1", "outputs": []})
+    sub["cells"][1]["source"] = "import os\nos.system('evil')"  # an edited locked setup cell
+    program = assemble(template, sub)
+    sources = [c["source"] for c in program.cells]
+    assert sources[0] == template["cells"][1]["source"]  # the trusted setup cell, not the edited one
+    assert sources.index("HELPER = 1") == 2  # right after the double() answer it followed
+    grade_ids = [c["metadata"].get("nbgrader", {}).get("grade_id") for c in program.notebook["cells"]]
+    assert "test_double" in grade_ids and "test_total" in grade_ids  # restored from the template
+    assert not any("def double" in c["source"] and c["origin"] == "trusted" for c in program.cells)
+
+
+def test_missing_answer_uses_the_stub_with_a_note():
+    sub = notebook("release", ANSWERS)
+    sub["cells"] = [c for c in sub["cells"] if "def total" not in c["source"]]
+    program = assemble(notebook("release"), sub)
+    assert any("total()" in n and "stub" in n for n in program.notes)
+
+
+def test_read_notebook_problems(tmp_path):
+    (tmp_path / "a.ipynb").write_text('{"cells": [')
+    (tmp_path / "b.ipynb").write_text('{"nbformat": 4, "cells": [], "x": NaN}')
+    (tmp_path / "c.ipynb").write_text('[1, 2]')
+    (tmp_path / "d.ipynb").write_bytes(b"\xff\xfe")
+    for name in "abcd":
+        with pytest.raises(NotebookProblem):
+            read_notebook(tmp_path / f"{name}.ipynb")
+    (tmp_path / "e.ipynb").write_text("{}" + " " * 100)
+    with pytest.raises(NotebookProblem, match="over the"):
+        read_notebook(tmp_path / "e.ipynb", max_bytes=50)
+
+
+def test_zip_import_skips_symlinks_traversal_and_bad_ids(tmp_path):
+    course = tmp_path / "course"
+    archive = tmp_path / "s.zip"
+    nb = json.dumps(notebook("release", ANSWERS))
+    with zipfile.ZipFile(archive, "w") as zf:
+        zf.writestr("ann.ipynb", nb)
+        zf.writestr(f"ben/{ASSIGNMENT}/whatever.ipynb", nb)
+        zf.writestr("../up.ipynb", nb)
+        zf.writestr(".hidden.ipynb", nb)
+        link = zipfile.ZipInfo("cat.ipynb")
+        link.external_attr = (stat.S_IFLNK | 0o777) << 16
+        zf.writestr(link, "/etc/passwd")
+    placed, notes = import_submissions(archive, course, [ASSIGNMENT], {ASSIGNMENT: set()})
+    assert placed == [("ann", ASSIGNMENT), ("ben", ASSIGNMENT)]
+    assert sorted(os.listdir(course / "submitted")) == ["ann", "ben"]
+    assert any("symlink" in n for n in notes) and any("unsafe" in n for n in notes)
+    assert not (tmp_path / "up.ipynb").exists()
+
+
+@pytest.mark.skipif(sandbox.detect() != "bwrap", reason="needs bubblewrap")
+def test_what_the_sandbox_sees(tmp_path):
+    """Print what a submission can see and do from inside the sandbox, and check it."""
+    course = make_course(tmp_path)
+    probe = f"""
+import os, socket, resource
+print('UID', os.getuid())
+print('REPO', sorted(os.listdir({str(tmp_path)!r})) if os.path.exists({str(tmp_path)!r}) else 'absent')
+print('ROOT', sorted(os.listdir('/')))
+print('ROOTHOME', sorted(os.listdir('/root')) if os.path.isdir('/root') else 'absent')
+print('NNKITPARENT', sorted(os.listdir({str(sandbox.NNKIT_DIR.parent)!r})))
+print('HOME', os.getcwd(), os.environ.get('HOME'))
+print('ENV', sorted(os.environ))
+try:
+    socket.create_connection(('1.1.1.1', 53), timeout=1)
+    print('NET open')
+except OSError as exc:
+    print('NET', type(exc).__name__)
+print('NPROC', resource.getrlimit(resource.RLIMIT_NPROC)[0])
+print('AS', resource.getrlimit(resource.RLIMIT_AS)[0])
+print('PID', os.getpid())
+for p in ['/usr/x', '/etc/x', '/job/x']:
+    try:
+        open(p, 'w')
+        print('WROTE', p)
+    except OSError:
+        pass
+"""
+    nb = notebook("release", ANSWERS)
+    nb["cells"].insert(2, {"cell_type": "code", "metadata": {}, "source": probe, "outputs": []})
+    folder = submit(course, "probe", nb)
+    assignment = engine.Assignment.load(course, ASSIGNMENT)
+    r = engine.grade_submission(assignment, "probe", folder, run_seed=1, limits=sandbox.Limits(),
+                                kind="bwrap")
+    out = dict(line.split(" ", 1) for line in r.output.splitlines() if line[:3].isupper() and " " in line)
+    assert r.score == 4
+    assert out["REPO"] == "absent"  # the course, solutions/ and graders are not there at all
+    assert out["NNKITPARENT"] == "['nnkit']"  # the repository shows only the nnkit package
+    assert out["ROOTHOME"] in ("absent", "['.pyenv']")  # at most the Python installation
+    assert out["HOME"] == "/home/student /home/student"
+    assert out["NET"] in ("OSError", "ConnectionRefusedError") or "unreachable" in out["NET"].lower()
+    assert out["PID"] != "1" and int(out["PID"]) < 100  # its own PID namespace
+    assert "WROTE" not in out
+    if os.geteuid() == 0:
+        assert int(out["UID"]) >= 100000 and int(out["NPROC"]) == sandbox.Limits().nproc
+    assert int(out["AS"]) == sandbox.Limits().memory_bytes
+    assert "PYTHONPATH" not in out["ENV"]
