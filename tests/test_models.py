@@ -417,3 +417,17 @@ def test_bad_data():
         binary.loss(X, [0, 1, 2, 0, 1])
     with pytest.raises(ValueError, match=r"y: expected shape \(5, 2\)"):
         MLP([3, 2], output="linear").loss(X, np.zeros((5, 1)))
+
+
+def test_one_hot_least_squares_classifier_and_soft_bce_targets():
+    rng = np.random.default_rng(0)
+    y = np.arange(90) % 3
+    X = np.array([[0.0, 3.0], [3.0, -1.0], [-3.0, -1.0]])[y] + 0.5 * rng.standard_normal((90, 2))
+    model = MLP([2, 3], output="linear", loss="mse", seed=0)     # X W + b regressed onto one-hot targets
+    fit(model, X, y, optim.SGD(model.params, lr=0.1), epochs=30, batch_size=10, progress=False)
+    assert model.score(X, y) > 0.95
+    binary = MLP([2, 4, 1], output="sigmoid", seed=0)
+    value, _ = binary.loss(X[:4], [0.2, 0.9, 0.5, 1.0])                  # probabilities are valid BCE targets
+    assert np.isfinite(value)
+    with pytest.raises(ValueError, match=r"y: expected values in \[0, 1\]"):
+        binary.loss(X[:4], [0.2, 1.5, 0.5, 1.0])

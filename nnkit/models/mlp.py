@@ -255,8 +255,8 @@ class MLP:
             return t
         if name == "hinge":
             return as_labels(y_arr, "y", C) if C > 1 else y_arr
-        if name == "bce":
-            as_labels(y_arr.astype(np.float64) if y_arr.dtype.kind == "f" else y_arr, "y", 2)
+        if name == "bce" and y_arr.dtype.kind != "f":
+            as_labels(y_arr, "y", 2)             # float targets may be probabilities: the loss checks [0, 1]
         return as_float_array(y_arr, "y", dtype=self.dtype).reshape(n, 1)
 
     def _data_loss(self, scores, t):
@@ -340,7 +340,11 @@ class MLP:
         return scores.argmax(axis=1)
 
     def score(self, X, y) -> float:
-        """Accuracy for classifiers (y: labels (N,) or one-hot (N, C)); R² (mean over outputs) otherwise."""
+        """Accuracy for classifiers (y: labels (N,) or one-hot (N, C)); R² (mean over outputs) for regression.
+
+        A linear-output model given integer labels (N,) with C > 1 outputs (least squares onto one-hot
+        targets) is scored by the accuracy of the argmax.
+        """
         pred = self.predict(X)
         y = np.asarray(y)
         if self.is_classifier:
@@ -349,6 +353,11 @@ class MLP:
             y = y.reshape(-1)
             check_same_rows(pred, y, "X", "y")
             return float(np.mean(pred == y))
+        if y.ndim == 1 and y.dtype.kind in "iu" and self.n_outputs > 1:
+            # regression onto one-hot targets (the lectures' least-squares classifier): accuracy of argmax
+            y = as_labels(y, "y", self.n_outputs)
+            check_same_rows(pred, y, "X", "y")
+            return float(np.mean(pred.argmax(axis=1) == y))
         t = as_float_array(y, "y").reshape(pred.shape[0], -1)
         check_shape(t, "y", pred.shape)
         ss_res = ((t - pred) ** 2).sum(axis=0)
