@@ -110,7 +110,7 @@ def p95(xs: Sequence[float]) -> float:
 # --------------------------------------------------------------------------- printing
 
 def fmt(x, digits: int = 3) -> str:
-    """Numbers with ``digits`` significant digits; None/NaN -> '-'; strings unchanged."""
+    """Numbers with ``digits`` significant digits; None -> '-' (not measured); strings unchanged."""
     if x is None:
         return "-"
     if isinstance(x, str):
@@ -118,8 +118,8 @@ def fmt(x, digits: int = 3) -> str:
     if isinstance(x, (int, np.integer)) and not isinstance(x, bool):
         return str(int(x))
     x = float(x)
-    if math.isnan(x):
-        return "-"
+    if not math.isfinite(x):
+        return str(x)                                   # 'nan' / 'inf': shown, never hidden
     if x == 0:
         return "0"
     if abs(x) >= 10 ** digits:
@@ -157,13 +157,16 @@ def synthetic_mnist(n: int, seed: int = 0):
     return X.astype(np.float32), y.astype(np.int64)
 
 
-def load_data(n_train: int | None = None, seed: int = 0):
+def load_data(n_train: int | None = None, seed: int = 0, synthetic: bool = False):
     """Fashion-MNIST (X float32 (N, 784) in [0, 1], y int64) or a synthetic set of the same shape.
 
     Returns ``(X_train, y_train, X_test, y_test, source)``; the training rows are shuffled once with
     ``seed`` (every peer then walks the same rows in the same order) and cut to ``n_train`` if given.
+    ``synthetic=True`` skips the real data (quick smoke runs).
     """
     try:
+        if synthetic:
+            raise FileNotFoundError("synthetic data requested")
         from nnkit.data import load_mnist
 
         X, y, Xt, yt = load_mnist(kind="fashion", download=False)

@@ -220,14 +220,15 @@ def main(argv=None):
     ap.add_argument("--dtype", choices=("float32", "float64"), default="float32")
     ap.add_argument("--threads", type=int, default=None)
     ap.add_argument("--top", type=int, default=12)
+    ap.add_argument("--synthetic", action="store_true", help="synthetic data even if Fashion-MNIST is there")
     args = ap.parse_args(argv)
     quick = args.quick
     batches = args.batch_size or ([1, 128] if quick else [1, 32, 128, 512])
     repeats = args.repeats or (1 if quick else 5)
-    threads = args.threads or blas_threads()
+    threads = args.threads or (1 if quick else blas_threads())
     set_threads(threads, torch_too=False)
     dtype = np.float32 if args.dtype == "float32" else np.float64
-    X, y, *_ = load_data(n_train=1_000 if quick else None)
+    X, y, *_ = load_data(n_train=1_000 if quick else None, synthetic=args.synthetic)
     X = X.astype(dtype)
     print_header("Where the time of an nnkit.MLP epoch goes", machine_info(
         network=f"784-30-10 ReLU, softmax CE, SGD lr={LR}, {args.dtype}",

@@ -53,6 +53,7 @@ LR = 0.01
 FLOPS_PER_EXAMPLE = 2 * (N_FEATURES * HIDDEN + HIDDEN * N_CLASSES) * 3
 PEERS = ("nnkit", "fused", "torch", "sklearn", "textbook", "matmul")
 DTYPES = {"float32": np.float32, "float64": np.float64}
+QUICK_MEMORY = (("nnkit", "float32"), ("torch", "float32"))     # --quick measures memory for these only
 
 
 def initial_params(dtype, seed=0):
@@ -374,7 +375,7 @@ def nielsen_recipe(X, y, Xt, yt, epochs, eta=3.0, batch=10, seed=0, with_textboo
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--quick", action="store_true",
-                    help="tiny run (1,000 rows, 1 repeat, memory at the largest batch only): it works?")
+                    help="tiny run (1,000 rows, 1 repeat, little memory measuring): does it work?")
     ap.add_argument("--repeats", type=int, default=None, help="timed repeats per cell (default 5; quick 1)")
     ap.add_argument("--batch-sizes", type=int, nargs="+", default=None)
     ap.add_argument("--subset", type=int, default=None,
@@ -383,6 +384,7 @@ def main(argv=None):
     ap.add_argument("--threads", type=int, default=None, help="BLAS/torch threads (default: numpy's)")
     ap.add_argument("--peers", nargs="+", default=list(PEERS), choices=PEERS)
     ap.add_argument("--no-memory", action="store_true")
+    ap.add_argument("--synthetic", action="store_true", help="synthetic data even if Fashion-MNIST is there")
     ap.add_argument("--no-recipe", action="store_true")
     ap.add_argument("--_memory-child", nargs=6, help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
@@ -397,15 +399,15 @@ def main(argv=None):
     batch_sizes = args.batch_sizes or ([1, 128] if quick else [1, 10, 32, 128, 512])
     subset = args.subset or (100 if quick else 5_000)
     epochs = args.epochs or (1 if quick else 3)
-    threads = args.threads or blas_threads()
+    threads = args.threads or (1 if quick else blas_threads())   # quick: 1 thread, robust on a busy box
     set_threads(threads)
     import sklearn
     import torch
 
-    X, y, Xt, yt, source = load_data(n_train=1_000 if quick else None)
+    X, y, Xt, yt, source = load_data(n_train=1_000 if quick else None, synthetic=args.synthetic)
     n_epoch = N_TRAIN                                   # per-epoch figures are for 60,000 rows
-    info = machine_info(torch=f"{torch.__version__} ({torch.get_num_threads()} threads, set to numpy's "
-                              f"BLAS thread count)", sklearn=sklearn.__version__, data=source,
+    info = machine_info(torch=f"{torch.__version__} ({torch.get_num_threads()} threads, the same as "
+                              f"numpy's BLAS)", sklearn=sklearn.__version__, data=source,
                         network=f"784-30-10 ReLU, softmax cross-entropy, plain SGD lr={LR}",
                         repeats=f"median of {repeats} timed epochs after 1 warm-up")
     notes = []
@@ -440,7 +442,8 @@ def main(argv=None):
             epoch = MAKERS[peer](Xp, yp, batch, DTYPES[dname])
             times = repeat(epoch, repeats, warmup=1)
             sec = median(times) * n_epoch / rows
-            want_mem = not args.no_memory and (not quick or batch == batch_sizes[-1])
+            want_mem = not args.no_memory and (not quick or (batch == batch_sizes[-1] and
+                                                             (peer, dname) in QUICK_MEMORY))
             mem = measure_memory(peer, dname, batch, rows, data_path, threads) if want_mem else None
             results[batch, peer, dname] = {"sec": sec, "rows": rows, "gflops": FLOPS_PER_EXAMPLE * n_epoch
                                            / sec / 1e9, "mem": mem}

@@ -1,0 +1,142 @@
+"""Smoke tests of benchmarks/: every script runs in its tiny ``--quick`` mode and prints its table.
+
+No wall-clock assertion anywhere: the tests check that each script runs, prints the header and the
+tables, that every number it measured is finite and positive, that the proposed speed patch gives the
+same parameters as nnkit, that the textbook recipe trained by nnkit, PyTorch and the book's loop agree,
+and that the synthetic grading cohort holds the submission kinds it claims.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+BENCH = Path(__file__).resolve().parent.parent / "benchmarks"
+SCRIPTS = ("training", "profile_training", "widgets", "grading", "run_all")
+
+
+def run(script, *args, timeout=600):
+    out = subprocess.run([sys.executable, str(BENCH / f"{script}.py"), *args], capture_output=True,
+                         text=True, timeout=timeout, cwd=BENCH.parent)
+    assert out.returncode == 0, f"{script} failed:\n{out.stdout[-2000:]}\n{out.stderr[-3000:]}"
+    return out.stdout
+
+
+def number(cell: str) -> float:
+    return float(cell.replace(",", ""))
+
+
+def check_header(text):
+    for key in ("date", "machine", "numpy"):
+        assert re.search(rf"^{key}\s+: \S", text, re.M), f"header line {key!r} missing"
+    assert not re.search(r"\b(nan|inf)\b", text), "a measured number is not finite"
+
+
+@pytest.mark.parametrize("script", SCRIPTS)
+def test_every_script_has_help_and_quick(script):
+    text = run(script, "--help", timeout=60)
+    assert "--quick" in text
+
+
+def test_training_quick_prints_times_ratios_and_recipe():
+    text = run("training", "--quick", "--synthetic")
+    check_header(text)
+    rows = re.findall(r"^(\d+)\s+(nnkit|fused|torch|sklearn|textbook|np\.matmul only)\s+(float32|float64)"
+                      r"\s+(\S+)\s+(\S+)\s+(\S+)", text, re.M)
+    peers = {(b, p, d) for b, p, d, *_ in rows}
+    for b in ("1", "128"):
+        for p, d in (("nnkit", "float32"), ("nnkit", "float64"), ("fused", "float32"), ("torch", "float32"),
+                     ("sklearn", "float32"), ("textbook", "float64"), ("np.matmul only", "float32")):
+            assert (b, p, d) in peers, f"no row for batch {b} {p} {d}"
+    for _b, _p, _d, sec, gflops, mem in rows:
+        assert number(sec) > 0 and math.isfinite(number(sec))
+        assert number(gflops) > 0
+        if mem != "-":
+            assert math.isfinite(number(mem))
+    assert any(mem != "-" for *_, mem in rows), "no peak memory measured"
+    ratios = re.findall(r"^(1|128)\s+((?:\S+\s+){5}\S+)$", text.split("nnkit32/fused32")[1], re.M)
+    assert len(ratios) == 2 and all(number(x) > 0 for _, r in ratios for x in r.split())
+    recipe = re.search(r"^1\s+(0\.\d+|1\.0+)\s+(0\.\d+|1\.0+)\s+(0\.\d+|1\.0+)\s*$",
+                       text.split("textbook recipe")[1], re.M)
+    assert recipe, "recipe table missing"
+    accs = [float(a) for a in recipe.groups()]
+    # identical recipe, initial weights and batch order: the three implementations agree
+    assert max(accs) - min(accs) <= 0.01, accs
+
+
+def test_profile_quick_patch_keeps_the_trajectory():
+    text = run("profile_training", "--quick", "--synthetic")
+    check_header(text)
+    assert "input checks" in text and "dense layers" in text
+    rows = re.findall(r"^(\d+)\s+(nnkit \(current\)|\+ [a-zA-Z -]+?|fused numpy loop|np\.matmul only)\s+"
+                      r"([\d.,]+)[ ]+([\d.,]+)[ ]+([\d.,]+)[ ]*([^\n]*)$", text, re.M)
+    assert len(rows) == 2 * 6, rows
+    for *_, sec, fused, mm, check in rows:
+        assert number(sec) > 0 and number(fused) > 0 and number(mm) > 0
+        assert "DIFFERENT" not in check and "failed" not in check
+    assert sum("same params" in r[-1] for r in rows) == 2 * 3
+
+
+def test_widgets_quick_times_each_widget():
+    text = run("widgets", "--quick")
+    check_header(text)
+    for name in ("PerceptronWidget", "OptimizerWidget", "ApproximationWidget", "DecisionBoundaryWidget"):
+        assert name in text
+    plays = re.findall(r"^\s+play: [^\n]*?\s+([\d.,]+)\s+([\d.,]+)\s+([\d.,]+)\s+(yes|NO)$", text, re.M)
+    assert len(plays) == 4
+    for med, p95, png, _ in plays:
+        assert 0 < number(med) <= number(p95) + 1e-9 and number(png) > 0
+
+
+@pytest.fixture
+def grading(monkeypatch):
+    monkeypatch.syspath_prepend(str(BENCH))
+    import grading
+    return grading
+
+
+def test_grading_cohort_holds_the_kinds_it_claims(grading, tmp_path):
+    assignment = grading.available_assignments()[0]
+    labels = grading.build_tree(tmp_path, [assignment], n_students=20)
+    assert sum(labels.values()) == 20
+    assert {"full", "partial", "blank"} <= set(labels)
+    broken = {k for k in labels if k.startswith("broken")}
+    assert broken == {"broken (syntax error)", "broken (truncated file)", "broken (import error)"}
+    kinds = grading.kinds_for(20)
+    stub = "raise NotImplementedError()"
+    for i, kind in enumerate(kinds):
+        path = next((tmp_path / "course" / "submitted" / f"student{i:03d}" / assignment).glob("*.ipynb"))
+        text = path.read_text()
+        if kind == "broken" and i % 3 == 1:
+            with pytest.raises(json.JSONDecodeError):
+                json.loads(text)
+            continue
+        cells = [c for c in json.loads(text)["cells"]
+                 if c.get("metadata", {}).get("nbgrader", {}).get("solution") and c["cell_type"] == "code"]
+        answers = ["".join(c["source"]) if isinstance(c["source"], list) else c["source"] for c in cells]
+        stubs = sum(stub in a for a in answers)
+        assert not any("### BEGIN SOLUTION" in a for a in answers)
+        if kind == "full":
+            assert stubs == 0
+        elif kind == "blank":
+            assert stubs == len(answers) > 0
+        elif kind == "partial":
+            assert 0 < stubs < len(answers) or len(answers) == 1
+
+
+@pytest.mark.slow
+def test_grading_quick_runs_every_contender():
+    text = run("grading", "--quick", timeout=1800)
+    check_header(text)
+    rows = re.findall(r"^(nnkit-course grade --jobs \d+|nbgrader autograde, per student)\s+([\d.,]+)\s+(\S+)"
+                      r"\s+([\d.,]+)", text, re.M)
+    assert [r[0] for r in rows][-1] == "nbgrader autograde, per student"
+    assert len(rows) == 3
+    assert all(number(r[1]) > 0 and number(r[3]) > 0 for r in rows)
+    assert "graded 3, failed 0" in text
