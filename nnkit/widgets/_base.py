@@ -4,7 +4,8 @@ Two ways to show it. With ipympl (a notebook that ran ``%matplotlib widget``) th
 an ipywidget placed next to the controls, and an update is ``artist.set_data(...)`` followed by
 ``fig.canvas.draw_idle()``. Anywhere else (plain kernels, nbclient, tests) the figure lives on an Agg
 canvas and is re-rendered into an ``ipywidgets.Image`` after each change. Either way the Figure and its
-artists are created once; handlers only change their data, so a redraw stays cheap.
+artists are created once; handlers only change their data, and a frame redraws only the artists that
+move over a cached background (blitting), so a redraw stays cheap.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from collections.abc import Callable
 
 import ipywidgets as widgets
 import matplotlib
+import numpy as np
 from matplotlib.figure import Figure
 
 MODES = ("auto", "ipympl", "static")
@@ -60,6 +62,10 @@ class FigureWidget:
         Controls plus view; what a notebook cell displays.
     renders : int
         How many times the figure has been (re)drawn; tests use it to see that handlers redraw.
+    dynamic : list of matplotlib artists
+        The artists a frame changes; only these are redrawn over a cached background (blitting).
+    use_blit : bool
+        Blit frames (default) or always draw the whole figure.
     """
 
     def __init__(self, figsize=(9.0, 4.0), mode: str = "auto", dpi: int = 80):
@@ -67,6 +73,10 @@ class FigureWidget:
         self.fig = Figure(figsize=figsize, dpi=dpi, layout="constrained")
         self.renders = 0
         self.auto_render = True
+        self.use_blit = True
+        self.dynamic: list = []  # artists that change between frames; subclasses fill it
+        self._blit_bg = None
+        self._blit_key = None
         if self.mode == "ipympl":
             from ipympl.backend_nbagg import Canvas, FigureManager
 
@@ -110,44 +120,112 @@ class FigureWidget:
         structure, so one layout pass at construction is enough. Subclasses call this at the end of
         ``__init__``.
         """
-        self.fig.canvas.draw()
+        from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+        FigureCanvasAgg.draw(self.fig.canvas)
         self.fig.set_layout_engine("none")
+        self.invalidate()
+
+    def invalidate(self) -> None:
+        """Forget the cached background: the next redraw draws the whole figure.
+
+        Subclasses call this after changing something that is not in :attr:`dynamic` (a title, a legend,
+        contour lines). Changes of axis limits and canvas size are noticed automatically.
+        """
+        self._blit_bg = None
+
+    def _blit_key_now(self):
+        w, h = self.fig.canvas.get_width_height(physical=True)
+        lims = tuple(tuple(float(v) for v in ax.viewLim.bounds) for ax in self.fig.axes)
+        return (w, h, float(self.fig.dpi), lims)
+
+    def render(self) -> str:
+        """Bring the Agg pixel buffer up to date; return ``"blit"`` or ``"full"``.
+
+        Blitting: everything that does not change between frames (axes, ticks, titles, contours, data
+        points) is drawn once into a cached background; a frame restores that background and draws only
+        the artists in :attr:`dynamic` on top, in z-order. A full draw happens the first time, after
+        :meth:`invalidate`, or when axis limits or the canvas size changed.
+        """
+        from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+        canvas = self.fig.canvas
+        artists = sorted(self.dynamic, key=lambda a: a.get_zorder())
+        if not self.use_blit or not artists:
+            FigureCanvasAgg.draw(canvas)  # Agg draw only: ipympl's own draw() would also send the image
+            return "full"
+        key = self._blit_key_now()
+        mode = "blit"
+        if self._blit_bg is None or key != self._blit_key:
+            visible = [a.get_visible() for a in artists]
+            for a in artists:
+                a.set_visible(False)
+            try:
+                FigureCanvasAgg.draw(canvas)
+                self._blit_bg = canvas.copy_from_bbox(self.fig.bbox)
+                self._blit_key = key
+            finally:
+                for a, v in zip(artists, visible):
+                    a.set_visible(v)
+            mode = "full"
+        else:
+            canvas.restore_region(self._blit_bg)
+        renderer = canvas.get_renderer()
+        for a in artists:
+            a.draw(renderer)  # invisible artists draw nothing
+        return mode
 
     def redraw(self, force: bool = False) -> None:
         """Push the current artist data to the screen.
 
-        ipympl: ``draw_idle()`` (the browser asks for the new image). Static: render the Agg canvas to
-        PNG into ``view.value``. ``auto_render = False`` skips the static PNG (benchmarks time the
-        draw itself with :meth:`time_interaction`).
+        ipympl: :meth:`render` then ``canvas.blit()``, which sends the changed pixels to the browser
+        (with ``use_blit = False``: ``draw_idle()``, the browser then asks for a full redraw). Static:
+        :meth:`render`, then the pixels as PNG into ``view.value`` (skipped while ``auto_render`` is
+        False, e.g. while :meth:`time_interaction` measures the drawing alone).
         """
         self.renders += 1
         if self.mode == "ipympl":
-            self.fig.canvas.draw_idle()
+            if self.use_blit:
+                self.render()
+                self.fig.canvas.blit()
+            else:
+                self.fig.canvas.draw_idle()
         elif self.auto_render or force:
-            buf = io.BytesIO()
-            self.fig.savefig(buf, format="png")
-            self.view.value = buf.getvalue()
+            self.render()
+            self.view.value = self._buffer_png()
+
+    def _buffer_png(self) -> bytes:
+        from PIL import Image
+
+        rgba = np.asarray(self.fig.canvas.buffer_rgba())
+        buf = io.BytesIO()
+        Image.fromarray(rgba[..., :3]).save(buf, format="png", compress_level=1)
+        return buf.getvalue()
 
     def png(self) -> bytes:
-        """The figure as PNG bytes (any mode)."""
+        """The figure as PNG bytes, from a complete draw (any mode)."""
         buf = io.BytesIO()
         self.fig.savefig(buf, format="png")
         return buf.getvalue()
 
-    def time_interaction(self, action: Callable[[], object], repeat: int = 20) -> float:
-        """Median wall time in ms of ``action()`` followed by a full Agg draw of the figure.
+    def time_interaction(self, action: Callable[[], object], repeat: int = 20, png: bool = False) -> float:
+        """Median wall time in ms of one interaction: ``action()`` plus bringing the pixels up to date.
 
-        This is what one slider change or animation frame costs on the kernel side: the handler
-        updates the artists, then the canvas renders them with Agg (ipympl's canvas is an Agg canvas
-        too). The static PNG encoding is left out (``auto_render`` is off while timing).
+        ``action`` is what a slider change or animation frame runs (e.g. ``w.step``, ``w.train``, or
+        ``lambda: setattr(w.lr, "value", 0.1)``); its handler updates the artists and calls
+        :meth:`redraw`. Static mode: the PNG encoding for the Image widget is left out unless ``png``
+        is True, so the number is the handler plus the Agg rendering (blit or full draw). ipympl mode:
+        the handler's redraw already renders and encodes the diff image for the browser.
         """
-        previous, self.auto_render = self.auto_render, False
+        previous = self.auto_render
+        self.auto_render = png
         times = []
         try:
             for _ in range(repeat):
                 t0 = time.perf_counter()
                 action()
-                self.fig.canvas.draw()
+                if self.mode == "static" and not png:
+                    self.render()
                 times.append(1000.0 * (time.perf_counter() - t0))
         finally:
             self.auto_render = previous
@@ -222,8 +300,6 @@ def half_plane_polygon(w, b, xlim, ylim):
 
     Returns an array of shape (k, 2), k = 0 when the region is empty.
     """
-    import numpy as np
-
     box = [(xlim[0], ylim[0]), (xlim[1], ylim[0]), (xlim[1], ylim[1]), (xlim[0], ylim[1])]
 
     def side(p):

@@ -112,6 +112,8 @@ class ApproximationWidget(FigureWidget):
         self.ax_err.grid(alpha=0.3)
         self.ax.set_xlim(self.grid[0], self.grid[-1])
         light_ticks(self.ax, self.ax_pieces, self.ax_err)
+        self.dynamic = [self.fit_line, self.knot_marks, self.piece_lines, self.error_line]
+        self._pieces_ylim = None
         self._load_target()
         self.freeze_layout()
 
@@ -134,6 +136,7 @@ class ApproximationWidget(FigureWidget):
         self.ylim = (lo - pad, hi + pad)
         self.ax.set_ylim(self.ylim)
         self.ax.set_title(f"target '{name}'", fontsize=10)
+        self.invalidate()
         self.reset()
 
     def reset(self, _sync_play: bool = True):
@@ -146,6 +149,7 @@ class ApproximationWidget(FigureWidget):
         spline_init(self.model, seed=self.seed)
         self.optimizer = Adam(self.model.params, lr=self.lr)
         self.epoch = 0
+        self._pieces_ylim = None
         self.errors: list[tuple[int, float]] = [(0, self.mse())]
         if _sync_play and self.play.value != 0:
             self._syncing = True
@@ -188,12 +192,18 @@ class ApproximationWidget(FigureWidget):
         self.piece_lines.set_segments([np.column_stack([self.grid, p]) for p in P])
         self.piece_lines.set_array(np.arange(len(P)) % 10)
         self.piece_lines.set_clim(0, 9)
+        # y-limits only widen, in steps, so that most frames keep the cached background
         lo, hi = float(min(P.min(), self.ylim[0])), float(max(P.max(), self.ylim[1]))
-        self.ax_pieces.set_ylim(lo - 0.05 * (hi - lo), hi + 0.05 * (hi - lo))
+        old = self._pieces_ylim
+        if old is None or lo < old[0] or hi > old[1]:
+            span = hi - lo
+            self._pieces_ylim = (lo - 0.25 * span, hi + 0.25 * span)
+            self.ax_pieces.set_ylim(self._pieces_ylim)
         ep, err = np.array(self.errors).T
         logerr = np.log10(np.maximum(err, 1e-12))
         self.error_line.set_data(ep, logerr)
-        self.ax_err.set_ylim(min(logerr.min(), -1.0) - 0.2, max(logerr.max(), 0.0) + 0.2)
+        low = np.floor(min(logerr.min(), -1.0)) - 0.2
+        self.ax_err.set_ylim(low, max(np.ceil(logerr.max()), 0.0) + 0.2)
         self.status.value = (f"h = {self.hidden.value} hidden units ({self.model.n_params} parameters), "
                              f"epoch {self.epoch}, training MSE {self.errors[-1][1]:.4f}")
         self.redraw()

@@ -110,6 +110,8 @@ class DecisionBoundaryWidget(FigureWidget):
         self.ax_curve.grid(alpha=0.3)
         self.ax_curve.legend(loc="center right", fontsize=8)
         light_ticks(self.ax, self.ax_curve)
+        self.dynamic = [self.image, self.train_pts0, self.train_pts1, self.test_pts0, self.test_pts1,
+                        self.curve_train, self.curve_test]
         self._load_data()
         self.freeze_layout()
 
@@ -198,8 +200,11 @@ class DecisionBoundaryWidget(FigureWidget):
         loss = np.array(self.history["loss"])
         self.curve_train.set_data(ep, loss)
         self.curve_test.set_data(ep, self.history["test_acc"])
-        self.ax_curve.set_xlim(0, max(50, ep[-1]))
-        self.ax_curve.set_ylim(0, max(1.05, float(loss.max()) * 1.05))
+        xmax = 50
+        while xmax < ep[-1]:
+            xmax *= 2  # the axis grows in jumps, so most frames keep the cached background
+        self.ax_curve.set_xlim(0, xmax)
+        self.ax_curve.set_ylim(0, max(1.05, float(np.ceil(loss.max() * 2) / 2)))
         self.status.value = (f"{self.model.layer_sizes} ({self.model.n_params} parameters), "
                              f"epoch {self.epoch}: training loss {self.history['loss'][-1]:.3f}, "
                              f"train accuracy {self.train_accuracy:.2f}, "

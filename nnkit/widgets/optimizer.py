@@ -140,6 +140,7 @@ class OptimizerWidget(FigureWidget):
         self.ax_loss.set_title("loss vs step", fontsize=10)
         self.ax_loss.grid(alpha=0.3)
         light_ticks(self.ax, self.ax_loss)
+        self.dynamic = [*self.lines.values(), *self.heads.values(), *self.loss_lines.values()]
         self.frame = self.steps.value
         self.paths: dict[str, np.ndarray] = {}
         self._set_function()
@@ -247,6 +248,7 @@ class OptimizerWidget(FigureWidget):
             leg.remove()
         if handles:
             self.ax.legend(handles=handles, loc="lower right", fontsize=8, framealpha=0.8)
+        self.invalidate()
         self.show_frame()
 
     # -- handlers ----------------------------------------------------------------------------------
@@ -269,6 +271,7 @@ class OptimizerWidget(FigureWidget):
             leg.remove()
         if handles:
             self.ax.legend(handles=handles, loc="lower right", fontsize=8, framealpha=0.8)
+        self.invalidate()
         self.show_frame()
 
     def _on_play(self, change):

@@ -117,6 +117,8 @@ class PerceptronWidget(FigureWidget):
         self.ax_err.yaxis.get_major_locator().set_params(integer=True)
         handles = [self.points_pos, self.points_neg, self.boundary_line, self.current_marker]
         self.ax_err.legend(handles=handles, loc="upper right", fontsize=8, framealpha=0.9)
+        self.dynamic = [self.region, self.points_pos, self.points_neg, self.boundary_line, self.weight_arrow,
+                        self.current_marker, self.mistakes_line]
 
     # -- state -------------------------------------------------------------------------------------
     def _load_data(self):
@@ -131,6 +133,7 @@ class PerceptronWidget(FigureWidget):
         self.points_pos.set_data(self.X[pos, 0], self.X[pos, 1])
         self.points_neg.set_data(self.X[~pos, 0], self.X[~pos, 1])
         self.ax.set_title(f"perceptron on '{self.dataset.value}' data")
+        self.invalidate()
         self.reset()
 
     def reset(self, _sync_play: bool = True):
@@ -207,7 +210,10 @@ class PerceptronWidget(FigureWidget):
             self.current_marker.set_markeredgecolor("red" if self.last_was_mistake else "orange")
         E = len(self.mistakes_per_epoch)
         self.mistakes_line.set_data(np.arange(1, E + 1), self.mistakes_per_epoch)
-        self.ax_err.set_xlim(0.5, max(E, 5) + 0.5)
+        xmax = 10
+        while xmax < E:
+            xmax *= 2  # the axis grows in jumps, so most frames keep the cached background
+        self.ax_err.set_xlim(0.5, xmax + 0.5)
         self.ax_err.set_ylim(-0.3, max([len(self.X) // 2, *self.mistakes_per_epoch]) + 0.5)
         self.status.value = (f"epoch {self.epoch + 1}, example {self.t % len(self.X)}/{len(self.X)}, "
                              f"w = ({w[0]:.2f}, {w[1]:.2f}), b = {b:.2f}"
