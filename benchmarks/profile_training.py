@@ -103,8 +103,6 @@ class ProposedMLP(MLP):
                 if l > 0 or need_dx:
                     d = d @ self.params[Wn].T
             return d if need_dx else None
-        if need_dx:
-            return MLP.backward(self, d)
         from nnkit.functional import activation_backward, dense_backward, dropout_backward
         for l in range(len(self._names) - 1, -1, -1):
             (Wn, bn), (c_dense, c_act, c_drop) = self._names[l], self._caches[l]
@@ -112,12 +110,13 @@ class ProposedMLP(MLP):
                 d = dropout_backward(d, c_drop)
             if c_act is not None:
                 d = activation_backward(d, c_act)
-            if l > 0:
+            if l > 0 or need_dx:
                 d, self.grads[Wn], self.grads[bn] = dense_backward(d, c_dense)
             else:                                         # input layer: dW and db only
                 _, x, _ = c_dense
                 self.grads[Wn], self.grads[bn] = x.T @ d, d.sum(axis=0)
-        return None
+                d = None
+        return d
 
 
 def _l2(params, lam):
