@@ -1,10 +1,6 @@
 """MLP and SoftmaxRegression: torch.autograd as oracle, finite differences, hand-worked numbers,
 learning on XOR / digits / Fashion-MNIST, float32 end to end, and bad input."""
 
-import gzip
-import struct
-from pathlib import Path
-
 import numpy as np
 import pytest
 from threadpoolctl import threadpool_limits
@@ -13,6 +9,8 @@ from nnkit import activations, optim
 from nnkit.gradcheck import check_gradients
 from nnkit.models import MLP, SoftmaxRegression
 from nnkit.train import fit
+from tests.conftest import FASHION_DIR as FASHION
+from tests.conftest import require_fashion_mnist
 
 torch = pytest.importorskip("torch")
 F = torch.nn.functional
@@ -24,7 +22,6 @@ TORCH_ACT = {
     "leaky_relu": lambda z: F.leaky_relu(z, 0.01), "gaussian": lambda z: torch.exp(-z * z / 2),
     "linear": lambda z: z,
 }
-FASHION = Path("/usr/share/datasets/fashion-mnist")
 
 
 @pytest.fixture(autouse=True)
@@ -290,32 +287,15 @@ def test_softmax_regression_learns_digits():
     assert model.score(X_te, y_te) > 0.93
 
 
-def _read_idx(path):
-    """Tiny IDX reader (fallback if nnkit.data.load_mnist is unavailable)."""
-    with gzip.open(path, "rb") as f:
-        data = f.read()
-    ndim = data[3]
-    shape = struct.unpack(f">{ndim}I", data[4:4 + 4 * ndim])
-    return np.frombuffer(data, dtype=np.uint8, offset=4 + 4 * ndim).reshape(shape)
-
-
 def _fashion():
-    try:
-        from nnkit.data import load_mnist
+    from nnkit.data import load_mnist
 
-        return load_mnist(FASHION, kind="fashion", download=False)
-    except ImportError:  # pragma: no cover
-        r = {k: _read_idx(FASHION / f"{k}-idx{3 if 'images' in k else 1}-ubyte.gz")
-             for k in ("train-images", "train-labels", "t10k-images", "t10k-labels")}
-        images = [r[k].reshape(-1, 784).astype(np.float32) / 255 for k in ("train-images", "t10k-images")]
-        labels = [r[k].astype(np.int64) for k in ("train-labels", "t10k-labels")]
-        return images[0], labels[0], images[1], labels[1]
+    return load_mnist(FASHION, kind="fashion", download=False)
 
 
 @pytest.mark.slow
-@pytest.mark.skipif(not (FASHION / "train-images-idx3-ubyte.gz").exists(),
-                    reason="needs Debian's dataset-fashion-mnist (CI installs it)")
 def test_fashion_mnist_784_30_10_float32_85_percent():
+    require_fashion_mnist()                     # skips locally without the Debian package, fails in CI
     X_tr, y_tr, X_te, y_te = _fashion()
     assert X_tr.shape == (60000, 784) and X_tr.dtype == np.float32
     mean, std = X_tr.mean(axis=0), X_tr.std(axis=0) + np.float32(0.1)   # +0.1: near-constant border pixels
