@@ -3,6 +3,7 @@ learning on XOR / digits / Fashion-MNIST, float32 end to end, and bad input."""
 
 import numpy as np
 import pytest
+import torch  # the oracle: a pinned dev requirement, never skipped
 from threadpoolctl import threadpool_limits
 
 from nnkit import activations, optim
@@ -12,7 +13,6 @@ from nnkit.train import fit
 from tests.conftest import FASHION_DIR as FASHION
 from tests.conftest import require_fashion_mnist
 
-torch = pytest.importorskip("torch")
 F = torch.nn.functional
 
 HIDDEN = ["sigmoid", "tanh", "relu", "leaky_relu", "gaussian", "linear"]
