@@ -365,3 +365,59 @@ def test_invalidate_and_limit_changes_force_a_full_draw():
     assert w.render() == "blit"
     w.use_blit = False
     assert w.render() == "full"
+
+
+# ------------------------------------------------------------------------------ static lecture plots
+def test_confusion_matrix_counts():
+    from nnkit.plotting import confusion_matrix, plot_confusion_matrix
+
+    cm = confusion_matrix([0, 0, 1, 2, 2, 2], [0, 1, 1, 2, 0, 2])
+    np.testing.assert_array_equal(cm, [[1, 1, 0], [0, 1, 0], [1, 0, 2]])
+    assert confusion_matrix([0, 1], [1, 0], n_classes=4).shape == (4, 4)
+    with pytest.raises(ValueError, match="y_pred"):
+        confusion_matrix([0, 1, 2], [0, 1])
+    fig = plot_confusion_matrix(cm, class_names=["a", "b", "c"])
+    texts = sorted(t.get_text() for t in fig.axes[0].texts)
+    assert texts == sorted(str(v) for v in cm.ravel())
+
+
+def test_graph_drawing_shows_values_and_gradients():
+    from nnkit.autograd import Tensor, trace
+    from nnkit.plotting import draw_graph, graph_layout
+
+    w, x, b = Tensor(2.0, label="w"), Tensor(1.5, label="x"), Tensor(-1.0, label="b")
+    z = w * x + b
+    z.label = "z"
+    L = z.sigmoid()
+    L.label = "L"
+    L.backward()
+    nodes, edges, pos = graph_layout(L)
+    assert len(nodes) == len(trace(L)[0]) and len(pos) == len(nodes)
+    for child, parent in edges:  # inputs to the left of the operation that uses them
+        assert pos[id(child)][0] < pos[id(parent)][0]
+    assert len({pos[id(n)] for n in nodes}) == len(nodes)  # no two boxes on top of each other
+    fig = draw_graph(L)
+    arrows = [a for a in fig.axes[0].texts if type(a).__name__ == "Annotation"]
+    boxes = [t.get_text() for t in fig.axes[0].texts if type(t).__name__ != "Annotation"]
+    assert len(boxes) == len(nodes) and len(arrows) == len(edges)
+    w_box = next(t for t in boxes if t.startswith("w\n"))
+    assert w_box == f"w\n2\ngrad {float(w.grad):.4g}"
+    L_box = next(t for t in boxes if t.startswith("L = sigmoid"))
+    assert L_box.endswith("grad 1")
+
+
+def test_history_and_image_plots():
+    from nnkit.plotting import plot_history, plot_templates, show_images
+
+    hist = {"loss": [1.0, 0.5, 0.3], "val_loss": [1.1, 0.7, 0.6], "acc": [0.5, 0.8, 0.9], "val_acc": []}
+    fig = plot_history(hist)
+    ys = [list(line.get_ydata()) for ax in fig.axes for line in ax.get_lines()]
+    assert hist["loss"] in ys and hist["val_loss"] in ys and hist["acc"] in ys
+    W = np.arange(64 * 3, dtype=float).reshape(64, 3) - 90
+    fig = plot_templates(W, shape=(8, 8))
+    shown = [ax.images[0].get_array() for ax in fig.axes if ax.images]
+    assert len(shown) == 3
+    np.testing.assert_array_equal(shown[1], W[:, 1].reshape(8, 8))
+    fig = show_images(np.zeros((5, 16)), shape=(4, 4), titles=list("abcde"), ncols=3)
+    assert sum(1 for ax in fig.axes if ax.images) == 5
+    assert [ax.get_title() for ax in fig.axes if ax.images] == list("abcde")
