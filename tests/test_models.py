@@ -4,6 +4,8 @@ learning on XOR / digits / Fashion-MNIST, float32 end to end, and bad input."""
 import numpy as np
 import pytest
 import torch  # the oracle: a pinned dev requirement, never skipped
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from threadpoolctl import threadpool_limits
 
 from nnkit import activations, optim
@@ -411,3 +413,26 @@ def test_one_hot_least_squares_classifier_and_soft_bce_targets():
     assert np.isfinite(value)
     with pytest.raises(ValueError, match=r"y: expected values in \[0, 1\]"):
         binary.loss(X[:4], [0.2, 1.5, 0.5, 1.0])
+
+
+@settings(max_examples=25, deadline=None)
+@given(sizes=st.lists(st.integers(1, 6), min_size=2, max_size=4), n=st.integers(1, 5),
+       act=st.sampled_from(HIDDEN), pair=st.sampled_from(PAIRS),
+       dtype=st.sampled_from([np.float32, np.float64]))
+def test_shapes_property(sizes, n, act, pair, dtype):
+    output, loss = pair
+    model = MLP(sizes, activation=act, output=output, loss=loss, dtype=dtype)
+    C = sizes[-1]
+    assert model.n_params == sum(a * b + b for a, b in zip(sizes[:-1], sizes[1:]))
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((n, sizes[0]))
+    n_labels = 2 if output == "sigmoid" and C == 1 else C
+    y = rng.standard_normal((n, C)) if output == "linear" else rng.integers(0, n_labels, n)
+    value, grads = model.loss(X, y)
+    assert np.isfinite(value)
+    assert {k: g.shape for k, g in grads.items()} == {k: p.shape for k, p in model.params.items()}
+    assert all(g.dtype == dtype for g in grads.values())
+    assert model.forward(X).shape == (n, C) and model.predict_proba(X).shape == (n, C)
+    assert model.backward(np.ones((n, C), dtype=dtype)).shape == (n, sizes[0])
+    pred = model.predict(X)
+    assert pred.shape == ((n, C) if output == "linear" else (n,))
