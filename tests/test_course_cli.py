@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import html
 import json
 import zipfile
 from pathlib import Path
@@ -118,6 +119,24 @@ def test_solution_full_marks_stub_zero(graded, assignment):
     assert alice["sandbox"] == sandbox.detect()
     assert (course / "feedback" / "alice" / assignment).is_dir()
     assert (course / "autograded" / "bob" / assignment).is_dir()
+
+
+@pytest.mark.slow
+def test_feedback_never_shows_hidden_tests(graded):
+    course, _reports = graded
+    for assignment in ASSIGNMENTS:
+        release_text = _nb_path(REPO, "exercises", assignment).read_text()
+        hidden, inside = set(), False
+        for _type, src, _meta in _cells(_nb_path(REPO, "solutions", assignment)):
+            for line in src.splitlines():
+                s = line.strip()
+                if s in ("### BEGIN HIDDEN TESTS", "### END HIDDEN TESTS"):
+                    inside = s.startswith("### BEGIN")
+                elif inside and len(s) >= 10 and json.dumps(s)[1:-1] not in release_text:
+                    hidden.add(s)
+        for f in (course / "feedback").rglob(f"{assignment}/*.html"):
+            text = html.unescape(f.read_text())
+            assert not [line for line in hidden if line in text], f
 
 
 @pytest.mark.slow

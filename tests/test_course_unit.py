@@ -26,7 +26,10 @@ def test_results_become_plain_float64_data():
     got = roundtrip((np.float32(1.5), np.arange(6, dtype=np.float32).reshape(2, 3), [1, True, None],
                      {"a": 2.5}))
     assert isinstance(got, tuple) and got[0] == 1.5
-    assert type(got[1]) is np.ndarray and got[1].dtype == np.float64 and got[1].shape == (2, 3)
+    assert type(got[1]) is np.ndarray and got[1].dtype == np.float32 and got[1].shape == (2, 3)
+    assert roundtrip(np.arange(3, dtype=np.int32)).dtype == np.int32
+    assert roundtrip(np.array([True, False])).dtype == np.bool_
+    assert roundtrip(np.array([1.5], dtype=np.longdouble)).dtype == np.float64
     assert got[2] == [1, True, None] and got[3] == {"a": 2.5}
     assert np.isnan(roundtrip(float("nan"))) and roundtrip(-np.inf) == -np.inf
 

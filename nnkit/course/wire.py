@@ -2,7 +2,8 @@
 
 Into the sandbox go the graded functions' inputs (trusted, written by the grader): a JSON tree whose
 arrays sit in ``.npy`` files beside it. Out of the sandbox comes what the student's function returned,
-converted *inside* the sandbox to a tagged JSON tree whose arrays are float64 ``.npy`` bytes (base64);
+converted *inside* the sandbox to a tagged JSON tree whose arrays are ``.npy`` bytes (base64) of
+float64, int64 or bool data plus the name of the dtype returned (restored from a short whitelist);
 nothing the student defined (classes, ``__eq__``, ``__array__``, ndarray subclasses) survives the trip.
 The trusted side decodes with size caps, ``np.load(allow_pickle=False)`` and strict JSON.
 """
@@ -118,11 +119,18 @@ def encode_result(value, depth: int = 0):
         return {"t": "unsupported", "type": f"numpy.{value.dtype}"}
     if isinstance(value, np.ndarray):
         base = value.view(np.ndarray)  # drop any subclass behaviour
-        if base.dtype.kind not in "biuf":
+        kind = base.dtype.kind
+        if kind not in "biuf":
             return {"t": "unsupported", "type": f"ndarray of dtype {base.dtype}"}
         if base.size * 8 > MAX_ARRAY_BYTES:
             return {"t": "unsupported", "type": f"ndarray of shape {base.shape} (too large)"}
-        arr = np.array(base, dtype=np.float64, copy=True, subok=False)
+        if kind == "b":
+            arr = np.array(base, dtype=np.bool_, copy=True, subok=False)
+        elif kind in "iu" and (base.size == 0 or base.dtype.itemsize < 8 or kind == "i"
+                               or int(base.max()) <= np.iinfo(np.int64).max):
+            arr = np.array(base, dtype=np.int64, copy=True, subok=False)
+        else:
+            arr = np.array(base, dtype=np.float64, copy=True, subok=False)
         return {"t": "array", "dtype": str(base.dtype), "npy": _npy_b64(arr)}
     if tv in (list, tuple):
         if len(value) > MAX_ITEMS:
@@ -141,6 +149,12 @@ def encode_result(value, depth: int = 0):
     name = getattr(tv, "__qualname__", "object")
     module = getattr(tv, "__module__", "")
     return {"t": "unsupported", "type": f"{module}.{name}" if module else name}
+
+
+# Arrays travel as float64 (floats), int64 (integers) or bool, and get their original dtype back.
+_RESTORABLE = {"f": ("float16", "float32", "float64"),
+               "i": ("int8", "int16", "int32", "int64", "uint8", "uint16", "uint32"),
+               "b": ("bool",)}
 
 
 class Unsupported:
@@ -191,8 +205,11 @@ def decode_result(tree, depth: int = 0, budget: list | None = None):
         if len(raw) > MAX_ARRAY_BYTES + 1024 or budget[0] < 0:
             raise WireError("array too large")
         arr = np.load(io.BytesIO(raw), allow_pickle=False)
-        if type(arr) is not np.ndarray or arr.dtype != np.float64:
-            raise WireError("array is not plain float64")
+        if type(arr) is not np.ndarray or arr.dtype not in (np.float64, np.int64, np.bool_):
+            raise WireError("array is not plain float64/int64/bool data")
+        original = str(tree.get("dtype", ""))
+        if original in _RESTORABLE.get(arr.dtype.kind, ()):
+            arr = arr.astype(original)  # the dtype the student returned (checked by some graders)
         return arr
     if t in ("list", "tuple"):
         items = tree["items"]
