@@ -184,7 +184,7 @@ class MLP:
         ----------
         X : array_like (N, D), cast to the model's dtype
         train : bool
-            Training mode: applies dropout and keeps the caches for :meth:`backward`.
+            Training mode applies dropout. Either way the layer caches are kept for :meth:`backward`.
 
         Returns
         -------
