@@ -176,8 +176,9 @@ def test_csv_has_one_row_per_student_per_assignment(graded):
 @pytest.mark.slow
 def test_serial_equals_parallel(graded):
     course, parallel = graded
-    assert cli.main(["--course", str(course), "grade", "--all", "--jobs", "1", *GRADE_OPTS]) == 0
-    for assignment in ASSIGNMENTS:
+    subset = [a for a in ("ex01_perceptron", "ex02_losses", "ex04_backprop") if a in ASSIGNMENTS]
+    assert cli.main(["--course", str(course), "grade", *subset, "--jobs", "1", *GRADE_OPTS]) == 0
+    for assignment in subset:
         serial = json.loads((course / "reports" / f"{assignment}.json").read_text())
 
         def key(report):

@@ -284,20 +284,24 @@ def _grade(assignment, student, folder, run_seed, limits, kind, result: Submissi
             if outcome.stdout or outcome.stderr:
                 outputs.append((outcome.stdout + outcome.stderr)[: limits.output_bytes])
             progressed = False
+            current = None  # results count only between part_start and part_end of that part
             for ev in outcome.events:
                 kind_ = ev.get("ev")
                 try:
-                    if kind_ == "case":
+                    if kind_ == "part_start":
+                        current = int(ev["p"])
+                    elif kind_ == "case":
                         p, c = int(ev["p"]), int(ev["c"])
-                        if p in pending and c not in records[p]:
+                        if p == current and p in pending and c not in records[p]:
                             records[p][c] = ev
                     elif kind_ == "part_end":
                         p = int(ev["p"])
-                        if p in pending:
+                        if p == current and p in pending:
                             ended.add(p)
                             progressed = True
                             if ev.get("missing"):
                                 missing.add(p)
+                        current = None
                     elif kind_ == "cell_end":
                         progressed = True
                         if ev.get("error"):

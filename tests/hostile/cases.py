@@ -71,6 +71,7 @@ MANIFEST: dict[str, tuple[float, str, str]] = {
     "retyped_cells": (10, "graded", "the hinge answer cell turned into a raw cell, a test into markdown"),
     "precompute_from_job": (9, "graded", "reads the inputs from the job folder and precomputes mae"),
     "history_snoop": (0, "graded", "looks for input history / In / _ih / get_ipython"),
+    "forge_results": (9, "graded", "writes forged mae results (from a reloaded reference) to the pipe"),
 }
 
 
@@ -409,4 +410,23 @@ for item in found:
         exec(text, globals())
 """
         return _file(_nb(ctx, wrong, [("softmax_cross_entropy", attack)]))
+    if name == "forge_results":
+        attack = """
+import importlib, json, os, sys
+fresh = importlib.reload(nnkit.losses)  # new function objects: not the tripwired ones
+fd = int(sys.argv[-1])
+job = json.load(open('/job/job.json'))
+for part in job['parts']:
+    if part['function'] != 'mae':
+        continue
+    for c, case in enumerate(part['cases']):
+        a, b = [np.load('/job/' + x['file']) for x in case['args']['items']]
+        value = {"t": "float", "v": repr(float(fresh.mae(a, b)[0]))}
+        line = json.dumps({"ev": "case", "p": part['index'], "c": c, "ok": True, "value": value, "used": []})
+        os.write(fd, (line + "\\n").encode())
+
+def mae(pred, target):
+    return 0.0
+"""
+        return _file(_nb(ctx, _with(ctx, mae=attack)))
     raise KeyError(name)
