@@ -45,7 +45,8 @@ def _dout(dout, shape, name="dout"):
 
 
 def _cache(cache, kind, length):
-    if not (isinstance(cache, tuple) and len(cache) == length and cache[0] == kind):
+    if not (isinstance(cache, tuple) and len(cache) == length and isinstance(cache[0], str)
+            and cache[0] == kind):
         raise TypeError(f"cache: expected the cache returned by {kind}_forward, got {type(cache).__name__}")
     return cache
 
@@ -298,7 +299,7 @@ def activation_forward(x, name, **kw):
 
 def activation_backward(dout, cache):
     """Backward pass matching :func:`activation_forward` (dispatches on the cached name)."""
-    if not (isinstance(cache, tuple) and cache and cache[0] in _BACKWARD):
+    if not (isinstance(cache, tuple) and cache and isinstance(cache[0], str) and cache[0] in _BACKWARD):
         raise TypeError("cache: expected the cache returned by activation_forward")
     return _BACKWARD[cache[0]](dout, cache)
 

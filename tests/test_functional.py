@@ -275,6 +275,10 @@ def test_bad_input_raises_clear_errors():
         F.relu_backward(np.zeros((3, 2)), rcache)
     with pytest.raises(TypeError, match="cache: expected the cache returned by dense_forward"):
         F.dense_backward(np.zeros((2, 4)), rcache)
+    with pytest.raises(TypeError, match="cache: expected the cache returned by relu_forward"):
+        F.relu_backward(np.zeros((2, 3)), (x, x))
+    with pytest.raises(TypeError, match="cache: expected the cache returned by activation_forward"):
+        F.activation_backward(np.zeros((2, 3)), (x,))
     with pytest.raises(ValueError, match="x: contains NaN or inf"):
         F.sigmoid_forward([1.0, np.inf])
     with pytest.raises(ValueError, match="unknown name 'swish'; valid names are step, sign"):
