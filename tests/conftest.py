@@ -10,7 +10,16 @@ import os
 import shutil
 from pathlib import Path
 
-import pytest
+# Tests use small matrices on a shared 2-core machine, where a multi-threaded BLAS spends its time
+# contending for cores (an epoch measured 15-40x slower). One thread here and in every kernel and
+# sandbox the tests start; the benchmarks set their own thread counts and report them.
+for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ.setdefault(_var, "1")
+
+import pytest  # noqa: E402
+from threadpoolctl import threadpool_limits  # noqa: E402
+
+threadpool_limits(1)
 
 IN_CI = bool(os.environ.get("CI"))
 CHROMIUM = Path("/usr/bin/chromium")
