@@ -95,6 +95,7 @@ def graded(tmp_path_factory):
         dest = course / "submitted" / student / "ex02_losses"
         dest.mkdir(parents=True)
         (dest / "ex02_losses.ipynb").write_text(json.dumps(_partial_notebook(overrides)))
+        (dest / "timestamp.txt").write_text("2026-11-20 10:00:00.000000 UTC")  # as nbgrader collect writes
     assert cli.main(["--course", str(course), "grade", "--all", "--jobs", "2", *GRADE_OPTS]) == 0
     parallel = json.loads(json.dumps({a: json.loads((course / "reports" / f"{a}.json").read_text())
                                       for a in ASSIGNMENTS}))
@@ -169,6 +170,8 @@ def test_csv_has_one_row_per_student_per_assignment(graded):
     assert set(pairs) == {(a, s) for a in released for s in ("alice", "bob", "carol", "erin")}
     score = {(r["assignment"], r["student_id"]): float(r["score"]) for r in rows}
     assert score[("ex02_losses", "carol")] == 7.0 and score[("ex02_losses", "bob")] == 0.0
+    stamp = {(r["assignment"], r["student_id"]): r["timestamp"] for r in rows}
+    assert stamp[("ex02_losses", "carol")].startswith("2026-11-20 10:00:00")
     assert score[("ex02_losses", "alice")] == float(next(
         r["max_score"] for r in rows if r["assignment"] == "ex02_losses"))
 

@@ -148,7 +148,7 @@ def cmd_grade(args) -> int:
             counts[res.status] = counts.get(res.status, 0) + 1
             if folder is not None:  # a student with no folder at all has nothing to record
                 try:
-                    gradebook.record(course_dir, res, a.notebook_name)
+                    gradebook.record(course_dir, res, a.notebook_name, folder)
                     feedback.write(course_dir, res, a.notebook_name)
                 except Exception as exc:  # noqa: BLE001 - one student never stops the batch
                     print(f"error: could not record {student}/{a.name}: {exc}", file=sys.stderr)

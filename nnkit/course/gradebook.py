@@ -93,20 +93,34 @@ def max_points(course_dir: Path, assignment: str) -> dict[str, float]:
         return {gc.name: float(gc.max_score) for nb in a.notebooks for gc in nb.grade_cells}
 
 
-def record(course_dir: Path, result, notebook_name: str) -> None:
+def _submitted_at(folder: Path | None, default: datetime) -> datetime:
+    """The time in nbgrader's ``timestamp.txt`` beside the submission, if it is readable."""
+    from nbgrader.utils import parse_utc
+
+    try:
+        text = (Path(folder) / "timestamp.txt").read_text()[:100].strip()
+        return parse_utc(text)
+    except Exception:  # noqa: BLE001 - missing or garbled: the grading time stands in
+        return default
+
+
+def record(course_dir: Path, result, notebook_name: str, folder: Path | None = None) -> None:
     """Write one :class:`~nnkit.course.engine.SubmissionResult` to the gradebook and autograded/."""
     from nbgrader.api import Gradebook, MissingEntry
 
     course_dir = Path(course_dir)
     nb_id = Path(notebook_name).stem
     now = datetime.now(UTC)
+    submitted = _submitted_at(folder, now) if folder is not None else now
+    submitted = submitted.replace(tzinfo=None)  # nbgrader stores naive UTC times
     with warnings.catch_warnings(), Gradebook(db_url(course_dir)) as gb:
         warnings.simplefilter("ignore")  # nbgrader's add_submission triggers harmless SAWarnings
         gb.update_or_create_student(result.student)
         try:
-            gb.find_submission(result.assignment, result.student)
+            sub = gb.find_submission(result.assignment, result.student)
+            sub.timestamp = submitted
         except MissingEntry:
-            gb.add_submission(result.assignment, result.student, timestamp=now.isoformat())
+            gb.add_submission(result.assignment, result.student, timestamp=submitted.isoformat())
         by_id = {p.grade_id: p for p in result.parts}
         a = gb.find_assignment(result.assignment)
         for nb in a.notebooks:
