@@ -86,15 +86,24 @@ def print_header(title: str, info: dict, notes: Sequence[str] = ()) -> None:
 
 # --------------------------------------------------------------------------- timing
 
-def repeat(fn: Callable[[], object], n: int, warmup: int = 1) -> list[float]:
-    """Wall-clock seconds of ``n`` calls of ``fn`` after ``warmup`` untimed calls."""
+CLOCKS = {"wall": time.perf_counter, "cpu": time.process_time}
+
+
+def repeat(fn: Callable[[], object], n: int, warmup: int = 1, clock: str = "wall") -> list[float]:
+    """Seconds of ``n`` calls of ``fn`` after ``warmup`` untimed calls.
+
+    ``clock="wall"`` (default) is elapsed time; ``clock="cpu"`` is this process's CPU time (all its
+    threads), which a busy shared machine disturbs far less, but which also counts BLAS threads that
+    spin while waiting: use it with one thread.
+    """
+    timer = CLOCKS[clock]
     for _ in range(warmup):
         fn()
     times = []
     for _ in range(n):
-        t0 = time.perf_counter()
+        t0 = timer()
         fn()
-        times.append(time.perf_counter() - t0)
+        times.append(timer() - t0)
     return times
 
 

@@ -385,6 +385,8 @@ def main(argv=None):
     ap.add_argument("--peers", nargs="+", default=list(PEERS), choices=PEERS)
     ap.add_argument("--no-memory", action="store_true")
     ap.add_argument("--synthetic", action="store_true", help="synthetic data even if Fashion-MNIST is there")
+    ap.add_argument("--clock", choices=("wall", "cpu"), default="wall",
+                    help="wall time (default) or process CPU time (steadier on a busy machine; use 1 thread)")
     ap.add_argument("--no-recipe", action="store_true")
     ap.add_argument("--_memory-child", nargs=6, help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
@@ -409,7 +411,8 @@ def main(argv=None):
     info = machine_info(torch=f"{torch.__version__} ({torch.get_num_threads()} threads, the same as "
                               f"numpy's BLAS)", sklearn=sklearn.__version__, data=source,
                         network=f"784-30-10 ReLU, softmax cross-entropy, plain SGD lr={LR}",
-                        repeats=f"median of {repeats} timed epochs after 1 warm-up")
+                        repeats=f"median of {repeats} timed epochs after 1 warm-up",
+                        clock="wall time" if args.clock == "wall" else "process CPU time (--clock cpu)")
     notes = []
     if quick:
         notes.append(f"--quick: {X.shape[0]} rows timed, scaled to {n_epoch:,}; numbers are not meaningful")
@@ -440,7 +443,7 @@ def main(argv=None):
             rows = min(rows, X.shape[0])
             Xp, yp = data32[dname][:rows], y[:rows]
             epoch = MAKERS[peer](Xp, yp, batch, DTYPES[dname])
-            times = repeat(epoch, repeats, warmup=1)
+            times = repeat(epoch, repeats, warmup=1, clock=args.clock)
             sec = median(times) * n_epoch / rows
             want_mem = not args.no_memory and (not quick or (batch == batch_sizes[-1] and
                                                              (peer, dname) in QUICK_MEMORY))

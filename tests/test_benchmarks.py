@@ -76,11 +76,11 @@ def test_profile_quick_patch_keeps_the_trajectory():
     assert "input checks" in text and "dense layers" in text
     rows = re.findall(r"^(\d+)\s+(nnkit \(current\)|\+ [a-zA-Z -]+?|fused numpy loop|np\.matmul only)\s+"
                       r"([\d.,]+)[ ]+([\d.,]+)[ ]+([\d.,]+)[ ]*([^\n]*)$", text, re.M)
-    assert len(rows) == 2 * 6, rows
+    assert len(rows) == 2 * 7, rows
     for *_, sec, fused, mm, check in rows:
         assert number(sec) > 0 and number(fused) > 0 and number(mm) > 0
         assert "DIFFERENT" not in check and "failed" not in check
-    assert sum("same params" in r[-1] for r in rows) == 2 * 3
+    assert sum("same params" in r[-1] for r in rows) == 2 * 4
 
 
 def test_widgets_quick_times_each_widget():
