@@ -164,15 +164,20 @@ def cmd_grade(args) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="nnkit-course", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--course", help="the nbgrader course directory (default: ./course or .)")
+    parser = argparse.ArgumentParser(
+        prog="nnkit-course",
+        description="The instructor's command: release the exercises, grade submissions in a sandbox.")
+    course_help = "the nbgrader course directory (default: ./course, or . when run inside it)"
+    parser.add_argument("--course", help=course_help)
     sub = parser.add_subparsers(dest="command", required=True)
     rel = sub.add_parser("release",
                          help="regenerate exercises/ from solutions/ (nbgrader generate_assignment)")
     rel.add_argument("assignments", nargs="*", help="default: every assignment in solutions/")
+    rel.add_argument("--course", default=argparse.SUPPRESS, help=course_help)
     rel.set_defaults(func=cmd_release)
     gr = sub.add_parser("grade", help="autograde submissions in a sandbox; write gradebook, feedback, CSV")
-    gr.add_argument("assignments", nargs="*")
+    gr.add_argument("assignments", nargs="*", help="assignment names, e.g. ex02_losses")
+    gr.add_argument("--course", default=argparse.SUPPRESS, help=course_help)
     gr.add_argument("--all", action="store_true", help="every assignment with a trusted grader")
     gr.add_argument("--submissions", metavar="DIR|ZIP",
                     help="import notebooks named by student (alice.ipynb, alice/<assignment>.ipynb) first")

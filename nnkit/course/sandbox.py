@@ -45,7 +45,7 @@ SANDBOX_HOME = "/home/student"
 class Limits:
     """Resource limits for one sandboxed run."""
 
-    cpu_seconds: int = 60
+    cpu_seconds: int | None = None     # default: the wall-clock budget (total_seconds) + 10 s
     memory_bytes: int = 3 << 30
     file_bytes: int = 64 << 20
     nproc: int = 64
@@ -158,7 +158,8 @@ def _env() -> dict[str, str]:
 def _preexec(limits: Limits, set_nproc: bool):
     def apply():
         os.setsid()
-        for res, value in ((resource.RLIMIT_CPU, limits.cpu_seconds),
+        cpu = limits.cpu_seconds if limits.cpu_seconds is not None else int(limits.total_seconds) + 10
+        for res, value in ((resource.RLIMIT_CPU, cpu),
                            (resource.RLIMIT_AS, limits.memory_bytes),
                            (resource.RLIMIT_FSIZE, limits.file_bytes),
                            (resource.RLIMIT_CORE, 0),
