@@ -174,13 +174,23 @@ class JupyterLabServer:
         tree = f"/tree/{path}" if path else ""
         return f"{self.url}{prefix}{tree}?token={self.token}"
 
-    def shutdown_kernels(self) -> None:
-        """Delete every session and kernel (keeps the busy 2-core CI box free between tests)."""
+    def shutdown_kernels(self, paths=None, keep=()) -> None:
+        """Shut down the sessions (and kernels) of ``paths`` (default: all), except those in ``keep``.
+
+        Keeps the busy 2-core CI box free between tests. With no ``paths`` orphan kernels go too.
+        """
         try:
+            kept_kernels = set()
             for session in self.api("GET", "/api/sessions"):
+                path = session.get("path")
+                if path in keep or (paths is not None and path not in paths):
+                    kept_kernels.add((session.get("kernel") or {}).get("id"))
+                    continue
                 self.api("DELETE", f"/api/sessions/{session['id']}")
-            for kernel in self.api("GET", "/api/kernels"):
-                self.api("DELETE", f"/api/kernels/{kernel['id']}")
+            if paths is None:
+                for kernel in self.api("GET", "/api/kernels"):
+                    if kernel["id"] not in kept_kernels:
+                        self.api("DELETE", f"/api/kernels/{kernel['id']}")
         except (OSError, urllib.error.URLError, ValueError):
             pass
 

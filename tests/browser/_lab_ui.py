@@ -42,6 +42,7 @@ class Notebook:
         self.page = page
         self.server = server
         self.path = path
+        self.console_errors: list[str] = []  # errors the page logged (e.g. a widget view that failed)
 
     # ------------------------------------------------------------------ opening
     @classmethod
@@ -50,6 +51,7 @@ class Notebook:
         workspace = f"t{next(_workspaces)}-{int(time.time() * 1000) % 100000}"
         page.goto(server.lab_url(path, workspace=workspace), wait_until="domcontentloaded")
         nb = cls(page, server, path)
+        page.on("console", lambda msg: msg.type == "error" and nb.console_errors.append(msg.text))
         nb.panel.locator(".jp-Cell").first.wait_for(timeout=KERNEL_START_TIMEOUT)
         nb.wait_for_kernel(KERNEL_START_TIMEOUT)
         return nb
@@ -204,8 +206,11 @@ class Notebook:
                 const [failures, reprSource] = args;
                 const repr = new RegExp(reprSource);
                 const outputs = [...panel.querySelectorAll('.jp-OutputArea-output')];
-                const views = outputs.filter(o => o.querySelector(':scope > .jupyter-widgets'));
-                const top = views.filter(v => !v.parentElement.closest('.jupyter-widgets'));
+                const isView = el => el && [...el.classList].some(
+                    c => c === 'jupyter-widgets' || c === 'jupyter-matplotlib' || c.startsWith('widget-'));
+                const views = outputs.filter(o => [...o.children].some(isView));
+                const inWidget = el => el.parentElement.closest('.jupyter-widgets, .jupyter-matplotlib');
+                const top = views.filter(v => !inWidget(v));
                 const failed = outputs.map(o => o.innerText)
                                       .filter(t => failures.some(f => t.includes(f)))
                                       .map(t => t.slice(0, 300));
@@ -219,28 +224,56 @@ class Notebook:
                     plain_reprs: plain,
                     figures: panel.querySelectorAll('.jupyter-matplotlib').length,
                     canvases: panel.querySelectorAll('.jupyter-matplotlib-canvas-div > canvas').length,
+                    // ipympl figures not drawn: a 0-size canvas, or one colour all over
+                    undrawn: [...panel.querySelectorAll('.jupyter-matplotlib-canvas-div')].map((div, i) => {
+                        const c = div.querySelector('canvas');
+                        if (!c || c.width === 0 || c.height === 0) return `figure ${i}: 0 size`;
+                        const data = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
+                        for (let k = 4; k < data.length; k += 4) {
+                            if (data[k] !== data[0] || data[k + 1] !== data[1] || data[k + 2] !== data[2]
+                                || data[k + 3] !== data[3]) return null;
+                        }
+                        return `figure ${i}: blank ${c.width}x${c.height}`;
+                    }).filter(x => x),
                 };
             }""",
             [list(WIDGET_FAILURE_TEXT), WIDGET_REPR.pattern],
         )
 
-    def button(self, name: str) -> Locator:
-        """The widget button labelled exactly ``name``."""
-        label = re.compile(f"^\\s*{re.escape(name)}\\s*$")
-        return self.panel.locator("button.jupyter-button", has_text=label)
+    def wait_for_figures(self, timeout_ms: float = 60_000) -> dict:
+        """Poll the widget report until every ipympl figure is drawn (or time is up); return it.
 
-    def slider(self, label: str) -> Locator:
-        """The ipywidgets slider whose description starts with ``label``."""
-        return self.panel.locator(".widget-slider").filter(
-            has=self.page.locator(".widget-label", has_text=re.compile(f"^\\s*{re.escape(label)}"))
+        An ipympl canvas gets its size and first image from the kernel after the view is created, so
+        it can lag behind the kernel going idle.
+        """
+        deadline = time.monotonic() + timeout_ms / 1000
+        report = self.widget_report()
+        while report["undrawn"] and time.monotonic() < deadline:
+            self.page.wait_for_timeout(250)
+            report = self.widget_report()
+        return report
+
+    def button(self, name: str) -> Locator:
+        """The widget buttons labelled exactly ``name`` (page-rooted: usable in ``has=``)."""
+        label = re.compile(f"^\\s*{re.escape(name)}\\s*$")
+        return self.page.locator("button.jupyter-button", has_text=label)
+
+    def slider(self, label: str, scope: Locator | None = None) -> Locator:
+        """The ipywidgets sliders whose description starts with ``label`` (page-rooted unless ``scope``)."""
+        return (
+            (scope or self.page)
+            .locator(".widget-slider")
+            .filter(has=self.page.locator(".widget-label", has_text=re.compile(f"^\\s*{re.escape(label)}")))
         )
 
-    def nudge_slider(self, label: str, key: str = "ArrowRight", presses: int = 3) -> tuple[str, str]:
+    def nudge_slider(
+        self, label: str, key: str = "ArrowRight", presses: int = 3, scope: Locator | None = None
+    ) -> tuple[str, str]:
         """Focus the slider's handle and press ``key`` a few times, like a user at the keyboard.
 
         Returns the slider's readout before and after.
         """
-        slider = self.slider(label).first
+        slider = self.slider(label, scope).first
         slider.scroll_into_view_if_needed()
         readout = slider.locator(".widget-readout").first
         before = readout.inner_text()
@@ -256,31 +289,39 @@ class Notebook:
             after = readout.inner_text()
         return before, after
 
-    def canvas(self, index: int = 0) -> Locator:
-        """The ``index``-th ipympl figure canvas (the top canvas of the figure: it holds the image)."""
-        return self.panel.locator(".jupyter-matplotlib-canvas-div").nth(index)
+    def output_with(self, control: Locator) -> Locator:
+        """The outermost cell output that contains ``control`` (e.g. the whole widget of a button)."""
+        return (
+            self.panel.locator(".jp-Cell-outputArea > .jp-OutputArea-child > .jp-OutputArea-output")
+            .filter(has=control)
+            .first
+        )
 
-    def canvas_png(self, index: int = 0) -> bytes:
-        canvas = self.canvas(index)
+    def canvas(self, scope: Locator | None = None) -> Locator:
+        """The first ipympl canvas inside ``scope`` (default: the notebook)."""
+        return (scope or self.panel).locator(".jupyter-matplotlib-canvas-div").first
+
+    def canvas_png(self, scope: Locator | None = None) -> bytes:
+        canvas = self.canvas(scope)
         canvas.scroll_into_view_if_needed()
         return canvas.screenshot(animations="disabled")
 
-    def wait_for_canvas_change(self, before: bytes, index: int = 0, timeout_ms: float = 60_000) -> bytes:
-        """Poll screenshots of the canvas until they differ from ``before``; return the new one."""
+    def wait_for_canvas_change(self, before: bytes, scope: Locator | None = None, timeout_ms: float = 60_000):
+        """Poll screenshots of the canvas until they differ from ``before``; return the latest one."""
         deadline = time.monotonic() + timeout_ms / 1000
-        now = self.canvas_png(index)
+        now = self.canvas_png(scope)
         while now == before and time.monotonic() < deadline:
             self.page.wait_for_timeout(250)
-            now = self.canvas_png(index)
+            now = self.canvas_png(scope)
         return now
 
-    def wait_for_canvas_stable(self, index: int = 0, timeout_ms: float = 60_000) -> bytes:
+    def wait_for_canvas_stable(self, scope: Locator | None = None, timeout_ms: float = 60_000) -> bytes:
         """Poll until two screenshots 0.75 s apart are identical (figure done drawing); return it."""
         deadline = time.monotonic() + timeout_ms / 1000
-        last = self.canvas_png(index)
+        last = self.canvas_png(scope)
         while time.monotonic() < deadline:
             self.page.wait_for_timeout(750)
-            now = self.canvas_png(index)
+            now = self.canvas_png(scope)
             if now == last:
                 return now
             last = now

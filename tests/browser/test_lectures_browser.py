@@ -48,10 +48,6 @@ def notebook_source(relpath: str) -> str:
     return "\n".join("".join(c["source"]) for c in cells if c["cell_type"] == "code")
 
 
-def open_lecture(page, lab_server, course_file, relpath: str) -> Notebook:
-    return Notebook.open(page, lab_server, course_file(relpath))
-
-
 def assert_ran_cleanly(nb: Notebook, expect_widgets: bool, expect_canvas: bool) -> dict:
     shown_errors = nb.error_outputs()
     assert not shown_errors, f"{nb.path}: error output in the page:\n" + "\n---\n".join(shown_errors)
@@ -63,7 +59,7 @@ def assert_ran_cleanly(nb: Notebook, expect_widgets: bool, expect_canvas: bool) 
     ]  # fmt: skip
     assert not unexecuted, f"{nb.path}: code cells {unexecuted} did not run"
 
-    report = nb.widget_report()
+    report = nb.wait_for_figures()
     assert not report["failed"], f"{nb.path}: widgets failed to display: {report['failed']}"
     assert not report["plain_reprs"], f"{nb.path}: widgets shown as plain text: {report['plain_reprs']}"
     expected_views = saved_widget_views(saved)
@@ -75,15 +71,18 @@ def assert_ran_cleanly(nb: Notebook, expect_widgets: bool, expect_canvas: bool) 
         assert report["top_views"] >= 1, f"{nb.path}: uses widgets but none is shown ({report})"
     if expect_canvas:
         assert report["figures"] >= 1 and report["canvases"] >= 1, f"{nb.path}: no ipympl canvas ({report})"
+    assert not report["undrawn"], (
+        f"{nb.path}: ipympl figures shown but never drawn: {report['undrawn']}; "
+        f"browser console errors: {nb.console_errors}"
+    )
     return report
 
 
 @pytest.mark.parametrize("relpath", all_lectures(), ids=lambda p: Path(p).stem)
-def test_lecture_runs_in_jupyterlab(page, lab_server, course_file, relpath):
-    nb = open_lecture(page, lab_server, course_file, relpath)
-    source = notebook_source(relpath)
+def test_lecture_runs_in_jupyterlab(run_lecture, course_file, relpath):
+    source = notebook_source(course_file(relpath))
     interactive = Path(relpath).stem in INTERACTIVE.values()
-    nb.run_all()
+    nb = run_lecture(relpath, keep=interactive)  # the widget tests below reuse the run
     assert_ran_cleanly(
         nb,
         expect_widgets=bool(WIDGETS.search(source)) or interactive,
@@ -91,40 +90,51 @@ def test_lecture_runs_in_jupyterlab(page, lab_server, course_file, relpath):
     )
 
 
-def test_perceptron_step_and_play_redraw(page, lab_server, course_file):
-    nb = open_lecture(page, lab_server, course_file, lecture_path("01"))
-    nb.run_all()
-    assert nb.widget_report()["canvases"] >= 1, "the perceptron widget shows no ipympl canvas"
-    before = nb.wait_for_canvas_stable()
-    nb.button("step").first.click()
-    after_step = nb.wait_for_canvas_change(before)
+def live_widget(nb: Notebook, control, what: str):
+    """The cell output holding ``control``; asserts it shows a drawn ipympl figure."""
+    control.first.wait_for()
+    widget = nb.output_with(control)
+    report = nb.wait_for_figures()
+    assert widget.locator(".jupyter-matplotlib-canvas-div").count() >= 1, (
+        f"the {what} shows no ipympl canvas next to its controls ({report})"
+    )
+    assert not report["undrawn"], (
+        f"{nb.path}: ipympl figures never drawn: {report['undrawn']}; console errors: {nb.console_errors}"
+    )
+    return widget
+
+
+def test_perceptron_step_and_play_redraw(run_lecture, course_file):
+    nb = run_lecture(course_file(lecture_path("01")))
+    widget = live_widget(nb, nb.button("step"), "perceptron widget")
+    before = nb.wait_for_canvas_stable(widget)
+    widget.locator("button.jupyter-button", has_text="step").first.click()
+    after_step = nb.wait_for_canvas_change(before, widget)
     assert after_step != before, "pressing 'step' did not change the perceptron figure"
 
-    # Play animates: the canvas keeps changing without further clicks; pause stops it.
-    play = nb.panel.locator(".widget-play").first
-    play.locator("button").first.click()  # the play button
-    after_play = nb.wait_for_canvas_change(nb.canvas_png())
+    # Play animates: the figure keeps changing with no further clicks.
+    play_button = widget.locator(".widget-play button").first
+    play_button.click()
+    after_play = nb.wait_for_canvas_change(nb.canvas_png(widget), widget)
     assert after_play != after_step, "pressing play did not animate the perceptron figure"
-    play.locator("button").nth(1).click()  # pause
+    play_button.click()  # pause
 
 
-def test_optimizer_learning_rate_slider_redraws(page, lab_server, course_file):
-    nb = open_lecture(page, lab_server, course_file, lecture_path("06"))
-    nb.run_all()
-    assert nb.widget_report()["canvases"] >= 1, "the optimizer widget shows no ipympl canvas"
-    before = nb.wait_for_canvas_stable()
-    old, new = nb.nudge_slider("lr", "ArrowRight", presses=4)
+def test_optimizer_learning_rate_slider_redraws(run_lecture, course_file):
+    nb = run_lecture(course_file(lecture_path("06")))
+    widget = live_widget(nb, nb.slider("lr"), "optimizer widget")
+    before = nb.wait_for_canvas_stable(widget)
+    old, new = nb.nudge_slider("lr", "ArrowRight", presses=4, scope=widget)
     assert new != old, f"the learning-rate slider did not move with the keyboard (readout {old!r})"
-    after = nb.wait_for_canvas_change(before)
+    after = nb.wait_for_canvas_change(before, widget)
     assert after != before, f"moving the learning rate {old} -> {new} did not redraw the trajectories"
 
 
-def test_approximation_hidden_units_slider_redraws(page, lab_server, course_file):
-    nb = open_lecture(page, lab_server, course_file, lecture_path("05"))
-    nb.run_all()
-    assert nb.widget_report()["canvases"] >= 1, "the approximation widget shows no ipympl canvas"
-    before = nb.wait_for_canvas_stable()
-    old, new = nb.nudge_slider("hidden", "ArrowRight", presses=5)
+def test_approximation_hidden_units_slider_redraws(run_lecture, course_file):
+    nb = run_lecture(course_file(lecture_path("05")))
+    widget = live_widget(nb, nb.slider("hidden"), "approximation widget")
+    before = nb.wait_for_canvas_stable(widget)
+    old, new = nb.nudge_slider("hidden", "ArrowRight", presses=5, scope=widget)
     assert new != old, f"the hidden-units slider did not move with the keyboard (readout {old!r})"
-    after = nb.wait_for_canvas_change(before)
+    after = nb.wait_for_canvas_change(before, widget)
     assert after != before, f"changing the hidden units {old} -> {new} did not redraw the fit"
