@@ -305,7 +305,9 @@ def main(argv=None):
         results.append([f"{batch}", "np.matmul only", mm, mm / fused, 1.0, ""])
     print()
     print(table(["batch", "variant", "s/epoch", "/fused", "/matmul", "check"], results))
-    print("(each '+' row adds its change to the row above; /fused is the before/after ratio asked for)")
+    print("(nnkit (current) is the installed code: its /fused is the before/after ratio. The '+' rows build "
+          "the proposal\n step by step from nnkit's public functional pairs, each adding its change to the "
+          "row above)")
     return results
 
 
