@@ -75,6 +75,9 @@ def _plot(scores: list[float], max_score: float) -> str:
     ax = fig.subplots()
     bins = max(1, int(round(max_score)) + 1)
     ax.hist(scores, bins=bins, range=(-0.5, max_score + 0.5), color="#3b6ea5", edgecolor="white")
+    from matplotlib.ticker import MaxNLocator
+
+    ax.yaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set_xlabel("autograded score")
     ax.set_ylabel("students")
     ax.set_title(f"{len(scores)} submissions")
