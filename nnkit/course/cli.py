@@ -63,7 +63,10 @@ def cmd_release(args) -> int:
     if unknown:
         return _fail(f"no such assignment in solutions/: {', '.join(unknown)}")
     t = time.monotonic()
-    generate_assignments(course_dir, names)
+    try:
+        generate_assignments(course_dir, names)
+    except RuntimeError as exc:
+        return _fail(str(exc))
     for name in names:
         print(f"released {name} -> exercises/{name}/")
     print(f"{len(names)} assignments released in {time.monotonic() - t:.1f} s; gradebook: "
@@ -97,7 +100,10 @@ def cmd_grade(args) -> int:
             engine.Assignment.load(course_dir, name)
         except ValueError as exc:
             return _fail(str(exc))
-    gradebook.ensure_in_gradebook(course_dir, names)
+    try:
+        gradebook.ensure_in_gradebook(course_dir, names)
+    except RuntimeError as exc:
+        return _fail(str(exc))
     for name in names:
         a = engine.Assignment.load(course_dir, name)
         recorded = gradebook.max_points(course_dir, name)
@@ -124,7 +130,10 @@ def cmd_grade(args) -> int:
             print(f"note: {note}", file=sys.stderr)
         print(f"imported {len(imported)} notebooks from {src} into {course_dir / 'submitted'}")
 
-    kind = sandbox.detect(args.sandbox)
+    try:
+        kind = sandbox.detect(args.sandbox)
+    except RuntimeError as exc:
+        return _fail(str(exc))
     if kind != "bwrap":
         sandbox.warn_fallback()
     limits = sandbox.Limits(cell_seconds=args.cell_timeout, part_cap_seconds=args.part_timeout,
