@@ -8,6 +8,7 @@ import json
 import zipfile
 from pathlib import Path
 
+import nbformat
 import pytest
 
 from nnkit.course import cli, sandbox
@@ -119,7 +120,12 @@ def test_solution_full_marks_stub_zero(graded, assignment):
     assert all(p["points"] == 0 for p in bob["parts"])
     assert alice["sandbox"] == sandbox.detect()
     assert (course / "feedback" / "alice" / assignment).is_dir()
-    assert (course / "autograded" / "bob" / assignment).is_dir()
+    for student in ("alice", "bob"):  # formgrader reads these: valid nbformat, every grade cell present
+        (nb_file,) = (course / "autograded" / student / assignment).glob("*.ipynb")
+        nb = nbformat.read(nb_file, as_version=4)
+        nbformat.validate(nb)
+        ids = {c.metadata.get("nbgrader", {}).get("grade_id") for c in nb.cells}
+        assert {p["grade_id"] for p in alice["parts"]} <= ids
 
 
 @pytest.mark.slow

@@ -289,8 +289,11 @@ def assemble(template: dict, submission: dict | None) -> Program:
 
     notebook = {"cells": nb_cells, "metadata": copy.deepcopy(template.get("metadata", {})),
                 "nbformat": 4, "nbformat_minor": template.get("nbformat_minor", 5)}
-    for c in notebook["cells"]:
-        c.pop("id", None)
+    seen: set[str] = set()
+    for i, c in enumerate(notebook["cells"]):  # nbformat 4.5 wants unique cell ids
+        if not isinstance(c.get("id"), str) or c["id"] in seen:
+            c["id"] = f"nnkit-cell-{i}"
+        seen.add(c["id"])
     return Program(cells, notebook, student_cells, written, notes)
 
 
