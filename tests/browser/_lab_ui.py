@@ -329,7 +329,9 @@ class Notebook:
 
 
 def _normalise(text: str) -> str:
-    return "\n".join(line.rstrip() for line in text.replace("\u200b", "").strip().splitlines())
+    """Editor text without blank lines (CodeMirror's DOM renders an empty line as an extra newline)."""
+    lines = (line.rstrip() for line in text.replace("\u200b", "").splitlines())
+    return "\n".join(line for line in lines if line)
 
 
 def saved_errors(nb_json: dict) -> list[str]:
