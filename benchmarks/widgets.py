@@ -81,15 +81,22 @@ def interactions():
     ]
 
 
-def time_action(widget, action, repeats, warmup, png):
-    """Milliseconds of ``repeats`` calls of ``action()`` + Agg draw (or, with ``png``, + PNG encoding)."""
-    widget.auto_render = png
+def time_action(widget, action, repeats, warmup, how):
+    """Milliseconds of ``repeats`` calls of ``action()`` followed by bringing the pixels up to date.
+
+    ``how``: "draw" - a full ``fig.canvas.draw()`` (Agg) after the handler; "render" - the widget's own
+    ``render()`` (blitting only the artists that change, when the widget supports it); "png" - static
+    mode as a student without ipympl gets it (the handler's redraw renders and encodes the PNG).
+    """
+    widget.auto_render = how == "png"
     times = []
     for i in range(warmup + repeats):
         t0 = time.perf_counter()
         action()
-        if not png:
+        if how == "draw":
             widget.fig.canvas.draw()
+        elif how == "render":
+            widget.render()
         dt = 1000.0 * (time.perf_counter() - t0)
         if i >= warmup:
             times.append(dt)
@@ -114,18 +121,22 @@ def main(argv=None):
         t0 = time.perf_counter()
         widget = factory()
         build_ms = 1000.0 * (time.perf_counter() - t0)
-        rows.append([wname, "(construction, once)", build_ms, None, None, ""])
-        draw = time_action(widget, lambda: None, repeats, warmup, png=False)
-        rows.append(["", "(Agg draw alone, no change)", median(draw), p95(draw), None, ""])
+        own = "render" if callable(getattr(widget, "render", None)) else "draw"
+        rows.append([wname, "(construction, once)", build_ms, None, None, None, None, ""])
+        draw = time_action(widget, lambda: None, repeats, warmup, "draw")
+        rows.append(["", "(full Agg draw alone, no change)", median(draw), p95(draw), None, None, None, ""])
         for iname, make in acts[:1] if args.quick else acts:
-            times = time_action(widget, make(widget), repeats, warmup, png=False)
-            png_times = time_action(widget, make(widget), max(1 if args.quick else 3, repeats // 3), 1,
-                                    png=True)
-            med = median(times)
-            rows.append(["", iname, med, p95(times), median(png_times),
+            full = time_action(widget, make(widget), repeats, warmup, "draw")
+            mine = time_action(widget, make(widget), repeats, warmup, own) if own == "render" else full
+            png = time_action(widget, make(widget), max(1 if args.quick else 3, repeats // 3), 1, "png")
+            med = median(mine)
+            rows.append(["", iname, median(full), p95(full), med, p95(mine), median(png),
                          "yes" if med < TARGET_MS else "NO"])
-    print(table(["widget", "interaction", "median ms", "p95 ms", "static+PNG ms", f"< {TARGET_MS:.0f} ms"],
-                rows))
+    print(table(["widget", "interaction", "full draw ms", "p95", "own render ms", "p95", "static+PNG ms",
+                 f"< {TARGET_MS:.0f} ms"], rows))
+    print("full draw: handler + fig.canvas.draw(); own render: handler + the widget's render() (blits the "
+          "changing artists\n onto a cached background when it can; = full draw for a widget without "
+          f"render()); the < {TARGET_MS:.0f} ms verdict uses own render's median")
     return rows
 
 

@@ -88,10 +88,10 @@ def test_widgets_quick_times_each_widget():
     check_header(text)
     for name in ("PerceptronWidget", "OptimizerWidget", "ApproximationWidget", "DecisionBoundaryWidget"):
         assert name in text
-    plays = re.findall(r"^\s+play: [^\n]*?\s+([\d.,]+)\s+([\d.,]+)\s+([\d.,]+)\s+(yes|NO)$", text, re.M)
+    plays = re.findall(r"^\s+play: [^\n]*?" + r"\s+([\d.,]+)" * 5 + r"\s+(yes|NO)$", text, re.M)
     assert len(plays) == 4
-    for med, p95, png, _ in plays:
-        assert 0 < number(med) <= number(p95) + 1e-9 and number(png) > 0
+    for full, full95, own, own95, png, _ in plays:
+        assert 0 < number(full) <= number(full95) and 0 < number(own) <= number(own95) and number(png) > 0
 
 
 @pytest.fixture
