@@ -136,7 +136,7 @@ def check_equal(got, expected, name: str) -> None:
     if mismatch.size:
         first = tuple(int(i) for i in mismatch[0])
         raise CheckFailed(f"{name}: {len(mismatch)} of {e.size} entries differ; first at index {first}: "
-                          f"expected {e[first]!r}, got {g[first]!r}")
+                          f"expected {e[first].tolist()!r}, got {g[first].tolist()!r}")
     passed(name)
 
 
@@ -178,10 +178,33 @@ def _resolve(dotted: str):
             owner = __import__(module_name, fromlist=["_"])
         except ImportError:
             continue
-        for attr in parts[cut:-1]:
-            owner = getattr(owner, attr)
-        return owner, parts[-1], getattr(owner, parts[-1])
+        try:
+            for attr in parts[cut:-1]:
+                owner = getattr(owner, attr)
+            return owner, parts[-1], getattr(owner, parts[-1])
+        except AttributeError:
+            break
     raise ValueError(f"forbid_reference: cannot resolve {dotted!r}")
+
+
+class _TrippedMapping(Mapping):
+    """Stands in for a forbidden table (e.g. ``nnkit.optim.RULES``): any lookup trips."""
+
+    def __init__(self, dotted: str, message: str, used: list):
+        self._dotted, self._message, self._used = dotted, message, used
+
+    def _trip(self):
+        self._used.append(self._dotted)
+        raise ReferenceUsed(self._message)
+
+    def __getitem__(self, key):
+        self._trip()
+
+    def __iter__(self):
+        self._trip()
+
+    def __len__(self):
+        self._trip()
 
 
 @contextlib.contextmanager
@@ -199,11 +222,15 @@ def forbid_reference(names, namespaces: tuple[dict, ...] = (), used: list | None
     patches: list[tuple[object, str, object]] = []
 
     def tripwire(dotted: str, original):
+        message = (f"this part may not use {dotted}: it is nnkit's own implementation of what the "
+                   "part asks you to write (or data the grader keeps). No credit for this part; "
+                   "write it yourself.")
+        if isinstance(original, Mapping):
+            return _TrippedMapping(dotted, message, used)
+
         def wrapper(*args, **kwargs):
             used.append(dotted)
-            raise ReferenceUsed(f"this calls {dotted}, nnkit's reference implementation of the very "
-                                "thing this part asks you to write: no credit for this part. "
-                                "Implement it yourself.")
+            raise ReferenceUsed(message)
         wrapper.__wrapped_reference__ = original
         return wrapper
 
