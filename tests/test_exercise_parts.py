@@ -42,3 +42,12 @@ def test_parts_have_grade_cells(assignment):
                  if c.get("metadata", {}).get("nbgrader", {}).get("grade")}
     for part in load_parts(assignment):
         assert part.grade_id in grade_ids, f"{assignment}: part {part.grade_id} has no graded cell"
+
+
+@pytest.mark.parametrize("assignment", ASSIGNMENTS)
+def test_forbidden_references_exist(assignment):
+    """A forbidden name that does not resolve would make every call of the part fail."""
+    from nnkit.grading import _resolve
+    for part in load_parts(assignment):
+        for name in part.forbidden:
+            _resolve(name)

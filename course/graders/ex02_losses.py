@@ -14,19 +14,7 @@ import numpy as np
 
 from nnkit import activations, losses
 from nnkit.course.spec import Case, Part
-from nnkit.grading import _resolve, compare
-
-
-def _available(names):
-    """The forbidden names that exist in this nnkit (a missing module cannot be called anyway)."""
-    kept = []
-    for name in names:
-        try:
-            _resolve(name)
-        except (ValueError, AttributeError, ImportError):
-            continue
-        kept.append(name)
-    return tuple(kept)
+from nnkit.grading import compare
 
 
 def _matches(reference):
@@ -104,19 +92,19 @@ def _ce_cases(rng):
 
 PARTS = [
     Part("test_mae", "mae", _pair_cases, _matches(lambda p, t: losses.mae(p, t)[0]),
-         forbidden=_available(("nnkit.losses.mae",)), description="L1 loss (mean absolute error)"),
+         forbidden=(("nnkit.losses.mae",)), description="L1 loss (mean absolute error)"),
     Part("test_mse", "mse", _pair_cases, _matches(lambda p, t: losses.mse(p, t)[0]),
-         forbidden=_available(("nnkit.losses.mse",)), description="L2 loss (mean squared error)"),
+         forbidden=(("nnkit.losses.mse",)), description="L2 loss (mean squared error)"),
     Part("test_hinge", "hinge", _hinge_cases, _matches(lambda s, y: losses.hinge(s, y)[0]),
-         forbidden=_available(("nnkit.losses.hinge",)), description="binary hinge loss"),
+         forbidden=(("nnkit.losses.hinge",)), description="binary hinge loss"),
     Part("test_zero_one", "zero_one", _zero_one_cases, _matches(lambda s, y: losses.zero_one(s, y)[0]),
-         forbidden=_available(("nnkit.losses.zero_one",)), description="0-1 loss (error rate)"),
+         forbidden=(("nnkit.losses.zero_one",)), description="0-1 loss (error rate)"),
     Part("test_softmax", "softmax", _softmax_cases, _matches(lambda s: activations.softmax(s, axis=1)),
-         forbidden=_available(("nnkit.activations.softmax", "nnkit.activations.log_softmax",
+         forbidden=(("nnkit.activations.softmax", "nnkit.activations.log_softmax",
                                "nnkit.functional.softmax_forward")),
          description="numerically stable softmax"),
     Part("test_softmax_cross_entropy", "softmax_cross_entropy", _ce_cases,
          _matches(losses.softmax_cross_entropy),
-         forbidden=_available(("nnkit.losses.softmax_cross_entropy",)),
+         forbidden=(("nnkit.losses.softmax_cross_entropy",)),
          description="softmax cross-entropy: loss and gradient"),
 ]
