@@ -103,13 +103,26 @@ class FigureWidget:
 
     @property
     def ui(self) -> widgets.Widget:
+        """The controls and the figure in one box, ready to display (built on first use)."""
         if self._ui is None:
             self._ui = self._layout()
+        self._prime_view()
         return self._ui
 
-    def _repr_mimebundle_(self, **kwargs):
-        if self.mode == "static" and not self.view.value:
+    def _prime_view(self) -> None:
+        """Give the view a first image before the browser sees it.
+
+        An ipympl canvas shown *inside* a box never gets ``_repr_mimebundle_`` called, which is where
+        ipympl sets the canvas size and first image; without them the browser draws a broken, 0-size
+        canvas. Calling it here does the same as ``display(fig.canvas)`` would. Static mode: the first PNG.
+        """
+        if self.mode == "ipympl":
+            if not self.view._data_url:
+                self.view._repr_mimebundle_()
+        elif not self.view.value:
             self.redraw(force=True)
+
+    def _repr_mimebundle_(self, **kwargs):
         return self.ui._repr_mimebundle_(**kwargs)
 
     # -- drawing ---------------------------------------------------------------------------------
@@ -185,10 +198,10 @@ class FigureWidget:
         """
         self.renders += 1
         if self.mode == "ipympl":
-            if self.use_blit:
+            if self.use_blit and not self.view.syncing_data_url:
                 self.render()
                 self.fig.canvas.blit()
-            else:
+            else:  # no browser view yet (or no blitting): let the browser ask for a full draw
                 self.fig.canvas.draw_idle()
         elif self.auto_render or force:
             self.render()
