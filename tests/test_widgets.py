@@ -421,3 +421,20 @@ def test_history_and_image_plots():
     fig = show_images(np.zeros((5, 16)), shape=(4, 4), titles=list("abcde"), ncols=3)
     assert sum(1 for ax in fig.axes if ax.images) == 5
     assert [ax.get_title() for ax in fig.axes if ax.images] == list("abcde")
+
+
+def test_ipympl_canvas_is_primed_and_blits_once_the_browser_is_ready():
+    w = PerceptronWidget(mode="ipympl")
+    canvas = w.view
+    assert canvas._data_url is None and tuple(canvas._size) == (0, 0)
+    w._repr_mimebundle_()  # what displaying the widget in a notebook does
+    assert canvas._data_url.startswith("data:image/png;base64,")
+    width, height = w.fig.get_size_inches() * w.fig.dpi
+    assert tuple(canvas._size) == pytest.approx((width, height))
+    blits = []
+    canvas.blit = lambda *a, **k: blits.append(1)
+    w.step()
+    assert blits == []  # no browser view yet: the browser will ask for a full draw
+    canvas._handle_message(canvas, {"type": "initialized"}, [])  # the browser's view is ready
+    w.step()
+    assert blits == [1]
