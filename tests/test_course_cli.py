@@ -178,8 +178,27 @@ def test_csv_has_one_row_per_student_per_assignment(graded):
     assert score[("ex02_losses", "carol")] == 7.0 and score[("ex02_losses", "bob")] == 0.0
     stamp = {(r["assignment"], r["student_id"]): r["timestamp"] for r in rows}
     assert stamp[("ex02_losses", "carol")].startswith("2026-11-20 10:00:00")
+    assert stamp[("ex02_losses", "alice")] == ""  # no timestamp.txt: none, as nbgrader autograde does
     assert score[("ex02_losses", "alice")] == float(next(
         r["max_score"] for r in rows if r["assignment"] == "ex02_losses"))
+
+
+@pytest.mark.slow
+def test_formgrader_sees_autograded_submissions(graded, monkeypatch):
+    """nbgrader's own API (what formgrader shows) lists every submission as autograded."""
+    from nbgrader.apps import NbGraderAPI
+    from nbgrader.coursedir import CourseDirectory
+    from traitlets.config.loader import PyFileConfigLoader
+
+    course, _reports = graded
+    monkeypatch.chdir(course)  # formgrader runs in the course directory (db_url is relative)
+    cfg = PyFileConfigLoader("nbgrader_config.py", path=str(course)).load_config()
+    cfg.CourseDirectory.root = str(course)
+    api = NbGraderAPI(CourseDirectory(config=cfg), config=cfg)
+    subs = {s["student"]: s for s in api.get_submissions("ex02_losses")}
+    assert set(subs) == {"alice", "bob", "carol", "erin"}
+    assert all(s["autograded"] for s in subs.values())
+    assert subs["carol"]["score"] == 7.0 and subs["alice"]["score"] == 10.0
 
 
 @pytest.mark.slow
@@ -211,7 +230,8 @@ def test_submissions_zip_is_unpacked_safely(tmp_path):
     assert cli.main(["--course", str(course), "grade", "ex02_losses", "--submissions", str(archive),
                      *GRADE_OPTS]) == 0
     assert sorted(p.name for p in (course / "submitted").iterdir()) == ["yan", "zoe"]
-    assert [p.name for p in (course / "submitted" / "yan" / "ex02_losses").iterdir()] == ["ex02_losses.ipynb"]
+    assert sorted(p.name for p in (course / "submitted" / "yan" / "ex02_losses").iterdir()) == [
+        "ex02_losses.ipynb", "timestamp.txt"]  # no numpy.py; the import time recorded as nbgrader does
     assert not (tmp_path / "evil.ipynb").exists() and not (course.parent / "evil.ipynb").exists()
     report = _by_student(json.loads((course / "reports" / "ex02_losses.json").read_text()))
     assert report["zoe"]["score"] == 10 and report["yan"]["score"] == 0

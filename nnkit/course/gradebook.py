@@ -25,6 +25,24 @@ def db_url(course_dir: Path) -> str:
     return f"sqlite:///{(Path(course_dir) / 'gradebook.db').resolve()}"
 
 
+def course_id(course_dir: Path) -> str:
+    """``CourseDirectory.course_id`` from ``nbgrader_config.py`` (the gradebook rows carry it)."""
+    from traitlets.config.loader import PyFileConfigLoader
+
+    try:
+        cfg = PyFileConfigLoader("nbgrader_config.py", path=str(course_dir)).load_config()
+        value = cfg.CourseDirectory.course_id
+        return value if isinstance(value, str) and value else "default_course"
+    except Exception:  # noqa: BLE001 - no config: nbgrader's default
+        return "default_course"
+
+
+def open_gradebook(course_dir: Path):
+    from nbgrader.api import Gradebook
+
+    return Gradebook(db_url(course_dir), course_id(course_dir))
+
+
 _GENERATE = """
 import json, sys
 from nbgrader.apps import NbGraderAPI
@@ -68,10 +86,10 @@ def generate_assignments(course_dir: Path, names: list[str], release_dir: Path |
 
 def ensure_in_gradebook(course_dir: Path, assignments: list[str]) -> None:
     """Record the assignments (notebooks, grade cells, points) in the gradebook if they are not."""
-    from nbgrader.api import Gradebook, MissingEntry
+    from nbgrader.api import MissingEntry
 
     todo = []
-    with Gradebook(db_url(course_dir)) as gb:
+    with open_gradebook(course_dir) as gb:
         for name in assignments:
             try:
                 a = gb.find_assignment(name)
@@ -86,41 +104,48 @@ def ensure_in_gradebook(course_dir: Path, assignments: list[str]) -> None:
 
 def max_points(course_dir: Path, assignment: str) -> dict[str, float]:
     """grade_id -> max score, as recorded in the gradebook (from solutions/ at release time)."""
-    from nbgrader.api import Gradebook
-
-    with Gradebook(db_url(course_dir)) as gb:
+    with open_gradebook(course_dir) as gb:
         a = gb.find_assignment(assignment)
         return {gc.name: float(gc.max_score) for nb in a.notebooks for gc in nb.grade_cells}
 
 
-def _submitted_at(folder: Path | None, default: datetime) -> datetime:
-    """The time in nbgrader's ``timestamp.txt`` beside the submission, if it is readable."""
+def _submitted_at(folder: Path | None) -> datetime | None:
+    """The time in nbgrader's ``timestamp.txt`` beside the submission (None without one).
+
+    formgrader treats a submission as autograded only when this equals the gradebook's timestamp,
+    so it is copied exactly, None included, as ``nbgrader autograde`` does.
+    """
     from nbgrader.utils import parse_utc
 
+    if folder is None:
+        return None
     try:
         text = (Path(folder) / "timestamp.txt").read_text()[:100].strip()
+    except OSError:
+        return None
+    try:
         return parse_utc(text)
-    except Exception:  # noqa: BLE001 - missing or garbled: the grading time stands in
-        return default
+    except Exception:  # noqa: BLE001 - a garbled timestamp counts as none
+        return None
 
 
 def record(course_dir: Path, result, notebook_name: str, folder: Path | None = None) -> None:
     """Write one :class:`~nnkit.course.engine.SubmissionResult` to the gradebook and autograded/."""
-    from nbgrader.api import Gradebook, MissingEntry
+    from nbgrader.api import MissingEntry
 
     course_dir = Path(course_dir)
     nb_id = Path(notebook_name).stem
     now = datetime.now(UTC)
-    submitted = _submitted_at(folder, now) if folder is not None else now
-    submitted = submitted.replace(tzinfo=None)  # nbgrader stores naive UTC times
-    with warnings.catch_warnings(), Gradebook(db_url(course_dir)) as gb:
+    submitted = _submitted_at(folder)
+    with warnings.catch_warnings(), open_gradebook(course_dir) as gb:
         warnings.simplefilter("ignore")  # nbgrader's add_submission triggers harmless SAWarnings
         gb.update_or_create_student(result.student)
         try:
             sub = gb.find_submission(result.assignment, result.student)
             sub.timestamp = submitted
         except MissingEntry:
-            gb.add_submission(result.assignment, result.student, timestamp=submitted.isoformat())
+            extra = {"timestamp": submitted} if submitted is not None else {}
+            gb.add_submission(result.assignment, result.student, **extra)
         by_id = {p.grade_id: p for p in result.parts}
         a = gb.find_assignment(result.assignment)
         for nb in a.notebooks:
@@ -152,11 +177,11 @@ def record(course_dir: Path, result, notebook_name: str, folder: Path | None = N
 
 def export_csv(course_dir: Path, dest: Path | None = None) -> Path:
     """``course/grades.csv`` with the columns and rows of ``nbgrader export`` (CSV plugin)."""
-    from nbgrader.api import Gradebook, MissingEntry
+    from nbgrader.api import MissingEntry
 
     dest = Path(dest) if dest else Path(course_dir) / "grades.csv"
     rows = []
-    with Gradebook(db_url(course_dir)) as gb:
+    with open_gradebook(course_dir) as gb:
         for a in gb.assignments:
             for s in gb.students:
                 row = {"assignment": a.name, "duedate": a.duedate, "student_id": s.id,

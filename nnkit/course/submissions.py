@@ -14,6 +14,7 @@ import re
 import shutil
 import stat
 import zipfile
+from datetime import UTC, datetime
 from pathlib import Path, PurePosixPath
 
 from nnkit.course.assemble import nbgrader_meta
@@ -30,9 +31,7 @@ def valid_student(name: str) -> bool:
 
 def students_for(course_dir: Path, assignment: str) -> dict[str, Path | None]:
     """student -> their submitted folder for ``assignment`` (None: no folder, i.e. missing)."""
-    from nbgrader.api import Gradebook
-
-    from nnkit.course.gradebook import db_url
+    from nnkit.course.gradebook import open_gradebook
 
     out: dict[str, Path | None] = {}
     submitted = Path(course_dir) / "submitted"
@@ -42,7 +41,7 @@ def students_for(course_dir: Path, assignment: str) -> dict[str, Path | None]:
                 folder = d / assignment
                 out[d.name] = folder if folder.is_dir() and not folder.is_symlink() else None
     if (Path(course_dir) / "gradebook.db").exists():
-        with Gradebook(db_url(course_dir)) as gb:
+        with open_gradebook(course_dir) as gb:
             for s in gb.students:
                 out.setdefault(s.id, None)
     return dict(sorted(out.items()))
@@ -151,6 +150,7 @@ def import_submissions(source: Path, course_dir: Path, assignments: list[str],
         if not valid_student(Path(fname).stem):
             fname = f"{assignment}.ipynb"
         placed.setdefault((student, assignment), []).append((fname, data))
+    now = datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S.%f UTC")
     for (student, assignment), files in placed.items():
         dest = Path(course_dir) / "submitted" / student / assignment
         if dest.exists():
@@ -158,4 +158,5 @@ def import_submissions(source: Path, course_dir: Path, assignments: list[str],
         dest.mkdir(parents=True)
         for fname, data in files:
             (dest / fname).write_bytes(data)
+        (dest / "timestamp.txt").write_text(now)  # as `nbgrader collect` records it
     return sorted(placed), warnings
