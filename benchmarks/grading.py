@@ -8,7 +8,7 @@ The cohort is built from the repository's own notebooks: for every assignment th
 * ``partial`` - about half of the answer cells filled, the rest left as the stub;
 * ``blank``   - the untouched student version;
 * ``broken``  - a syntax error in an answer cell, a truncated (invalid JSON) file, or an answer cell
-                that imports a module that does not exist (cycling);
+                that imports a module that does not exist (cycling over students and assignments);
 
 in the proportions 40/30/15/15 %. Each contender grades the same cohort in a fresh temporary copy of the
 course (course/, solutions/, exercises/; the gradebook is created there before the clock starts), with
@@ -123,12 +123,12 @@ def build_tree(dest: Path, assignments: list[str], n_students: int, seed: int = 
     rng = random.Random(seed)
     labels: dict[str, int] = {}
     kinds = kinds_for(n_students)
-    for a in assignments:
+    for k, a in enumerate(assignments):
         sol_path = next((dest / "solutions" / a).glob("*.ipynb"))
         solution = json.loads(sol_path.read_text())
         exercise = json.loads((dest / "exercises" / a / sol_path.name).read_text())
         for i, kind in enumerate(kinds):
-            text, label = make_submission(solution, exercise, kind, rng, variant=i)
+            text, label = make_submission(solution, exercise, kind, rng, variant=i + k)
             folder = dest / "course" / "submitted" / f"student{i:03d}" / a
             folder.mkdir(parents=True)
             (folder / sol_path.name).write_text(text)
