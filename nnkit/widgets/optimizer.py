@@ -65,10 +65,10 @@ def trajectory(name: str, function, start, steps: int, **hp) -> np.ndarray:
     with np.errstate(over="ignore", invalid="ignore"):
         for k in range(1, int(steps) + 1):
             g = f.grad(x)
-            if not np.all(np.isfinite(g)):
+            if not (abs(g[0]) < np.inf and abs(g[1]) < np.inf):  # also False for NaN
                 break
             x, state = rule(x, g, state, **hp)
-            if not np.all(np.isfinite(x)) or np.abs(x).max() > BOUND:
+            if not (abs(x[0]) <= BOUND and abs(x[1]) <= BOUND):
                 break
             path[k] = x
     return path
@@ -187,7 +187,8 @@ class OptimizerWidget(FigureWidget):
                            for n, p in self.paths.items()}
             self.log_losses = {n: np.log10(v) for n, v in self.losses.items()}
         finite = np.concatenate([v[np.isfinite(v)] for v in self.log_losses.values()] or [np.zeros(1)])
-        self.ax_loss.set_ylim(finite.min() - 0.3, finite.max() + 0.3)
+        # whole decades: small slider moves keep the limits, so the frame can be blitted
+        self.ax_loss.set_ylim(np.floor(finite.min()) - 0.2, np.ceil(finite.max()) + 0.2)
         self.ax_loss.set_xlim(0, steps)
         self.frame = min(self.frame, steps)
 
@@ -264,14 +265,16 @@ class OptimizerWidget(FigureWidget):
         if self._holding:
             return
         self.play.max = int(self.steps.value)
+        shown = list(self.paths)
         self.compute()
-        handles = [self.lines[n] for n in self.paths]
-        leg = self.ax.get_legend()
-        if leg is not None:
-            leg.remove()
-        if handles:
-            self.ax.legend(handles=handles, loc="lower right", fontsize=8, framealpha=0.8)
-        self.invalidate()
+        if list(self.paths) != shown:  # an optimizer was (un)checked: new legend
+            handles = [self.lines[n] for n in self.paths]
+            leg = self.ax.get_legend()
+            if leg is not None:
+                leg.remove()
+            if handles:
+                self.ax.legend(handles=handles, loc="lower right", fontsize=8, framealpha=0.8)
+            self.invalidate()
         self.show_frame()
 
     def _on_play(self, change):
