@@ -62,10 +62,11 @@ def plot_history(history, ax=None, title: str | None = None):
 
 
 def show_images(images, shape=(8, 8), titles=None, ncols: int = 10, cmap: str = "gray_r", scale: float = 1.0,
-                symmetric: bool = False):
+                symmetric: bool = False, title: str | None = None):
     """A grid of small images (rows of ``images`` reshaped to ``shape``), with optional titles.
 
-    ``symmetric=True`` centres the colour map on 0 (for weights: red positive, blue negative).
+    ``symmetric=True`` centres the colour map on 0 (for weights: red positive, blue negative);
+    ``title`` goes above the whole grid.
     """
     import matplotlib.pyplot as plt
 
@@ -73,7 +74,11 @@ def show_images(images, shape=(8, 8), titles=None, ncols: int = 10, cmap: str = 
     n = len(images)
     ncols = max(1, min(ncols, n))
     nrows = int(np.ceil(n / ncols))
-    fig, axes = plt.subplots(nrows, ncols, figsize=(scale * 1.1 * ncols, scale * 1.25 * nrows), squeeze=False)
+    height = scale * 1.25 * nrows + (0.45 if title else 0.0)
+    fig, axes = plt.subplots(nrows, ncols, figsize=(scale * 1.1 * ncols, height), squeeze=False)
+    if title:
+        fig.suptitle(title, fontsize=11)
+        fig.subplots_adjust(top=1.0 - 0.5 / height)
     for k, ax in enumerate(axes.ravel()):
         ax.axis("off")
         if k >= n:
@@ -88,11 +93,12 @@ def show_images(images, shape=(8, 8), titles=None, ncols: int = 10, cmap: str = 
     return fig
 
 
-def plot_templates(W, shape=(8, 8), class_names=None, scale: float = 1.3):
+def plot_templates(W, shape=(8, 8), class_names=None, scale: float = 1.3, title: str | None = None):
     """Each column of a weight matrix ``W`` (D, C) as an image: the template the classifier matches."""
     W = np.asarray(W, dtype=float)
     names = list(range(W.shape[1])) if class_names is None else list(class_names)
-    return show_images(W.T, shape=shape, titles=names, ncols=W.shape[1], scale=scale, symmetric=True)
+    return show_images(W.T, shape=shape, titles=names, ncols=W.shape[1], scale=scale, symmetric=True,
+                       title=title)
 
 
 def confusion_matrix(y_true, y_pred, n_classes: int | None = None) -> np.ndarray:
