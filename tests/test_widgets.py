@@ -272,6 +272,12 @@ def test_boundary_training_changes_image_and_improves_accuracy():
     np.testing.assert_allclose(p1, w.probabilities())
     assert w.test_accuracy > max(acc0, 0.85) and w.train_accuracy > 0.85
     assert w.curve_test.get_ydata()[-1] == w.test_accuracy
+    # the drawn boundary is where the network is undecided: P(class 1 | x) = 0.5 there
+    xs, ys = w.boundary_line.get_data()
+    pts = np.column_stack([xs, ys])
+    pts = pts[np.isfinite(pts).all(axis=1)]
+    assert len(pts) > 10
+    np.testing.assert_allclose(w.model.predict_proba(pts)[:, 1], 0.5, atol=0.1)
     assert w.fig is fig and w.image is image
 
 

@@ -3,7 +3,8 @@
 Used in lecture 4 (what hidden units and depth buy) and lecture 7 (what L2 and dropout do to the
 boundary). The network is ``nnkit.models.MLP([2, h, ..., h, 2], activation, output="softmax", l2=λ,
 dropout=p)`` trained full batch with ``nnkit.optim.Adam`` in short chunks; the picture is the predicted
-probability of class 1 on a fixed grid, drawn as one image whose pixels are replaced in place.
+probability of class 1 on a fixed grid, drawn as one image whose pixels are replaced in place, with the
+decision boundary P = 0.5 as one line (its 0.5-contour, recomputed with contourpy) updated in place.
 """
 
 from __future__ import annotations
@@ -61,6 +62,7 @@ class DecisionBoundaryWidget(FigureWidget):
     epoch : int
     history : dict of lists "epoch", "loss", "train_acc", "test_acc"
     image : AxesImage of P(class 1) on the grid; ``image.get_array()`` is the current grid
+    boundary_line : Line2D of the decision boundary P(class 1 | x) = 0.5 (pieces separated by NaN)
     curve_train, curve_test : Line2D of training loss / test accuracy vs epoch
     dataset, hidden, layers, activation, l2, dropout, play, train_button, reset_button : controls
     """
@@ -92,10 +94,12 @@ class DecisionBoundaryWidget(FigureWidget):
         self.extent = (-lim, lim, -lim, lim)
         g = np.linspace(-lim, lim, int(grid))
         gx, gy = np.meshgrid(g, g)
+        self._grid_axis = g
         self.grid_points = np.column_stack([gx.ravel(), gy.ravel()])
         self.grid_shape = gx.shape
         self.image = self.ax.imshow(np.full(self.grid_shape, 0.5), extent=self.extent, origin="lower",
                                     cmap="RdBu_r", vmin=-0.6, vmax=1.6, interpolation="bilinear")
+        self.boundary_line, = self.ax.plot([], [], "-", color="k", lw=1.5, zorder=1.5)  # P = 0.5
         self.train_pts0, = self.ax.plot([], [], "o", color="tab:blue", mec="k", mew=0.5, ms=5)
         self.train_pts1, = self.ax.plot([], [], "o", color="tab:red", mec="k", mew=0.5, ms=5)
         self.test_pts0, = self.ax.plot([], [], "o", mfc="none", mec="tab:blue", ms=5)
@@ -110,8 +114,8 @@ class DecisionBoundaryWidget(FigureWidget):
         self.ax_curve.grid(alpha=0.3)
         self.ax_curve.legend(loc="center right", fontsize=8)
         light_ticks(self.ax, self.ax_curve)
-        self.dynamic = [self.image, self.train_pts0, self.train_pts1, self.test_pts0, self.test_pts1,
-                        self.curve_train, self.curve_test]
+        self.dynamic = [self.image, self.boundary_line, self.train_pts0, self.train_pts1, self.test_pts0,
+                        self.test_pts1, self.curve_train, self.curve_test]
         self._load_data()
         self.freeze_layout()
 
@@ -194,8 +198,21 @@ class DecisionBoundaryWidget(FigureWidget):
         return self.history["test_acc"][-1]
 
     # -- drawing -----------------------------------------------------------------------------------
+    def decision_boundary(self, P=None):
+        """The curve P(class 1 | x) = 0.5 on the grid: ``(xs, ys)`` with NaN between separate pieces."""
+        import contourpy
+
+        P = self.probabilities() if P is None else P
+        lines = contourpy.contour_generator(self._grid_axis, self._grid_axis, P).lines(0.5)
+        if not lines:
+            return np.array([]), np.array([])
+        pts = np.concatenate([np.vstack([seg, [np.nan, np.nan]]) for seg in lines])
+        return pts[:, 0], pts[:, 1]
+
     def _update_artists(self):
-        self.image.set_data(self.probabilities())
+        P = self.probabilities()
+        self.image.set_data(P)
+        self.boundary_line.set_data(*self.decision_boundary(P))
         ep = self.history["epoch"]
         loss = np.array(self.history["loss"])
         self.curve_train.set_data(ep, loss)
