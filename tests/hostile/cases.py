@@ -71,6 +71,7 @@ MANIFEST: dict[str, tuple[float, str, str]] = {
     "retyped_cells": (10, "graded", "the hinge answer cell turned into a raw cell, a test into markdown"),
     "precompute_from_job": (9, "graded", "reads the inputs from the job folder and precomputes mae"),
     "history_snoop": (0, "graded", "looks for input history / In / _ih / get_ipython"),
+    "wrapped_reference": (9, "graded", "mae calls the tripwire's __wrapped_reference__"),
     "forge_results": (9, "graded", "writes forged mae results (from a reloaded reference) to the pipe"),
 }
 
@@ -410,6 +411,10 @@ for item in found:
         exec(text, globals())
 """
         return _file(_nb(ctx, wrong, [("softmax_cross_entropy", attack)]))
+    if name == "wrapped_reference":
+        mae = ("def mae(pred, target):\n    f = nnkit.losses.mae\n"
+               "    f = getattr(f, '__wrapped_reference__', f)\n    return f(pred, target)[0]")
+        return _file(_nb(ctx, _with(ctx, mae=mae)))
     if name == "forge_results":
         attack = """
 import importlib, json, os, sys
