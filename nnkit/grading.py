@@ -213,13 +213,16 @@ def forbid_reference(names, namespaces: tuple[dict, ...] = (), used: list | None
 
     Every nnkit module, and every dict in ``namespaces`` (e.g. the notebook's globals, for
     ``from nnkit.losses import mse as my_mse``), that holds the original object gets a tripwire in its
-    place; all are restored on exit. The names of tripped references are appended to ``used`` (also
-    yielded), so a caller still knows even if the student's code swallowed the exception.
+    place; all are restored on exit, as are names the block itself bound to a tripwire in those
+    namespaces. The tripwires hold no reference to the original. The names of tripped references are
+    appended to ``used`` (also yielded), so a caller still knows even if the student's code swallowed
+    the exception.
     """
     used = [] if used is None else used
     if isinstance(names, str):
         names = [names]
     patches: list[tuple[object, str, object]] = []
+    originals: dict[int, tuple[object, object]] = {}  # id(tripwire) -> (tripwire, original)
 
     def tripwire(dotted: str, original):
         message = (f"this part may not use {dotted}: it is nnkit's own implementation of what the "
@@ -231,13 +234,13 @@ def forbid_reference(names, namespaces: tuple[dict, ...] = (), used: list | None
         def wrapper(*args, **kwargs):
             used.append(dotted)
             raise ReferenceUsed(message)
-        wrapper.__wrapped_reference__ = original
         return wrapper
 
     try:
         for dotted in names:
             owner, attr, original = _resolve(dotted)
             wire = tripwire(dotted, original)
+            originals[id(wire)] = (wire, original)
             holders = [m for n, m in list(sys.modules.items()) if n == "nnkit" or n.startswith("nnkit.")]
             for holder in [owner, *holders]:
                 for key, value in list(vars(holder).items()):
@@ -256,3 +259,9 @@ def forbid_reference(names, namespaces: tuple[dict, ...] = (), used: list | None
                 holder[key] = value
             else:
                 setattr(holder, key, value)
+        # Names bound inside the block (``from nnkit.losses import mse``) get the real object back.
+        for ns in namespaces:
+            for key, value in list(ns.items()):
+                entry = originals.get(id(value))
+                if entry is not None and entry[0] is value:
+                    ns[key] = entry[1]

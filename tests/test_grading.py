@@ -89,3 +89,16 @@ def test_forbid_reference_rejects_unknown_names():
     with pytest.raises(ValueError, match="cannot resolve"):
         with forbid_reference(["nnkit.losses.no_such_loss"]):
             pass
+
+
+def test_names_bound_inside_the_block_get_the_original_back_and_tripwires_leak_nothing():
+    original = losses.mse
+    namespace: dict = {}
+    with forbid_reference(["nnkit.losses.mse"], namespaces=(namespace,)):
+        exec("from nnkit.losses import mse as m", namespace)
+        wire = namespace["m"]
+        assert wire is not original
+        reachable = [c.cell_contents for c in (wire.__closure__ or ())]
+    assert namespace["m"] is original
+    assert not any(obj is original for obj in reachable), "a tripwire must not hand out the original"
+    assert not hasattr(wire, "__wrapped__") and not hasattr(wire, "__wrapped_reference__")

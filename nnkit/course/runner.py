@@ -13,13 +13,11 @@ they leave the process. This process is not trusted by anyone: the grader decide
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import signal
 import sys
 import time
-import types
 
 import numpy as np  # noqa: F401 - imported before student code so a shadowing numpy.py cannot win
 
@@ -84,34 +82,6 @@ def _timer(seconds: float) -> None:
         pass
 
 
-_ORIGINALS: dict[int, tuple] = {}  # id(tripwire) -> (tripwire, the reference it stands for)
-
-
-@contextlib.contextmanager
-def _armed(names: tuple, ns: dict, used: list):
-    """``nnkit.grading.forbid_reference``, with the tripwires' ``__wrapped_reference__`` removed.
-
-    That attribute would hand the submission the original reference; the runner keeps it privately
-    (for :func:`_untrip`) instead.
-    """
-    with forbid_reference(names, namespaces=(ns,), used=used) as tripped:
-        holders = [m for n, m in list(sys.modules.items()) if n == "nnkit" or n.startswith("nnkit.")]
-        for holder in [*holders, ns]:
-            values = holder.values() if isinstance(holder, dict) else vars(holder).values()
-            for value in list(values):
-                if type(value) is types.FunctionType and "__wrapped_reference__" in value.__dict__:
-                    _ORIGINALS[id(value)] = (value, value.__dict__.pop("__wrapped_reference__"))
-        yield tripped
-
-
-def _untrip(ns: dict) -> None:
-    """Names a cell bound to a tripwire (``from nnkit.losses import mse``) get the real object back."""
-    for key, value in list(ns.items()):
-        entry = _ORIGINALS.get(id(value))
-        if entry is not None and entry[0] is value:
-            ns[key] = entry[1]
-
-
 def main(argv: list[str]) -> None:
     job_dir, fd = argv[0], int(argv[1])
     emit = Emitter(fd)
@@ -143,11 +113,10 @@ def main(argv: list[str]) -> None:
             code = compile(cell["source"], f"<cell {index}>", "exec")
             _timer(cell_timeout)
             try:
-                with _armed(all_forbidden, ns, top_level_used):
+                with forbid_reference(all_forbidden, namespaces=(ns,), used=top_level_used):
                     exec(code, ns)  # noqa: S102 - this is the sandbox
             finally:
                 _timer(0)
-                _untrip(ns)
         except BaseException as exc:  # noqa: BLE001 - SystemExit, KeyboardInterrupt, SoftTimeout...
             error = f"{_exc_name(exc)}: {_safe_str(exc, 300)}"
         emit(ev="cell_end", i=index, error=error)
@@ -170,7 +139,7 @@ def main(argv: list[str]) -> None:
                     raise SoftTimeout("time limit reached")
                 _timer(remaining)
                 try:
-                    with _armed(tuple(part["forbidden"]), ns, used):
+                    with forbid_reference(tuple(part["forbidden"]), namespaces=(ns,), used=used):
                         got = fn(*args, **kwargs)
                     record["value"] = wire.encode_result(got)
                 finally:
