@@ -22,6 +22,7 @@ pytestmark = pytest.mark.browser
 # The lectures whose live widget is driven below; each must draw on an ipympl canvas.
 INTERACTIVE = {"01": "01_perceptron", "05": "05_universal_approximation", "06": "06_optimizers"}
 IPYMPL = re.compile(r"%matplotlib\s+(widget|ipympl)|import ipympl|matplotlib\.use\(['\"](module://)?ipympl")
+PERCEPTRON_STATUS = re.compile(r"epoch (\d+), example (\d+)/(\d+)")
 WIDGETS = re.compile(r"ipywidgets|nnkit\.widgets|%matplotlib\s+(widget|ipympl)|\binteract(ive)?\(")
 
 
@@ -104,19 +105,36 @@ def live_widget(nb: Notebook, control, what: str):
     return widget
 
 
+def presentations(widget) -> int | None:
+    """Examples presented so far, read from the perceptron widget's status line, if it shows one."""
+    match = PERCEPTRON_STATUS.search(widget.inner_text())
+    if match is None:
+        return None
+    epoch, example, n = (int(g) for g in match.groups())
+    return (epoch - 1) * n + example
+
+
 def test_perceptron_step_and_play_redraw(run_lecture, course_file):
     nb = run_lecture(course_file(lecture_path("01")))
     widget = live_widget(nb, nb.button("step"), "perceptron widget")
     before = nb.wait_for_canvas_stable(widget)
+    t0 = presentations(widget)
     widget.locator("button.jupyter-button", has_text="step").first.click()
     after_step = nb.wait_for_canvas_change(before, widget)
     assert after_step != before, "pressing 'step' did not change the perceptron figure"
+    if t0 is not None:
+        assert presentations(widget) == t0 + 1, f"one step presented {presentations(widget) - t0} examples"
 
     # Play animates: the figure keeps changing with no further clicks.
     play_button = widget.locator(".widget-play button").first
     play_button.click()
     after_play = nb.wait_for_canvas_change(nb.canvas_png(widget), widget)
     assert after_play != after_step, "pressing play did not animate the perceptron figure"
+    if t0 is not None:  # and it keeps presenting examples, frame after frame
+        t1 = presentations(widget)
+        nb.wait_for_canvas_change(nb.canvas_png(widget), widget)
+        nb.wait_for_canvas_change(nb.canvas_png(widget), widget)
+        assert presentations(widget) > t1, f"play stopped presenting examples at {t1}"
     play_button.click()  # pause
 
 
