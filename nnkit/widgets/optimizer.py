@@ -143,6 +143,7 @@ class OptimizerWidget(FigureWidget):
         self.dynamic = [*self.lines.values(), *self.heads.values(), *self.loss_lines.values()]
         self.frame = self.steps.value
         self.paths: dict[str, np.ndarray] = {}
+        self._loss_ylim = None
         self._set_function()
 
         self.freeze_layout()
@@ -187,8 +188,13 @@ class OptimizerWidget(FigureWidget):
                            for n, p in self.paths.items()}
             self.log_losses = {n: np.log10(v) for n, v in self.losses.items()}
         finite = np.concatenate([v[np.isfinite(v)] for v in self.log_losses.values()] or [np.zeros(1)])
-        # whole decades: small slider moves keep the limits, so the frame can be blitted
-        self.ax_loss.set_ylim(np.floor(finite.min()) - 0.2, np.ceil(finite.max()) + 0.2)
+        # whole decades, only widening until the function changes: slider moves keep the limits, so
+        # the frame can be blitted over the cached background
+        lo, hi = np.floor(finite.min()) - 0.2, np.ceil(finite.max()) + 0.2
+        if self._loss_ylim is not None:
+            lo, hi = min(lo, self._loss_ylim[0]), max(hi, self._loss_ylim[1])
+        self._loss_ylim = (lo, hi)
+        self.ax_loss.set_ylim(lo, hi)
         self.ax_loss.set_xlim(0, steps)
         self.frame = min(self.frame, steps)
 
@@ -242,6 +248,7 @@ class OptimizerWidget(FigureWidget):
         self.ax.set_title(f.title, fontsize=10)
         s = self.start_point
         self.start_marker.set_data([s[0]], [s[1]])
+        self._loss_ylim = None
         self.compute()
         handles = [self.lines[n] for n in self.paths]
         leg = self.ax.get_legend()
