@@ -41,24 +41,27 @@ def cores() -> int:
         return os.cpu_count() or 1
 
 
-def blas_threads() -> int:
-    """Threads numpy's BLAS uses (threadpoolctl); falls back to the core count."""
+def _numpy_blas() -> list[dict]:
+    """threadpoolctl's records of the BLAS numpy uses (other libraries, e.g. torch, may bring their own)."""
     try:
         from threadpoolctl import threadpool_info
     except ImportError:  # pragma: no cover
-        return cores()
-    counts = [i["num_threads"] for i in threadpool_info() if i.get("user_api") == "blas"]
-    return max(counts) if counts else cores()
+        return []
+    infos = [i for i in threadpool_info() if i.get("user_api") == "blas"]
+    mine = [i for i in infos if "numpy" in i.get("filepath", "") or "scipy_openblas" in i.get("prefix", "")]
+    return mine or infos
+
+
+def blas_threads() -> int:
+    """Threads numpy's BLAS uses (threadpoolctl); falls back to the core count."""
+    infos = _numpy_blas()
+    return max(i["num_threads"] for i in infos) if infos else cores()
 
 
 def blas_name() -> str:
-    try:
-        from threadpoolctl import threadpool_info
-        infos = [i for i in threadpool_info() if i.get("user_api") == "blas"]
-        if infos:
-            return f"{infos[0]['internal_api']} {infos[0].get('version') or ''}".strip()
-    except ImportError:  # pragma: no cover
-        pass
+    infos = _numpy_blas()
+    if infos:
+        return f"{infos[0]['internal_api']} {infos[0].get('version') or ''}".strip()
     return "?"
 
 

@@ -68,6 +68,8 @@ def test_training_quick_prints_times_ratios_and_recipe():
     accs = [float(a) for a in recipe.groups()]
     # identical recipe, initial weights and batch order: the three implementations agree
     assert max(accs) - min(accs) <= 0.01, accs
+    early = re.search(r"nnkit vs PyTorch (\S+), nnkit vs textbook loop (\S+) ", text)
+    assert early and float(early.group(1)) < 1e-9 and float(early.group(2)) < 1e-9, early
 
 
 def test_profile_quick_patch_keeps_the_trajectory():
