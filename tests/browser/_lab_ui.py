@@ -125,10 +125,10 @@ class Notebook:
         """Run > Run All Cells, then wait until every cell ran and the kernel is idle."""
         before = self.panel.locator(".jp-InputPrompt").all_inner_texts()
         self.menu("Run", "Run All Cells")
-        self._wait_started(before)
+        self.wait_started(before)
         self.wait_until_done(timeout_ms)
 
-    def _wait_started(self, before: list[str], timeout_ms: float = 30_000) -> None:
+    def wait_started(self, before: list[str], timeout_ms: float = 30_000) -> None:
         """Poll until some input prompt changed (queued ``[*]`` or a new count) after a run command."""
         deadline = time.monotonic() + timeout_ms / 1000
         while time.monotonic() < deadline:
@@ -160,7 +160,7 @@ class Notebook:
         cell.locator(".jp-InputPrompt").first.click()  # selects the cell, command mode
         before = self.panel.locator(".jp-InputPrompt").all_inner_texts()
         self.page.keyboard.press("Control+Enter")
-        self._wait_started(before)
+        self.wait_started(before)
         self.wait_until_done(timeout_ms)
 
     def set_cell_source(self, index: int, source: str) -> None:

@@ -72,7 +72,7 @@ def register_page(item, page) -> None:
 def new_page(browser):
     """A page in its own browser context (no shared storage), logging its console; returns (context, page)."""
     context = browser.new_context(viewport=VIEWPORT)
-    context.set_default_timeout(30_000)
+    context.set_default_timeout(60_000)  # a busy 2-core CI box is slow
     page = context.new_page()
     console = _CONSOLE.setdefault(id(page), [])
     page.on("console", lambda msg: console.append(f"[{msg.type}] {msg.text}"))

@@ -59,7 +59,7 @@ def test_exercise_public_tests_pass_and_guide(page, lab_server, course_file):
     nb.cell(answer).locator(".jp-InputPrompt").first.click()
     before = nb.panel.locator(".jp-InputPrompt").all_inner_texts()
     nb.menu("Run", "Run All Above Selected Cell")
-    nb._wait_started(before)
+    nb.wait_started(before)
     nb.wait_until_done()
     assert not nb.error_outputs(), f"set-up cells failed: {nb.error_outputs()}"
 
