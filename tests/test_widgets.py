@@ -132,7 +132,13 @@ def test_perceptron_controls_drive_it():
     w.play.value = 3  # going back replays from the start
     assert w.t == 3
     w.step_button.click()
-    assert w.t == 4
+    assert w.t == 4 and w.play.value == 4, "the Play control follows the step button"
+    model_w = w.model.w.copy()
+    w.play.value += 1  # pressing play after step resumes from here, not from example 0
+    assert w.t == 5
+    assert w.current == 4 and (w.last_was_mistake or np.array_equal(w.model.w, model_w))
+    w.run_epochs(2)
+    assert w.play.value == w.t
     w.lr.value = 0.5
     assert w.model.lr == 0.5
     w.reset_button.click()

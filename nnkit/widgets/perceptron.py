@@ -148,11 +148,18 @@ class PerceptronWidget(FigureWidget):
         self.last_was_mistake = False
         self.mistakes_per_epoch: list[int] = []
         self._epoch_mistakes = 0
-        if _sync_play and self.play.value != 0:
-            self._syncing = True
-            self.play.value = 0
-            self._syncing = False
+        if _sync_play:
+            self._sync_play()
         self._update_artists()
+
+    def _sync_play(self):
+        """Keep the Play control's position equal to the presentations made, so play resumes here."""
+        if self.play.value != self.t:
+            self._syncing = True
+            try:
+                self.play.value = min(self.t, self.play.max)
+            finally:
+                self._syncing = False
 
     @property
     def epoch(self) -> int:
@@ -176,6 +183,8 @@ class PerceptronWidget(FigureWidget):
             if self.t % N == 0:
                 self.mistakes_per_epoch.append(self._epoch_mistakes)
                 self._epoch_mistakes = 0
+        if not self._syncing:
+            self._sync_play()
         if draw:
             self._update_artists()
         return self.last_was_mistake
