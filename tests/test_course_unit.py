@@ -178,3 +178,15 @@ for p in ['/usr/x', '/etc/x', '/job/x']:
         assert int(out["UID"]) >= 100000 and int(out["NPROC"]) == sandbox.Limits().nproc
     assert int(out["AS"]) == sandbox.Limits().memory_bytes
     assert "PYTHONPATH" not in out["ENV"]
+
+
+@pytest.mark.parametrize("package_dir", ["/tmp/clone/nnkit", "/home/ci/src/nnkit", "/work/main/nnkit"])
+def test_scratch_mounts_never_hide_the_package(monkeypatch, tmp_path, package_dir):
+    """bwrap applies mounts in order: nnkit (wherever the repo was cloned) must be bound after /tmp."""
+    from pathlib import Path
+    monkeypatch.setattr(sandbox, "NNKIT_DIR", Path(package_dir))
+    cmd = sandbox._bwrap_command(tmp_path, sandbox.Limits(), uid=None)
+    pairs = list(zip(cmd, cmd[1:]))
+    bind_at = pairs.index(("--ro-bind", package_dir))
+    for scratch in ("/tmp", sandbox.SANDBOX_HOME):
+        assert pairs.index(("--tmpfs", scratch)) < bind_at, f"the tmpfs on {scratch} would hide nnkit"

@@ -120,7 +120,15 @@ def _bwrap_command(job_dir: Path, limits: Limits, uid: int | None) -> list[str]:
         elif os.path.isdir(top):
             cmd += ["--ro-bind", top, top]
     cmd += ["--ro-bind", "/etc", "/etc"]
-    made: set[str] = {"/usr", "/etc", "/bin", "/sbin", "/lib", "/lib64"}
+    # The scratch mounts come before the binds below: a later mount hides what an earlier one put
+    # at or under the same path, and the Python prefix or the repository (so nnkit) may well live
+    # under /tmp or /home (CI clones into a temporary directory).
+    cmd += ["--dev", "/dev", "--proc", "/proc",
+            "--perms", "1777", "--size", str(limits.tmpfs_bytes), "--tmpfs", "/tmp",
+            "--perms", "0755", "--dir", "/home",
+            "--perms", "0777", "--size", str(limits.tmpfs_bytes), "--tmpfs", SANDBOX_HOME]
+    made: set[str] = {"/usr", "/etc", "/bin", "/sbin", "/lib", "/lib64", "/dev", "/proc", "/tmp", "/home",
+                      SANDBOX_HOME}
     binds = []
     for p in {Path(sys.base_prefix).resolve(), Path(sys.prefix).resolve(),
               Path(sys.executable).resolve().parent.parent}:
@@ -134,12 +142,7 @@ def _bwrap_command(job_dir: Path, limits: Limits, uid: int | None) -> list[str]:
                 made.add(parent)
         cmd += ["--ro-bind", str(target), str(target)]
         made.add(str(target))
-    cmd += ["--dev", "/dev", "--proc", "/proc",
-            "--perms", "1777", "--size", str(limits.tmpfs_bytes), "--tmpfs", "/tmp",
-            "--perms", "0755", "--dir", "/home",
-            "--perms", "0777", "--size", str(limits.tmpfs_bytes), "--tmpfs", SANDBOX_HOME,
-            "--ro-bind", str(job_dir), "/job",
-            "--chdir", SANDBOX_HOME]
+    cmd += ["--ro-bind", str(job_dir), "/job", "--chdir", SANDBOX_HOME]
     for key, value in _env().items():
         cmd += ["--setenv", key, value]
     if uid is not None:
