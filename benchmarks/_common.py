@@ -48,7 +48,7 @@ def _numpy_blas() -> list[dict]:
     except ImportError:  # pragma: no cover
         return []
     infos = [i for i in threadpool_info() if i.get("user_api") == "blas"]
-    mine = [i for i in infos if "numpy" in i.get("filepath", "") or "scipy_openblas" in i.get("prefix", "")]
+    mine = [i for i in infos if "numpy" in i.get("filepath", "")]
     return mine or infos
 
 

@@ -406,9 +406,9 @@ def main(argv=None):
     subset = args.subset or (100 if quick else 5_000)
     epochs = args.epochs or (1 if quick else 3)
     threads = args.threads or (1 if quick else blas_threads())   # quick: 1 thread, robust on a busy box
-    set_threads(threads)
     import sklearn
     import torch
+    set_threads(threads)                                # after the imports: scipy/torch bring their own
 
     X, y, Xt, yt, source = load_data(n_train=1_000 if quick else None, synthetic=args.synthetic)
     n_epoch = N_TRAIN                                   # per-epoch figures are for 60,000 rows
