@@ -450,3 +450,20 @@ def test_ipympl_canvas_is_primed_and_blits_once_the_browser_is_ready():
     canvas._handle_message(canvas, {"type": "initialized"}, [])  # the browser's view is ready
     w.step()
     assert blits == [1]
+
+
+@pytest.mark.parametrize("make", [
+    lambda: ApproximationWidget("abs", hidden=4, n=50, epochs_per_frame=10),
+    lambda: DecisionBoundaryWidget("moons", hidden=8, n=200, grid=30),
+])
+def test_play_resumes_after_training_by_hand(make):
+    w = make()
+    f = w.epochs_per_frame
+    w.train(3 * f + f // 2)  # what the train button does, by a number of epochs that is not whole frames
+    assert w.play.value == 3, "the Play control follows training done by the buttons"
+    w.play.value += 1  # pressing play continues training instead of restarting from epoch 0
+    assert w.epoch == 4 * f
+    w.train_button.click()
+    assert w.play.value == w.epoch // f
+    w.play.value = 0
+    assert w.epoch == 0

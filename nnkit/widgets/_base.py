@@ -244,6 +244,38 @@ class FigureWidget:
             self.auto_render = previous
         return statistics.median(times)
 
+    # -- the Play control ---------------------------------------------------------------------------
+    # A widget whose ipywidgets.Play counts progress (examples presented, frames trained) defines
+    # ``play``, ``_play_position()`` (where the model is now, in Play units) and
+    # ``_play_advance(goal)``. Its buttons call :meth:`_sync_play` after they advance the model, so
+    # pressing play continues from there instead of restarting from 0.
+    _syncing = False
+
+    def _play_position(self) -> int:
+        raise NotImplementedError
+
+    def _play_advance(self, goal: int) -> None:
+        raise NotImplementedError
+
+    def _sync_play(self) -> None:
+        """Move the Play control to the model's position without triggering its handler."""
+        position = min(int(self._play_position()), self.play.max)
+        if self.play.value != position:
+            self._syncing = True
+            try:
+                self.play.value = position
+            finally:
+                self._syncing = False
+
+    def _on_play(self, change) -> None:
+        """Advance the model to Play's value; a smaller value restarts from scratch."""
+        if self._syncing:
+            return
+        goal = int(change["new"])
+        if goal < self._play_position():
+            self.reset(_sync_play=False)
+        self._play_advance(goal)
+
 
 _CONTROLLER = None
 

@@ -151,10 +151,8 @@ class ApproximationWidget(FigureWidget):
         self.epoch = 0
         self._pieces_ylim = None
         self.errors: list[tuple[int, float]] = [(0, self.mse())]
-        if _sync_play and self.play.value != 0:
-            self._syncing = True
-            self.play.value = 0
-            self._syncing = False
+        if _sync_play:
+            self._sync_play()
         self._update_artists()
 
     def mse(self) -> float:
@@ -171,6 +169,7 @@ class ApproximationWidget(FigureWidget):
                 self.optimizer.step(grads)
             self.epoch += epochs
             self.errors.append((self.epoch, self.mse()))
+        self._sync_play()
         if draw:
             self._update_artists()
         return self.errors[-1][1]
@@ -209,14 +208,10 @@ class ApproximationWidget(FigureWidget):
         self.redraw()
 
     # -- handlers ----------------------------------------------------------------------------------
-    _syncing = False
+    def _play_position(self) -> int:
+        """Play's value counts frames of ``epochs_per_frame`` epochs."""
+        return self.epoch // self.epochs_per_frame
 
-    def _on_play(self, change):
-        """Play's value counts frames: train until ``value * epochs_per_frame`` epochs are done."""
-        if self._syncing:
-            return
-        goal = int(change["new"]) * self.epochs_per_frame
-        if goal < self.epoch:
-            self.reset(_sync_play=False)
-        if goal > self.epoch:
-            self.train(goal - self.epoch)
+    def _play_advance(self, goal: int) -> None:
+        if goal * self.epochs_per_frame > self.epoch:
+            self.train(goal * self.epochs_per_frame - self.epoch)

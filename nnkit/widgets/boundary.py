@@ -158,10 +158,8 @@ class DecisionBoundaryWidget(FigureWidget):
         self.epoch = 0
         self.history = {"epoch": [], "loss": [], "train_acc": [], "test_acc": []}
         self._record()
-        if _sync_play and self.play.value != 0:
-            self._syncing = True
-            self.play.value = 0
-            self._syncing = False
+        if _sync_play:
+            self._sync_play()
         self._update_artists()
 
     def _record(self):
@@ -185,6 +183,7 @@ class DecisionBoundaryWidget(FigureWidget):
                 self.optimizer.step(grads)
             self.epoch += epochs
             self._record()
+        self._sync_play()
         if draw:
             self._update_artists()
         return self.history["test_acc"][-1]
@@ -229,14 +228,10 @@ class DecisionBoundaryWidget(FigureWidget):
         self.redraw()
 
     # -- handlers ----------------------------------------------------------------------------------
-    _syncing = False
+    def _play_position(self) -> int:
+        """Play's value counts frames of ``epochs_per_frame`` epochs."""
+        return self.epoch // self.epochs_per_frame
 
-    def _on_play(self, change):
-        """Play's value counts frames: train until ``value * epochs_per_frame`` epochs are done."""
-        if self._syncing:
-            return
-        goal = int(change["new"]) * self.epochs_per_frame
-        if goal < self.epoch:
-            self.reset(_sync_play=False)
-        if goal > self.epoch:
-            self.train(goal - self.epoch)
+    def _play_advance(self, goal: int) -> None:
+        if goal * self.epochs_per_frame > self.epoch:
+            self.train(goal * self.epochs_per_frame - self.epoch)

@@ -152,15 +152,6 @@ class PerceptronWidget(FigureWidget):
             self._sync_play()
         self._update_artists()
 
-    def _sync_play(self):
-        """Keep the Play control's position equal to the presentations made, so play resumes here."""
-        if self.play.value != self.t:
-            self._syncing = True
-            try:
-                self.play.value = min(self.t, self.play.max)
-            finally:
-                self._syncing = False
-
     @property
     def epoch(self) -> int:
         """Number of finished epochs."""
@@ -183,8 +174,7 @@ class PerceptronWidget(FigureWidget):
             if self.t % N == 0:
                 self.mistakes_per_epoch.append(self._epoch_mistakes)
                 self._epoch_mistakes = 0
-        if not self._syncing:
-            self._sync_play()
+        self._sync_play()
         if draw:
             self._update_artists()
         return self.last_was_mistake
@@ -230,7 +220,6 @@ class PerceptronWidget(FigureWidget):
         self.redraw()
 
     # -- handlers ----------------------------------------------------------------------------------
-    _syncing = False
 
     def _on_dataset(self, change):
         self._load_data()
@@ -238,12 +227,10 @@ class PerceptronWidget(FigureWidget):
     def _on_lr(self, change):
         self.model.lr = float(change["new"])
 
-    def _on_play(self, change):
-        """Play's value counts presentations: advance to it (a smaller value restarts)."""
-        if self._syncing:
-            return
-        new = int(change["new"])
-        if new < self.t:
-            self.reset(_sync_play=False)
-        if new > self.t:
-            self.step(new - self.t)
+    def _play_position(self) -> int:
+        """Play's value counts presentations."""
+        return self.t
+
+    def _play_advance(self, goal: int) -> None:
+        if goal > self.t:
+            self.step(goal - self.t)
