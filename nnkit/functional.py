@@ -51,6 +51,59 @@ def _cache(cache, kind, length):
     return cache
 
 
+# --------------------------------------------------------------------------- unchecked kernels
+# The arithmetic of the pairs below, without the checks. The public pairs validate their inputs and
+# then call these; nnkit.models.MLP calls them directly, because inside a network each layer only
+# receives X (checked once per batch) or the previous layer's own output, and re-checking every
+# intermediate array (an isfinite pass, dtype and cache tests) was a third of a training step.
+
+def _dense_forward_kernel(x, W, b):
+    out = x @ W
+    out += b
+    return out, ("dense", x, W)
+
+
+def _dense_backward_kernel(dout, cache, need_dx=True):
+    _, x, W = cache
+    return (dout @ W.T if need_dx else None), x.T @ dout, dout.sum(axis=0)
+
+
+def _sigmoid_forward_kernel(x):
+    out = _act._sigmoid(x)
+    return out, ("sigmoid", out)
+
+
+def _sigmoid_backward_kernel(dout, cache):
+    out = cache[1]
+    return dout * out * (1 - out)
+
+
+def _tanh_forward_kernel(x):
+    out = np.tanh(x)
+    return out, ("tanh", out)
+
+
+def _tanh_backward_kernel(dout, cache):
+    out = cache[1]
+    return dout * (1 - out * out)
+
+
+def _relu_forward_kernel(x):
+    return np.maximum(x, 0), ("relu", x)
+
+
+def _relu_backward_kernel(dout, cache):
+    return dout * (cache[1] > 0)
+
+
+#: activation name -> (forward kernel, backward kernel) for the activations that have one
+_KERNELS = {
+    "sigmoid": (_sigmoid_forward_kernel, _sigmoid_backward_kernel),
+    "tanh": (_tanh_forward_kernel, _tanh_backward_kernel),
+    "relu": (_relu_forward_kernel, _relu_backward_kernel),
+}
+
+
 # --------------------------------------------------------------------------- dense (affine) layer
 
 def dense_forward(x, W, b):
@@ -76,9 +129,7 @@ def dense_forward(x, W, b):
         raise ValueError(f"x: expected (N, {W.shape[0]}) to match W of shape {W.shape}, got {x.shape}")
     if b.shape[0] != W.shape[1]:
         raise ValueError(f"b: expected shape ({W.shape[1]},) to match W of shape {W.shape}, got {b.shape}")
-    out = x @ W
-    out += b
-    return out, ("dense", x, W)
+    return _dense_forward_kernel(x, W, b)
 
 
 def dense_backward(dout, cache, *, need_dx=True):
@@ -103,8 +154,7 @@ def dense_backward(dout, cache, *, need_dx=True):
     db : ndarray, (M,)
     """
     _, x, W = _cache(cache, "dense", 3)
-    dout = _dout(dout, (x.shape[0], W.shape[1]))
-    return (dout @ W.T if need_dx else None), x.T @ dout, dout.sum(axis=0)
+    return _dense_backward_kernel(_dout(dout, (x.shape[0], W.shape[1])), cache, need_dx)
 
 
 # --------------------------------------------------------------------------- activations
@@ -149,28 +199,24 @@ def sigmoid_forward(x):
     out : ndarray, shape of ``x``
     cache : tuple
     """
-    out = _act._sigmoid(_x(x))
-    return out, ("sigmoid", out)
+    return _sigmoid_forward_kernel(_x(x))
 
 
 def sigmoid_backward(dout, cache):
     r"""Backward of :func:`sigmoid_forward`: :math:`\bar x = \bar h \odot h (1 - h)`."""
     _, out = _cache(cache, "sigmoid", 2)
-    dout = _dout(dout, out.shape)
-    return dout * out * (1 - out)
+    return _sigmoid_backward_kernel(_dout(dout, out.shape), cache)
 
 
 def tanh_forward(x):
     r"""Tanh activation; caches the output because :math:`\tanh' = 1 - \tanh^2`."""
-    out = np.tanh(_x(x))
-    return out, ("tanh", out)
+    return _tanh_forward_kernel(_x(x))
 
 
 def tanh_backward(dout, cache):
     r"""Backward of :func:`tanh_forward`: :math:`\bar x = \bar h \odot (1 - h^2)`."""
     _, out = _cache(cache, "tanh", 2)
-    dout = _dout(dout, out.shape)
-    return dout * (1 - out * out)
+    return _tanh_backward_kernel(_dout(dout, out.shape), cache)
 
 
 def relu_forward(x):
@@ -185,15 +231,13 @@ def relu_forward(x):
     out : ndarray, shape of ``x``
     cache : tuple
     """
-    x = _x(x)
-    return np.maximum(x, 0), ("relu", x)
+    return _relu_forward_kernel(_x(x))
 
 
 def relu_backward(dout, cache):
     r"""Backward of :func:`relu_forward`: :math:`\bar x = \bar h \odot \mathbb{1}[x > 0]`."""
     _, x = _cache(cache, "relu", 2)
-    dout = _dout(dout, x.shape)
-    return dout * (x > 0)
+    return _relu_backward_kernel(_dout(dout, x.shape), cache)
 
 
 def leaky_relu_forward(x, slope=0.01):

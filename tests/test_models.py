@@ -436,3 +436,16 @@ def test_shapes_property(sizes, n, act, pair, dtype):
     assert model.backward(np.ones((n, C), dtype=dtype)).shape == (n, sizes[0])
     pred = model.predict(X)
     assert pred.shape == ((n, C) if output == "linear" else (n,))
+
+
+def test_mlp_backward_checks_the_upstream_gradient():
+    """The layers run on unchecked kernels, so the public entry point checks what a user passes in."""
+    model = MLP([3, 4, 2], seed=0)
+    with pytest.raises(RuntimeError, match="forward"):
+        MLP([3, 4, 2], seed=0).backward(np.zeros((5, 2)))
+    model.forward(np.ones((5, 3)))
+    with pytest.raises(ValueError, match=r"dout: expected shape \(5, 2\)"):
+        model.backward(np.zeros((5, 3)))
+    with pytest.raises(ValueError, match="dout: contains NaN"):
+        model.backward(np.full((5, 2), np.nan))
+    assert model.backward(np.ones((5, 2))).shape == (5, 3)

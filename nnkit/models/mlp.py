@@ -29,10 +29,11 @@ from nnkit._validate import (
     check_shape,
 )
 from nnkit.functional import (
+    _KERNELS,
+    _dense_backward_kernel,
+    _dense_forward_kernel,
     activation_backward,
     activation_forward,
-    dense_backward,
-    dense_forward,
     dropout_backward,
     dropout_forward,
     l1_penalty,
@@ -193,18 +194,26 @@ class MLP:
         return self._forward(self._check_X(X), train)
 
     def _forward(self, a, train):
-        """:meth:`forward` on an already validated ``X``."""
+        """:meth:`forward` on an already validated ``X``.
+
+        Every layer here sees X (checked) or the previous layer's own output, so it runs on
+        nnkit.functional's unchecked kernels where the activation has one: the same arithmetic.
+        """
         p, drop = self.dropout, bool(train) and self.dropout > 0
+        act_kernel = _KERNELS.get(self.activation)
         caches = []
         for Wn, bn in self._names[:-1]:
-            z, c_dense = dense_forward(a, self.params[Wn], self.params[bn])
-            a, c_act = activation_forward(z, self.activation, **self._act_kw)
+            z, c_dense = _dense_forward_kernel(a, self.params[Wn], self.params[bn])
+            if act_kernel is not None:
+                a, c_act = act_kernel[0](z)
+            else:
+                a, c_act = activation_forward(z, self.activation, **self._act_kw)
             c_drop = None
             if drop:
                 a, c_drop = dropout_forward(a, p, True, self._rng)
             caches.append((c_dense, c_act, c_drop))
         Wn, bn = self._names[-1]
-        scores, c_dense = dense_forward(a, self.params[Wn], self.params[bn])
+        scores, c_dense = _dense_forward_kernel(a, self.params[Wn], self.params[bn])
         caches.append((c_dense, None, None))
         self._caches = caches
         return scores
@@ -216,6 +225,11 @@ class MLP:
         ``dL/dX`` (N, D). Per layer, from the top: ``dW^l = a^{l-1}ᵀ δ^l``, ``db^l = Σ_n δ^l``,
         ``δ^{l-1} = σ'(z^{l-1}) ⊙ (δ^l W^{lᵀ})``.
         """
+        if self._caches is None:
+            raise RuntimeError("backward: call forward(X) first")
+        _, x_last, W_last = self._caches[-1][0]
+        dout = as_float_array(dout, "dout", dtype=self.dtype)
+        check_shape(dout, "dout", (x_last.shape[0], W_last.shape[1]))
         return self._backward(dout, need_dx=True)
 
     def _backward(self, dout, need_dx):
@@ -228,8 +242,9 @@ class MLP:
             if c_drop is not None:
                 d = dropout_backward(d, c_drop)
             if c_act is not None:
-                d = activation_backward(d, c_act)
-            d, self.grads[Wn], self.grads[bn] = dense_backward(d, c_dense, need_dx=need_dx or i < first)
+                kernel = _KERNELS.get(c_act[0])
+                d = kernel[1](d, c_act) if kernel is not None else activation_backward(d, c_act)
+            d, self.grads[Wn], self.grads[bn] = _dense_backward_kernel(d, c_dense, need_dx or i < first)
         return d
 
     # ------------------------------------------------------------------ targets and loss
