@@ -29,6 +29,20 @@ def _check_epochs(epochs) -> int:
     return int(epochs)
 
 
+
+def _epochs_until_no_mistake(update, X, y, epochs, rng, shuffle) -> list[int]:
+    """Present every example once per epoch (shuffled or in order) until an epoch has no mistake.
+
+    ``update(x_i, y_i)`` returns whether the example was a mistake; returns mistakes per epoch.
+    """
+    mistakes = []
+    for _ in range(epochs):
+        order = rng.permutation(len(X)) if shuffle else range(len(X))
+        mistakes.append(sum(update(X[i], y[i]) for i in order))
+        if mistakes[-1] == 0:
+            break
+    return mistakes
+
 class Perceptron:
     r"""Binary perceptron with bias, labels in {-1, +1}.
 
@@ -108,13 +122,7 @@ class Perceptron:
         epochs = _check_epochs(epochs)
         rng = as_rng(self.seed)
         self.w, self.b, self.history = np.zeros(X.shape[1], dtype=X.dtype), 0.0, []
-        mistakes = []
-        for _ in range(epochs):
-            order = rng.permutation(len(X)) if self.shuffle else range(len(X))
-            mistakes.append(sum(self._update(X[i], y[i]) for i in order))
-            if mistakes[-1] == 0:
-                break
-        return mistakes
+        return _epochs_until_no_mistake(self._update, X, y, epochs, rng, self.shuffle)
 
     def decision_function(self, X) -> np.ndarray:
         """Scores ``z = X w + b``, shape (N,)."""
@@ -198,13 +206,7 @@ class MulticlassPerceptron:
         rng = as_rng(self.seed)
         self.W[:] = 0
         self.b[:] = 0
-        mistakes = []
-        for _ in range(epochs):
-            order = rng.permutation(len(X)) if self.shuffle else range(len(X))
-            mistakes.append(sum(self._update(X[i], y[i]) for i in order))
-            if mistakes[-1] == 0:
-                break
-        return mistakes
+        return _epochs_until_no_mistake(self._update, X, y, epochs, rng, self.shuffle)
 
     def _check_X(self, X):
         X = as_float_array(X, "X", ndim=2)

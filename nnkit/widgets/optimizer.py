@@ -250,14 +250,18 @@ class OptimizerWidget(FigureWidget):
         self.start_marker.set_data([s[0]], [s[1]])
         self._loss_ylim = None
         self.compute()
-        handles = [self.lines[n] for n in self.paths]
+        self._refresh_legend()
+        self.invalidate()
+        self.show_frame()
+
+    def _refresh_legend(self):
+        """One legend entry per optimizer shown."""
         leg = self.ax.get_legend()
         if leg is not None:
             leg.remove()
-        if handles:
-            self.ax.legend(handles=handles, loc="lower right", fontsize=8, framealpha=0.8)
-        self.invalidate()
-        self.show_frame()
+        if self.paths:
+            self.ax.legend(handles=[self.lines[n] for n in self.paths], loc="lower right", fontsize=8,
+                           framealpha=0.8)
 
     # -- handlers ----------------------------------------------------------------------------------
     def _on_function(self, change):
@@ -275,12 +279,7 @@ class OptimizerWidget(FigureWidget):
         shown = list(self.paths)
         self.compute()
         if list(self.paths) != shown:  # an optimizer was (un)checked: new legend
-            handles = [self.lines[n] for n in self.paths]
-            leg = self.ax.get_legend()
-            if leg is not None:
-                leg.remove()
-            if handles:
-                self.ax.legend(handles=handles, loc="lower right", fontsize=8, framealpha=0.8)
+            self._refresh_legend()
             self.invalidate()
         self.show_frame()
 
