@@ -147,8 +147,8 @@ def import_submissions(source: Path, course_dir: Path, assignments: list[str],
             warnings.append(f"skipped {'/'.join(parts)!r}: not a notebook of {', '.join(assignments)}")
             continue
         fname = Path(parts[-1]).name
-        if not valid_student(Path(fname).stem):
-            fname = f"{assignment}.ipynb"
+        if len(parts) == 1 or not valid_student(Path(fname).stem):
+            fname = f"{assignment}.ipynb"  # alice.ipynb names the student, not a renamed notebook
         placed.setdefault((student, assignment), []).append((fname, data))
     now = datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S.%f UTC")
     for (student, assignment), files in placed.items():
