@@ -196,7 +196,8 @@ def make_epoch(net, opt, X, y, batch):
 
 
 CATEGORIES = [
-    ("dense layers (matmuls)", ("functional.py:dense_",)),
+    ("dense layers (matmuls)", ("functional.py:dense_", "functional.py:_dense_")),
+    ("activations", ("_forward_kernel", "_backward_kernel", "activations.py:_")),
     ("input checks", ("_validate.py", "numerictypes.py", "_methods.py", "functional.py:_dout",
                       "functional.py:_cache", "functional.py:_x", "activations.py:check_",
                       "builtins.issubclass", "numpy.asarray", "method 'all'")),
