@@ -42,6 +42,11 @@ def test_points_come_from_the_source_notebook(assignment):
 
 
 def test_bubblewrap_is_used_here():
+    """CI installs bubblewrap, so there the sandbox must be the real one (the hostile batch needs it);
+    on a developer's machine without it, the rlimit fallback is what runs and this says how to fix it."""
+    from tests.conftest import IN_CI
+    if KIND != "bwrap" and not IN_CI:
+        pytest.skip("bubblewrap not usable here (apt-get install bubblewrap); grading falls back to rlimits")
     assert KIND == "bwrap", "bubblewrap is installed on this machine and must be usable"
 
 
