@@ -277,6 +277,21 @@ class FigureWidget:
         self._play_advance(goal)
 
 
+
+class TrainsInFrames:
+    """For a :class:`FigureWidget` whose Play counts frames of ``epochs_per_frame`` training epochs.
+
+    The widget defines ``epoch`` (epochs trained so far), ``epochs_per_frame`` and ``train(epochs)``.
+    """
+
+    def _play_position(self) -> int:
+        return self.epoch // self.epochs_per_frame
+
+    def _play_advance(self, goal: int) -> None:
+        if goal * self.epochs_per_frame > self.epoch:
+            self.train(goal * self.epochs_per_frame - self.epoch)
+
+
 _CONTROLLER = None
 
 

@@ -12,7 +12,7 @@ import ipywidgets as widgets
 import numpy as np
 from matplotlib.collections import LineCollection
 
-from ._base import FigureWidget, light_ticks, single_thread
+from ._base import FigureWidget, TrainsInFrames, light_ticks, single_thread
 
 TARGET_NAMES = ("sin", "abs", "step", "bumpy", "noisy")
 
@@ -53,7 +53,7 @@ def pieces(model, x):
     return (np.maximum(z, 0.0) * W2[:, 0][None, :]).T
 
 
-class ApproximationWidget(FigureWidget):
+class ApproximationWidget(TrainsInFrames, FigureWidget):
     """Fit a 1-D target with h ReLU units; watch the spline form while it trains.
 
     Parameters
@@ -206,12 +206,3 @@ class ApproximationWidget(FigureWidget):
         self.status.value = (f"h = {self.hidden.value} hidden units ({self.model.n_params} parameters), "
                              f"epoch {self.epoch}, training MSE {self.errors[-1][1]:.4f}")
         self.redraw()
-
-    # -- handlers ----------------------------------------------------------------------------------
-    def _play_position(self) -> int:
-        """Play's value counts frames of ``epochs_per_frame`` epochs."""
-        return self.epoch // self.epochs_per_frame
-
-    def _play_advance(self, goal: int) -> None:
-        if goal * self.epochs_per_frame > self.epoch:
-            self.train(goal * self.epochs_per_frame - self.epoch)

@@ -12,7 +12,7 @@ from __future__ import annotations
 import ipywidgets as widgets
 import numpy as np
 
-from ._base import FigureWidget, light_ticks, single_thread
+from ._base import FigureWidget, TrainsInFrames, light_ticks, single_thread
 
 DATASETS = ("moons", "circles", "spirals", "xor")
 ACTIVATIONS = ("relu", "tanh", "sigmoid", "leaky_relu", "linear")
@@ -36,7 +36,7 @@ def boundary_dataset(name: str, n: int = 300, noise: float | None = None, seed: 
     return X, np.asarray(y, dtype=np.int64)
 
 
-class DecisionBoundaryWidget(FigureWidget):
+class DecisionBoundaryWidget(TrainsInFrames, FigureWidget):
     """Train an MLP on 2-D data and watch P(class 1 | x) over the plane.
 
     Parameters
@@ -226,12 +226,3 @@ class DecisionBoundaryWidget(FigureWidget):
                              f"train accuracy {self.train_accuracy:.2f}, "
                              f"test accuracy {self.test_accuracy:.2f}")
         self.redraw()
-
-    # -- handlers ----------------------------------------------------------------------------------
-    def _play_position(self) -> int:
-        """Play's value counts frames of ``epochs_per_frame`` epochs."""
-        return self.epoch // self.epochs_per_frame
-
-    def _play_advance(self, goal: int) -> None:
-        if goal * self.epochs_per_frame > self.epoch:
-            self.train(goal * self.epochs_per_frame - self.epoch)
