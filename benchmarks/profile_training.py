@@ -33,7 +33,7 @@ import pstats
 
 import numpy as np
 from _common import load_data, machine_info, median, print_header, repeat, table
-from training import LR, SIZES, blas_threads, make_fused, make_matmul, set_threads
+from training import LR, SIZES, blas_threads, make_epoch, make_fused, make_matmul, set_threads
 
 from nnkit.models import MLP
 from nnkit.optim import SGD
@@ -183,16 +183,6 @@ def build(variant, dtype):
     net.trusted_loss = variant["loss"]
     opt = (ProposedSGD if variant["sgd"] else SGD)(net.params, lr=LR)
     return net, opt
-
-
-def make_epoch(net, opt, X, y, batch):
-    n = X.shape[0]
-
-    def epoch():
-        for i in range(0, n, batch):
-            _, grads = net.loss(X[i:i + batch], y[i:i + batch])
-            opt.step(grads)
-    return epoch
 
 
 CATEGORIES = [

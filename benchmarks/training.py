@@ -65,12 +65,8 @@ def initial_params(dtype, seed=0):
 
 # --------------------------------------------------------------------------- the peers (one epoch each)
 
-def make_nnkit(X, y, batch, dtype):
-    from nnkit.models import MLP
-    from nnkit.optim import SGD
-
-    net = MLP(SIZES, activation="relu", output="softmax", seed=0, dtype=dtype)
-    opt = SGD(net.params, lr=LR)
+def make_epoch(net, opt, X, y, batch):
+    """One epoch of mini-batch training through nnkit's public API: ``loss`` then ``step``."""
     n = X.shape[0]
 
     def epoch():
@@ -78,6 +74,14 @@ def make_nnkit(X, y, batch, dtype):
             _, grads = net.loss(X[i:i + batch], y[i:i + batch])
             opt.step(grads)
     return epoch
+
+
+def make_nnkit(X, y, batch, dtype):
+    from nnkit.models import MLP
+    from nnkit.optim import SGD
+
+    net = MLP(SIZES, activation="relu", output="softmax", seed=0, dtype=dtype)
+    return make_epoch(net, SGD(net.params, lr=LR), X, y, batch)
 
 
 def make_fused(X, y, batch, dtype):
