@@ -36,6 +36,12 @@ def _alternate(control, values):
     return act
 
 
+def _cycle_options(dropdown):
+    """An action that steps a dropdown through its other options and back to the current one."""
+    current = dropdown.value
+    return _alternate(dropdown, [o for o in dropdown.options if o != current] + [current])
+
+
 def _advance(play):
     """An action that moves a Play control one frame forward (back to 1 after its last frame)."""
     def act():
@@ -52,31 +58,24 @@ def interactions():
             ("play: one presentation", lambda w: _advance(w.play)),
             ("step button", lambda w: w.step_button.click),
             ("lr slider", lambda w: _alternate(w.lr, [0.1, 1.0])),
-            ("dataset dropdown", lambda w: _alternate(w.dataset, [o for o in w.dataset.options
-                                                                  if o != w.dataset.value]
-                                                      + [w.dataset.value])),
+            ("dataset dropdown", lambda w: _cycle_options(w.dataset)),
         ]),
         ("OptimizerWidget", lambda: OptimizerWidget(mode="static"), [
             ("play: one step", lambda w: _advance(w.play)),
             ("lr slider", lambda w: _alternate(w.lr, [w.lr.value * 0.5, w.lr.value])),
             ("momentum slider", lambda w: _alternate(w.rho, [0.5, 0.9])),
-            ("function dropdown", lambda w: _alternate(w.function, [o for o in w.function.options
-                                                                    if o != w.function.value]
-                                                       + [w.function.value])),
+            ("function dropdown", lambda w: _cycle_options(w.function)),
         ]),
         ("ApproximationWidget", lambda: ApproximationWidget(mode="static"), [
             ("play: one frame (25 epochs)", lambda w: _advance(w.play)),
             ("hidden-units slider", lambda w: _alternate(w.hidden, [12, 6])),
-            ("target dropdown", lambda w: _alternate(w.target, [o for o in w.target.options
-                                                                if o != w.target.value] + [w.target.value])),
+            ("target dropdown", lambda w: _cycle_options(w.target)),
         ]),
         ("DecisionBoundaryWidget", lambda: DecisionBoundaryWidget(mode="static"), [
             ("play: one frame (10 epochs)", lambda w: _advance(w.play)),
             ("hidden-units slider", lambda w: _alternate(w.hidden, [16, 8])),
             ("l2 slider", lambda w: _alternate(w.l2, [0.01, 0.0])),
-            ("activation dropdown", lambda w: _alternate(w.activation, [o for o in w.activation.options
-                                                                        if o != w.activation.value]
-                                                         + [w.activation.value])),
+            ("activation dropdown", lambda w: _cycle_options(w.activation)),
         ]),
     ]
 
