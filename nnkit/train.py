@@ -29,7 +29,8 @@ class History:
     acc : list of float
         ``model.score`` on the whole training set after the epoch (accuracy, or R² for regression).
     val_loss, val_acc : list of float
-        The same on the validation set (no dropout); empty without validation data.
+        The same on the validation set (``model.evaluate``: no dropout, no backward pass, so ``model.grads``
+        keep the last batch's gradients); empty without validation data.
     best_epoch : int or None
         Index (0-based, into the lists above) of the lowest validation loss; None without validation data.
     stopped_epoch : int or None
@@ -52,6 +53,14 @@ def _positive_int(value, name):
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
         raise ValueError(f"{name}: expected an integer >= 1, got {value!r}")
     return int(value)
+
+
+def _evaluate(model, X, y) -> float:
+    """The validation loss without touching ``model.grads``: ``model.evaluate`` when the model has one."""
+    evaluate = getattr(model, "evaluate", None)
+    if evaluate is not None:
+        return float(evaluate(X, y))
+    return float(model.loss(X, y, train=False)[0])
 
 
 def fit(model, X, y, optimizer, epochs=10, batch_size=32, shuffle=True, seed=0, X_val=None, y_val=None,
@@ -136,7 +145,7 @@ def fit(model, X, y, optimizer, epochs=10, batch_size=32, shuffle=True, seed=0, 
             stats = {"loss": history.loss[-1], "acc": history.acc[-1]}
             stop = False
             if has_val:
-                history.val_loss.append(float(model.loss(X_val, y_val, train=False)[0]))
+                history.val_loss.append(_evaluate(model, X_val, y_val))
                 history.val_acc.append(float(model.score(X_val, y_val)))
                 stats.update(val_loss=history.val_loss[-1], val_acc=history.val_acc[-1])
                 if history.val_loss[-1] < best_loss:

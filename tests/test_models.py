@@ -449,3 +449,25 @@ def test_mlp_backward_checks_the_upstream_gradient():
     with pytest.raises(ValueError, match="dout: contains NaN"):
         model.backward(np.full((5, 2), np.nan))
     assert model.backward(np.ones((5, 2))).shape == (5, 3)
+
+
+@pytest.mark.parametrize("output, loss", PAIRS + [("linear", "hinge")])
+def test_evaluate_is_the_loss_without_side_effects(output, loss):
+    """evaluate = loss(train=False)'s value; grads (arrays, values), caches and rng stay as they were."""
+    model = MLP([5, 6, 4, 3], activation="tanh", output=output, loss=loss, dropout=0.3, l2=0.1, l1=0.01,
+                seed=0)
+    _randomize(model)
+    X, y = _problem(output, loss, 3)
+    X2, y2 = _problem(output, loss, 3, seed=9, n=4)
+    model.loss(X, y)                                   # the gradients a student is about to apply
+    arrays = dict(model.grads)
+    saved = {k: v.copy() for k, v in model.grads.items()}
+    rng_state = model._rng.bit_generator.state
+    value = model.evaluate(X2, y2)
+    assert isinstance(value, float)
+    assert model._rng.bit_generator.state == rng_state          # no dropout mask drawn
+    assert all(model.grads[k] is arrays[k] for k in arrays)
+    for k in saved:
+        np.testing.assert_array_equal(model.grads[k], saved[k], err_msg=k)
+    assert model.backward(np.ones((X.shape[0], 3))).shape == X.shape    # backward still follows loss(X)
+    assert value == model.loss(X2, y2, train=False)[0]

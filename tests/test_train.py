@@ -159,3 +159,21 @@ def test_bad_arguments():
         fit(model, X, y, None, progress=False)
     with pytest.raises(ValueError, match=r"X: expected shape \(\?, 2\)"):
         fit(model, np.zeros((60, 5)), y, opt, progress=False)
+
+
+def test_validation_leaves_the_last_gradients_alone():
+    """fit's validation loss comes from model.evaluate: the grads after fit are the last batch's."""
+    X, y = _blobs()
+    X_val, y_val = _blobs(30, seed=1)
+    model = _model()
+    seen = []
+
+    class Recording(optim.SGD):
+        def step(self, grads):
+            seen.append({k: v.copy() for k, v in grads.items()})
+            super().step(grads)
+
+    fit(model, X, y, Recording(model.params, lr=0.1), epochs=2, batch_size=16, X_val=X_val, y_val=y_val,
+        progress=False)
+    for k, v in seen[-1].items():
+        np.testing.assert_array_equal(model.grads[k], v, err_msg=k)

@@ -326,6 +326,34 @@ class MLP:
                     self.grads[Wn] += g[Wn]
         return value, self.grads
 
+    def evaluate(self, X, y) -> float:
+        """The loss on a batch in test mode (no dropout), regularization included, without a backward pass.
+
+        Nothing of the model changes: ``grads`` keep the gradients of the last :meth:`loss` call, so a
+        student may evaluate between ``loss`` and ``optimizer.step`` and still apply the right gradients.
+
+        Parameters
+        ----------
+        X : array_like (N, D)
+        y : targets, as for :meth:`loss`
+
+        Returns
+        -------
+        float
+            ``data loss + l2/2 Σ‖W‖² + l1 Σ|W|``, the value ``loss(X, y, train=False)`` returns.
+        """
+        X = self._check_X(X)
+        t = self._targets(y, X.shape[0])
+        caches = self._caches
+        try:
+            value, _ = self._data_loss(self._forward(X, False), t)
+        finally:
+            self._caches = caches        # a later backward() still belongs to the last forward
+        for lam, penalty in ((self.l2, l2_penalty), (self.l1, l1_penalty)):
+            if lam:
+                value += penalty(self.params, lam)[0]
+        return float(value)
+
     # ------------------------------------------------------------------ predictions
     @property
     def is_classifier(self) -> bool:
