@@ -163,7 +163,7 @@ class DecisionBoundaryWidget(TrainsInFrames, FigureWidget):
         self._update_artists()
 
     def _record(self):
-        loss, _ = self.model.loss(self.X_train, self.y_train, train=False)
+        loss = self.model.evaluate(self.X_train, self.y_train)      # test mode, grads untouched
         self.history["epoch"].append(self.epoch)
         self.history["loss"].append(float(loss))
         self.history["train_acc"].append(float(self.model.score(self.X_train, self.y_train)))
