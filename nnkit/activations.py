@@ -1,38 +1,44 @@
-"""Activation functions and their derivatives, the non-linearities of the course.
+r"""Activation functions and their derivatives, the non-linearities of the course, each declared once.
 
-Each activation ``f`` comes with ``f_grad(z) = df/dz`` evaluated elementwise at the pre-activation
-``z``, so backpropagation through a layer is ``dz = dh * f_grad(z)`` (lecture notation
-``δ = σ'(z) ⊙ ...``). ``get(name)`` turns a name into an :class:`Activation` bundle so layers and models
-can be configured with strings. Every function works on any shape and keeps float32 as float32.
+An activation is one :class:`Declaration` in the table below: the function ``f(z)`` and its derivative
+``f'(z)`` as two small numpy kernels, the formulas, the parameters it takes (with their defaults and
+allowed ranges) and the initialization it wants. Everything else is derived from that one entry:
 
-The private ``_name`` kernels skip validation; :mod:`nnkit.functional` validates once and calls them.
+* here: ``NAMES``, the public ``relu(z)`` / ``relu_grad(z)`` pair (validated, any shape, float32 kept)
+  and :func:`get`, which turns a name into an :class:`Activation` value;
+* :mod:`nnkit.functional`: the pair ``relu_forward(x) -> (out, cache)`` / ``relu_backward(dout, cache)``;
+* :mod:`nnkit.layers`: the layer class (``ReLU``) and the initialization of :class:`~nnkit.layers.Dense`;
+* :mod:`nnkit.autograd`: the op ``Tensor.relu()``;
+* the lectures' widgets: the activation choices.
+
+Backpropagation through an activation is ``dz = dh * f'(z)`` (lecture notation ``δ = σ'(z) ⊙ ...``); a
+derivative kernel receives both ``z`` and ``h = f(z)`` because some derivatives are cheapest in terms of
+the output (:math:`\sigma' = \sigma(1-\sigma)`, :math:`\tanh' = 1 - \tanh^2`).
+
+Adding an activation is one :func:`declare` call below plus its oracle tests (tests/test_activations.py
+runs every declared activation against finite differences and PyTorch).
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import partial
 
 import numpy as np
 
 from nnkit._validate import as_float_array, check_finite
 
-__all__ = [
-    "NAMES", "Activation", "get",
-    "step", "sign", "sigmoid", "tanh", "relu", "leaky_relu", "gaussian", "linear", "softmax", "log_softmax",
-    "step_grad", "sign_grad", "sigmoid_grad", "tanh_grad", "relu_grad", "leaky_relu_grad", "gaussian_grad",
-    "linear_grad",
-]
-
-NAMES = ("step", "sign", "sigmoid", "tanh", "relu", "leaky_relu", "gaussian", "linear")
+__all__ = ["NAMES", "DECLARATIONS", "Declaration", "Param", "Activation", "declare", "get", "check_name",
+           "check_kwargs", "bind", "softmax", "log_softmax"]   # + "<name>" and "<name>_grad", added below
 
 
 def _as_float(x, name: str, ndim=None) -> np.ndarray:
     """:func:`nnkit._validate.as_float_array` with a fast path for float32/float64 ndarrays.
 
-    Same checks and messages; this is called on every layer of every training step, so an array
-    that is already float skips the dtype inspection and only gets the NaN/inf scan.
+    Same checks and messages; an array that is already float skips the dtype inspection and only gets
+    the NaN/inf scan.
     """
     if type(x) is np.ndarray and x.dtype.char in "fd":
         if ndim is not None and x.ndim not in ((ndim,) if isinstance(ndim, int) else ndim):
@@ -46,185 +52,233 @@ def _z(z, name: str = "z") -> np.ndarray:
     return _as_float(z, name)
 
 
-def _check_slope(slope) -> float:
-    try:
-        s = float(slope)
-    except (TypeError, ValueError):
-        raise TypeError(f"slope: expected a number, got {slope!r}") from None
-    if not np.isfinite(s):
-        raise ValueError(f"slope: expected a finite number, got {slope!r}")
-    return s
+# --------------------------------------------------------------------------- the declaration
+
+@dataclass(frozen=True)
+class Param:
+    """A declared parameter of an activation: its default and the closed range ``[low, high]`` it lives in."""
+
+    default: float
+    low: float = -math.inf
+    high: float = math.inf
+    doc: str = ""
+
+    def check(self, name: str, value) -> float:
+        """``value`` as a Python float, or a TypeError/ValueError naming ``name`` and the allowed range."""
+        try:
+            v = float(value)
+        except (TypeError, ValueError):
+            raise TypeError(f"{name}: expected a number, got {value!r}") from None
+        if not math.isfinite(v):
+            raise ValueError(f"{name}: expected a finite number, got {value!r}")
+        if not self.low <= v <= self.high:
+            raise ValueError(f"{name}: expected a value in [{self.low}, {self.high}], got {value!r}")
+        return v
 
 
-# --------------------------------------------------------------------------- kernels (no validation)
+@dataclass(frozen=True)
+class Declaration:
+    r"""Everything nnkit knows about one activation; every other table is derived from these.
 
-def _step(z):
-    return (z > 0).astype(z.dtype)
+    Attributes
+    ----------
+    name : str
+        The name users pass (``activation="relu"``).
+    layer : str
+        Name of the layer class generated in :mod:`nnkit.layers` (``"ReLU"``).
+    f : callable ``f(z, **params) -> h``
+        Kernel of the function on a float array (no validation), same shape and dtype.
+    df : callable ``df(z, h, **params) -> f'(z)``
+        Kernel of the derivative; may return booleans (they multiply like 0/1).
+    summary : str
+        One line for the docstrings.
+    formula, dformula : str
+        LaTeX of ``f`` and ``f'`` for the docstrings.
+    params : dict name -> Param
+        Keyword parameters (``slope`` of leaky ReLU), validated by :func:`check_kwargs`.
+    init : "he" or "glorot"
+        How :class:`nnkit.layers.Dense` draws the weights of a layer that feeds this activation.
+    trainable : bool
+        False when the derivative is zero almost everywhere (step, sign): gradient descent cannot train it.
+    """
+
+    name: str
+    layer: str
+    f: Callable
+    df: Callable
+    summary: str
+    formula: str
+    dformula: str
+    params: dict = field(default_factory=dict)
+    init: str = "glorot"
+    trainable: bool = True
 
 
-def _sign(z):
-    return np.where(z >= 0, 1, -1).astype(z.dtype)
+#: name -> Declaration, in the order of the course
+DECLARATIONS: dict[str, Declaration] = {}
 
+
+def declare(name, *, layer, f, df, summary, formula, dformula, params=None, init="glorot",
+            trainable=True) -> Declaration:
+    """Add an activation to :data:`DECLARATIONS` (see :class:`Declaration` for the fields)."""
+    if name in DECLARATIONS:
+        raise ValueError(f"activation {name!r} is declared twice")
+    if init not in ("he", "glorot"):
+        raise ValueError(f"init: expected 'he' or 'glorot', got {init!r}")
+    decl = Declaration(name, layer, f, df, summary, formula, dformula, dict(params or {}), init, trainable)
+    DECLARATIONS[name] = decl
+    return decl
+
+
+# --------------------------------------------------------------------------- the activations
 
 def _sigmoid(z):
+    """The stable logistic sigmoid (the only copy in nnkit; losses and autograd use it)."""
     # exp(-|z|) never overflows; σ(z) = 1/(1+e) for z >= 0 and e/(1+e) for z < 0.
     e = np.exp(-np.abs(z))
     r = 1 / (1 + e)
     return np.where(z >= 0, r, e * r)
 
 
-def _relu(z):
-    return np.maximum(z, 0)
+declare("step", layer="Step", trainable=False,
+        f=lambda z: (z > 0).astype(z.dtype),
+        df=lambda z, h: np.zeros_like(z),
+        summary="Heaviside step, the perceptron's threshold unit (zero derivative: not trainable).",
+        formula=r"\mathrm{step}(z) = 1 \text{ if } z > 0 \text{ else } 0",
+        dformula=r"\mathrm{step}'(z) = 0 \text{ (undefined at 0; taken as 0)}")
+declare("sign", layer="Sign", trainable=False,
+        f=lambda z: np.where(z >= 0, 1, -1).astype(z.dtype),
+        df=lambda z, h: np.zeros_like(z),
+        summary="Sign unit with values ±1, the binary perceptron's output (zero derivative).",
+        formula=r"\mathrm{sign}(z) = +1 \text{ if } z \ge 0 \text{ else } -1",
+        dformula=r"\mathrm{sign}'(z) = 0 \text{ (undefined at 0; taken as 0)}")
+declare("sigmoid", layer="Sigmoid",
+        f=_sigmoid,
+        df=lambda z, h: h * (1 - h),
+        summary="Logistic sigmoid, computed without overflow for large |z|; values in (0, 1).",
+        formula=r"\sigma(z) = \frac{1}{1 + e^{-z}}",
+        dformula=r"\sigma'(z) = \sigma(z)\,(1 - \sigma(z)) \in (0, 1/4]")
+declare("tanh", layer="Tanh",
+        f=np.tanh,
+        df=lambda z, h: 1 - h * h,
+        summary="Hyperbolic tangent; values in (-1, 1).",
+        formula=r"\tanh(z) = \frac{e^{z} - e^{-z}}{e^{z} + e^{-z}} = 2\sigma(2z) - 1",
+        dformula=r"\tanh'(z) = 1 - \tanh^2(z)")
+declare("relu", layer="ReLU", init="he",
+        f=lambda z: np.maximum(z, 0),
+        df=lambda z, h: z > 0,
+        summary="Rectified linear unit (derivative 0 at the kink z = 0, as in PyTorch).",
+        formula=r"\mathrm{relu}(z) = \max(0, z)",
+        dformula=r"\mathrm{relu}'(z) = \mathbb{1}[z > 0]")
+declare("leaky_relu", layer="LeakyReLU", init="he",
+        params={"slope": Param(0.01, doc="the slope a on the negative side (the lectures use 0.1)")},
+        f=lambda z, slope: np.where(z > 0, z, z * slope),
+        df=lambda z, h, slope: np.where(z > 0, 1, slope).astype(z.dtype),
+        summary="Leaky ReLU: slope ``slope`` for negative inputs (``slope`` at the kink, as in PyTorch).",
+        formula=r"\mathrm{leaky}(z) = z \text{ if } z > 0 \text{ else } a z",
+        dformula=r"\mathrm{leaky}'(z) = 1 \text{ if } z > 0 \text{ else } a")
+declare("elu", layer="ELU", init="he",
+        params={"alpha": Param(1.0, low=0.0, doc="the value α the unit saturates to, -α, for z → -∞")},
+        # expm1 of min(z, 0): the unused branch of np.where never overflows for large positive z
+        f=lambda z, alpha: np.where(z > 0, z, alpha * np.expm1(np.minimum(z, 0))),
+        df=lambda z, h, alpha: np.where(z > 0, 1, h + alpha).astype(z.dtype),
+        summary="Exponential linear unit (Clevert et al. 2016): ReLU's slope 1 for z > 0, a smooth "
+                "saturation to -α below (derivative α e^z, taken from below at 0, as in PyTorch).",
+        formula=r"\mathrm{elu}(z) = z \text{ if } z > 0 \text{ else } \alpha (e^{z} - 1)",
+        dformula=r"\mathrm{elu}'(z) = 1 \text{ if } z > 0 \text{ else } \alpha e^{z} "
+                 r"= \mathrm{elu}(z) + \alpha")
+declare("gaussian", layer="Gaussian",
+        f=lambda z: np.exp(-0.5 * z * z),
+        df=lambda z, h: -z * h,
+        summary="Gaussian bump activation; values in (0, 1].",
+        formula=r"g(z) = e^{-z^2/2}",
+        dformula=r"g'(z) = -z\, e^{-z^2/2} = -z\, g(z)")
+declare("linear", layer="Identity",
+        f=lambda z: z.copy(),
+        df=lambda z, h: np.ones_like(z),
+        summary="Identity activation (a linear output unit, e.g. for regression); returns a copy.",
+        formula=r"f(z) = z",
+        dformula=r"f'(z) = 1")
+
+#: the activation names, in the order of the course (derived from :data:`DECLARATIONS`)
+NAMES = tuple(DECLARATIONS)
 
 
-def _leaky_relu(z, slope=0.01):
-    return np.where(z > 0, z, z * slope)
+# --------------------------------------------------------------------------- checks
+
+def check_name(name) -> str:
+    """Return ``name`` if it is a declared activation name, else raise a ValueError listing ``NAMES``."""
+    if not isinstance(name, str):
+        raise TypeError(f"activation: expected a name (str), got {type(name).__name__}; "
+                        f"valid names are {', '.join(NAMES)}")
+    if name not in DECLARATIONS:
+        raise ValueError(f"activation: unknown name {name!r}; valid names are {', '.join(NAMES)}")
+    return name
 
 
-def _gaussian(z):
-    return np.exp(-0.5 * z * z)
+def check_kwargs(name: str, kw: dict) -> dict:
+    """The parameters of activation ``name``: declared defaults, overridden by ``kw`` (each range-checked).
 
-
-def _zeros(z):
-    return np.zeros_like(z)
-
-
-def _ones(z):
-    return np.ones_like(z)
-
-
-# --------------------------------------------------------------------------- activations
-
-def step(z):
-    r"""Heaviside step, the perceptron's threshold unit.
-
-    .. math:: \mathrm{step}(z) = 1 \text{ if } z > 0 \text{ else } 0
-
-    Parameters
-    ----------
-    z : array_like, any shape
-
-    Returns
-    -------
-    ndarray, same shape and float dtype as ``z``
+    A name the declaration does not list is a TypeError naming the parameters it takes.
     """
-    return _step(_z(z))
+    declared = DECLARATIONS[check_name(name)].params
+    unknown = sorted(set(kw) - set(declared))
+    if unknown:
+        takes = f"takes {', '.join(declared)}" if declared else "takes no parameters"
+        raise TypeError(f"activation {name!r} {takes}, got {', '.join(unknown)}")
+    return {k: p.check(k, kw[k]) if k in kw else p.default for k, p in declared.items()}
 
 
-def sign(z):
-    r"""Sign unit with values ±1 (the binary perceptron's output).
+# --------------------------------------------------------------------------- derived public functions
 
-    .. math:: \mathrm{sign}(z) = +1 \text{ if } z \ge 0 \text{ else } -1
-
-    Parameters
-    ----------
-    z : array_like, any shape
-
-    Returns
-    -------
-    ndarray, same shape and float dtype as ``z``
-    """
-    return _sign(_z(z))
+def bind(name: str, args: tuple, kw: dict) -> dict:
+    """The parameters of ``name`` from positional ``args`` (in declared order) and keywords, checked."""
+    order = tuple(DECLARATIONS[check_name(name)].params)
+    if len(args) > len(order):
+        takes = f"takes {', '.join(order)}" if order else "takes no parameters"
+        raise TypeError(f"activation {name!r} {takes}, got {len(args)} positional values")
+    for k in order[:len(args)]:
+        if k in kw:
+            raise TypeError(f"activation {name!r}: {k} given twice")
+    return check_kwargs(name, {**dict(zip(order, args)), **kw})
 
 
-def sigmoid(z):
-    r"""Logistic sigmoid, computed without overflow for large ``|z|``.
+def _public_pair(decl: Declaration):
+    """The validated ``f(z, *params)`` and ``f_grad(z, *params)`` of a declaration, with docstrings."""
+    import inspect
 
-    .. math:: \sigma(z) = \frac{1}{1 + e^{-z}}
+    f, df, name = decl.f, decl.df, decl.name
 
-    Parameters
-    ----------
-    z : array_like, any shape
+    def forward(z, *args, **kw):
+        return f(_z(z), **bind(name, args, kw))
 
-    Returns
-    -------
-    ndarray, same shape and float dtype as ``z``, values in (0, 1)
-    """
-    return _sigmoid(_z(z))
+    def grad(z, *args, **kw):
+        kw = bind(name, args, kw)
+        z = _z(z)
+        return np.asarray(df(z, f(z, **kw), **kw)).astype(z.dtype, copy=False)
 
-
-def tanh(z):
-    r"""Hyperbolic tangent.
-
-    .. math:: \tanh(z) = \frac{e^{z} - e^{-z}}{e^{z} + e^{-z}} = 2\sigma(2z) - 1
-
-    Parameters
-    ----------
-    z : array_like, any shape
-
-    Returns
-    -------
-    ndarray, same shape and float dtype as ``z``, values in (-1, 1)
-    """
-    return np.tanh(_z(z))
+    params = "".join(f"\n{k} : float, default {p.default}\n    {p.doc}" for k, p in decl.params.items())
+    head = f"Parameters\n----------\nz : array_like, any shape{params}\n\nReturns\n-------\n" \
+           "ndarray, same shape and float dtype as ``z``\n"
+    signature = inspect.Signature(
+        [inspect.Parameter("z", inspect.Parameter.POSITIONAL_OR_KEYWORD)]
+        + [inspect.Parameter(k, inspect.Parameter.POSITIONAL_OR_KEYWORD, default=p.default)
+           for k, p in decl.params.items()])
+    for fn, fn_name, doc in ((forward, name, f"{decl.summary}\n\n.. math:: {decl.formula}\n\n{head}"),
+                             (grad, f"{name}_grad", f"Derivative of :func:`{name}`, elementwise.\n\n"
+                                                    f".. math:: {decl.dformula}\n\n{head}")):
+        fn.__name__ = fn.__qualname__ = fn_name
+        fn.__doc__, fn.__module__, fn.__signature__ = doc, __name__, signature
+    return forward, grad
 
 
-def relu(z):
-    r"""Rectified linear unit.
-
-    .. math:: \mathrm{relu}(z) = \max(0, z)
-
-    Parameters
-    ----------
-    z : array_like, any shape
-
-    Returns
-    -------
-    ndarray, same shape and float dtype as ``z``
-    """
-    return _relu(_z(z))
+for _decl in DECLARATIONS.values():
+    globals()[_decl.name], globals()[f"{_decl.name}_grad"] = _public_pair(_decl)
+    __all__ += [_decl.name, f"{_decl.name}_grad"]
+del _decl
 
 
-def leaky_relu(z, slope=0.01):
-    r"""Leaky ReLU: slope ``slope`` for negative inputs (the lectures use 0.1).
-
-    .. math:: \mathrm{leaky}(z) = \max(a z, z) \quad (0 \le a < 1), \qquad
-              \text{in general } z \text{ if } z > 0 \text{ else } a z
-
-    Parameters
-    ----------
-    z : array_like, any shape
-    slope : float, default 0.01
-        The slope ``a`` on the negative side.
-
-    Returns
-    -------
-    ndarray, same shape and float dtype as ``z``
-    """
-    return _leaky_relu(_z(z), _check_slope(slope))
-
-
-def gaussian(z):
-    r"""Gaussian bump activation.
-
-    .. math:: g(z) = e^{-z^2/2}
-
-    Parameters
-    ----------
-    z : array_like, any shape
-
-    Returns
-    -------
-    ndarray, same shape and float dtype as ``z``, values in (0, 1]
-    """
-    return _gaussian(_z(z))
-
-
-def linear(z):
-    r"""Identity activation (a linear output unit, e.g. for regression).
-
-    .. math:: f(z) = z
-
-    Parameters
-    ----------
-    z : array_like, any shape
-
-    Returns
-    -------
-    ndarray, a copy of ``z`` as a float array
-    """
-    return _z(z).copy()
-
+# --------------------------------------------------------------------------- softmax (not elementwise)
 
 def softmax(z, axis=-1):
     r"""Softmax along ``axis``, stable for any finite scores.
@@ -268,110 +322,11 @@ def log_softmax(z, axis=-1):
     return shifted - np.log(np.exp(shifted).sum(axis=axis, keepdims=True))
 
 
-# --------------------------------------------------------------------------- derivatives
-
-def step_grad(z):
-    r"""Derivative of :func:`step`: 0 everywhere (undefined at 0; taken as 0).
-
-    This is why a network of step units cannot be trained by gradient descent.
-
-    Returns
-    -------
-    ndarray of zeros, same shape and dtype as ``z``
-    """
-    return _zeros(_z(z))
-
-
-def sign_grad(z):
-    r"""Derivative of :func:`sign`: 0 everywhere (undefined at 0; taken as 0).
-
-    Returns
-    -------
-    ndarray of zeros, same shape and dtype as ``z``
-    """
-    return _zeros(_z(z))
-
-
-def sigmoid_grad(z):
-    r"""Derivative of the sigmoid.
-
-    .. math:: \sigma'(z) = \sigma(z)\,(1 - \sigma(z))
-
-    Returns
-    -------
-    ndarray, same shape and dtype as ``z``, values in (0, 1/4]
-    """
-    s = _sigmoid(_z(z))
-    return s * (1 - s)
-
-
-def tanh_grad(z):
-    r"""Derivative of tanh.
-
-    .. math:: \tanh'(z) = 1 - \tanh^2(z)
-
-    Returns
-    -------
-    ndarray, same shape and dtype as ``z``, values in (0, 1]
-    """
-    t = np.tanh(_z(z))
-    return 1 - t * t
-
-
-def relu_grad(z):
-    r"""Derivative of ReLU (0 at the kink ``z = 0``, as in PyTorch).
-
-    .. math:: \mathrm{relu}'(z) = \mathbb{1}[z > 0]
-
-    Returns
-    -------
-    ndarray of 0/1, same shape and dtype as ``z``
-    """
-    return _step(_z(z))
-
-
-def leaky_relu_grad(z, slope=0.01):
-    r"""Derivative of leaky ReLU (``slope`` at the kink ``z = 0``, as in PyTorch).
-
-    .. math:: \mathrm{leaky}'(z) = 1 \text{ if } z > 0 \text{ else } a
-
-    Returns
-    -------
-    ndarray, same shape and dtype as ``z``
-    """
-    z = _z(z)
-    slope = _check_slope(slope)
-    return np.where(z > 0, 1, slope).astype(z.dtype)
-
-
-def gaussian_grad(z):
-    r"""Derivative of the Gaussian activation.
-
-    .. math:: g'(z) = -z\, e^{-z^2/2} = -z\, g(z)
-
-    Returns
-    -------
-    ndarray, same shape and dtype as ``z``
-    """
-    z = _z(z)
-    return -z * _gaussian(z)
-
-
-def linear_grad(z):
-    r"""Derivative of the identity: 1 everywhere.
-
-    Returns
-    -------
-    ndarray of ones, same shape and dtype as ``z``
-    """
-    return _ones(_z(z))
-
-
 # --------------------------------------------------------------------------- lookup by name
 
 @dataclass(frozen=True)
 class Activation:
-    """An activation as a value: its ``name``, ``forward(z)`` and derivative ``grad(z)``.
+    """An activation as a value: its ``name``, ``forward(z)`` and derivative ``grad(z)``, parameters bound.
 
     Obtain one with :func:`get`, e.g. ``get("leaky_relu", slope=0.1).grad(z)``.
     """
@@ -389,64 +344,31 @@ class Activation:
         return f"Activation({self.name!r}{extra})"
 
 
-_TABLE = {
-    "step": (step, step_grad),
-    "sign": (sign, sign_grad),
-    "sigmoid": (sigmoid, sigmoid_grad),
-    "tanh": (tanh, tanh_grad),
-    "relu": (relu, relu_grad),
-    "leaky_relu": (leaky_relu, leaky_relu_grad),
-    "gaussian": (gaussian, gaussian_grad),
-    "linear": (linear, linear_grad),
-}
-_PARAMS = {"leaky_relu": ("slope",)}
-
-
-def check_name(name) -> str:
-    """Return ``name`` if it is a valid activation name, else raise a ValueError listing ``NAMES``."""
-    if not isinstance(name, str):
-        raise TypeError(f"activation: expected a name (str), got {type(name).__name__}; "
-                        f"valid names are {', '.join(NAMES)}")
-    if name not in _TABLE:
-        raise ValueError(f"activation: unknown name {name!r}; valid names are {', '.join(NAMES)}")
-    return name
-
-
-def check_kwargs(name: str, kw: dict) -> dict:
-    """Validate the keyword parameters of activation ``name`` (only leaky_relu takes ``slope``)."""
-    allowed = _PARAMS.get(name, ())
-    unknown = sorted(set(kw) - set(allowed))
-    if unknown:
-        takes = f"takes {', '.join(allowed)}" if allowed else "takes no parameters"
-        raise TypeError(f"activation {name!r} {takes}, got {', '.join(unknown)}")
-    if "slope" in kw:
-        kw = {**kw, "slope": _check_slope(kw["slope"])}
-    return kw
-
-
 def get(name: str, **kw) -> Activation:
     """Look up an activation by name.
 
     Parameters
     ----------
     name : str
-        One of :data:`NAMES`: "step", "sign", "sigmoid", "tanh", "relu", "leaky_relu", "gaussian",
-        "linear".
+        One of :data:`NAMES`.
     **kw
-        Parameters of the activation (only ``slope`` for "leaky_relu").
+        Parameters of the activation as declared (``slope`` for "leaky_relu", ``alpha`` for "elu").
 
     Returns
     -------
     Activation
+        Its ``params`` are the parameters given explicitly (the declared defaults apply to the rest).
 
     Raises
     ------
     ValueError
-        Unknown name (the message lists the valid names).
+        Unknown name (the message lists the valid names) or a parameter out of its range.
+    TypeError
+        A parameter the activation does not take.
     """
     check_name(name)
-    kw = check_kwargs(name, kw)
-    fwd, grad = _TABLE[name]
-    if kw:
-        fwd, grad = partial(fwd, **kw), partial(grad, **kw)
-    return Activation(name, fwd, grad, tuple(sorted(kw.items())))
+    given = {k: v for k, v in check_kwargs(name, kw).items() if k in kw}
+    fwd, grad = globals()[name], globals()[f"{name}_grad"]
+    if given:
+        fwd, grad = partial(fwd, **given), partial(grad, **given)
+    return Activation(name, fwd, grad, tuple(sorted(given.items())))

@@ -8,7 +8,9 @@ passed on: "upstream gradient × local gradient", the chain rule of the lectures
 does; it is neither symbolic nor numerical differentiation.
 
 Arrays follow numpy broadcasting; in the backward pass a broadcast operand receives the gradient
-summed back to its own shape. :func:`trace` lists the graph's nodes and edges for drawing.
+summed back to its own shape. :func:`trace` lists the graph's nodes and edges for drawing. The
+activations (``Tensor.relu()``, ``.sigmoid()``, ``.tanh()``, ...) are derived from their declarations in
+:mod:`nnkit.activations`, one op per declared activation.
 
 >>> w, x, b = Tensor(2.0, label="w"), Tensor(-1.0, label="x"), Tensor(0.5, label="b")
 >>> L = (w * x + b).sigmoid()
@@ -20,6 +22,8 @@ summed back to its own shape. :func:`trace` lists the graph's nodes and edges fo
 from __future__ import annotations
 
 import numpy as np
+
+from nnkit import activations as _act
 
 __all__ = ["Tensor", "Value", "trace"]
 
@@ -223,35 +227,6 @@ class Tensor:
         out._backward = _backward
         return out
 
-    def tanh(self):
-        """``tanh(x)``; local derivative ``1 - tanh²(x)``."""
-        out = Tensor(np.tanh(self.data), (self,), "tanh")
-
-        def _backward():
-            self.grad += out.grad * (1 - out.data * out.data)
-        out._backward = _backward
-        return out
-
-    def sigmoid(self):
-        """``σ(x) = 1/(1+e^{-x})`` (overflow-free); local derivative ``σ(1-σ)``."""
-        e = np.exp(-np.abs(self.data))
-        r = 1 / (1 + e)
-        out = Tensor(np.where(self.data >= 0, r, e * r), (self,), "sigmoid")
-
-        def _backward():
-            self.grad += out.grad * out.data * (1 - out.data)
-        out._backward = _backward
-        return out
-
-    def relu(self):
-        """``max(0, x)``; local derivative ``1[x > 0]``."""
-        out = Tensor(np.maximum(self.data, 0), (self,), "relu")
-
-        def _backward():
-            self.grad += out.grad * (self.data > 0)
-        out._backward = _backward
-        return out
-
     def sum(self, axis=None, keepdims=False):
         """Sum over ``axis`` (all by default); the gradient is copied back to every summed entry."""
         out = Tensor(self.data.sum(axis=axis, keepdims=keepdims), (self,), "sum")
@@ -311,6 +286,32 @@ class Tensor:
         for node in _topological_order(self):
             node.grad = np.zeros_like(node.data)
 
+
+def _activation_op(decl):
+    """``Tensor.<name>(*params)`` for one activation declared in :mod:`nnkit.activations`.
+
+    The value is the declaration's ``f`` and the local derivative its ``df``, the very kernels the
+    layers use: ``x.grad += out.grad * f'(x)``.
+    """
+    name, f, df = decl.name, decl.f, decl.df
+
+    def op(self, *args, **kw):
+        kw = _act.bind(name, args, kw)
+        out = Tensor(f(self.data, **kw), (self,), name)
+
+        def _backward():
+            self.grad += out.grad * df(self.data, out.data, **kw)
+        out._backward = _backward
+        return out
+
+    op.__name__ = op.__qualname__ = name
+    op.__doc__ = f"``{decl.formula}``; local derivative ``{decl.dformula}``.\n\n{decl.summary}"
+    return op
+
+
+for _decl in _act.DECLARATIONS.values():     # Tensor.relu(), .sigmoid(), .tanh(), .leaky_relu(0.1), ...
+    setattr(Tensor, _decl.name, _activation_op(_decl))
+del _decl
 
 Value = Tensor
 

@@ -16,6 +16,8 @@ penalties (L1, L2) live here too because they add a value and a gradient to a pa
 
 from __future__ import annotations
 
+import inspect
+
 import numpy as np
 
 from nnkit import activations as _act
@@ -23,12 +25,8 @@ from nnkit._validate import as_float_array, as_rng, check_positive, check_probab
 
 _as_float = _act._as_float
 
-__all__ = [
+__all__ = [   # + "<name>_forward", "<name>_backward" for every activation in nnkit.activations.NAMES
     "dense_forward", "dense_backward",
-    "step_forward", "step_backward", "sign_forward", "sign_backward",
-    "sigmoid_forward", "sigmoid_backward", "tanh_forward", "tanh_backward",
-    "relu_forward", "relu_backward", "leaky_relu_forward", "leaky_relu_backward",
-    "gaussian_forward", "gaussian_backward", "linear_forward", "linear_backward",
     "softmax_forward", "softmax_backward",
     "activation_forward", "activation_backward",
     "dropout_forward", "dropout_backward",
@@ -53,9 +51,9 @@ def _cache(cache, kind, length):
 
 # --------------------------------------------------------------------------- unchecked kernels
 # The arithmetic of the pairs below, without the checks. The public pairs validate their inputs and
-# then call these; nnkit.models.MLP calls them directly, because inside a network each layer only
-# receives X (checked once per batch) or the previous layer's own output, and re-checking every
-# intermediate array (an isfinite pass, dtype and cache tests) was a third of a training step.
+# then call these; the layers of nnkit.layers call them directly inside a network, because there each
+# layer only receives X (checked once per batch) or the previous layer's own output, and re-checking
+# every intermediate array (an isfinite pass, dtype and cache tests) was a third of a training step.
 
 def _dense_forward_kernel(x, W, b):
     out = x @ W
@@ -68,40 +66,16 @@ def _dense_backward_kernel(dout, cache, need_dx=True):
     return (dout @ W.T if need_dx else None), x.T @ dout, dout.sum(axis=0)
 
 
-def _sigmoid_forward_kernel(x):
-    out = _act._sigmoid(x)
-    return out, ("sigmoid", out)
+def _activation_forward_kernel(x, decl, kw):
+    """``h = f(x)`` of a declaration with checked parameters ``kw``; the cache keeps z, h and kw."""
+    h = decl.f(x, **kw)
+    return h, (decl.name, x, h, kw)
 
 
-def _sigmoid_backward_kernel(dout, cache):
-    out = cache[1]
-    return dout * out * (1 - out)
-
-
-def _tanh_forward_kernel(x):
-    out = np.tanh(x)
-    return out, ("tanh", out)
-
-
-def _tanh_backward_kernel(dout, cache):
-    out = cache[1]
-    return dout * (1 - out * out)
-
-
-def _relu_forward_kernel(x):
-    return np.maximum(x, 0), ("relu", x)
-
-
-def _relu_backward_kernel(dout, cache):
-    return dout * (cache[1] > 0)
-
-
-#: activation name -> (forward kernel, backward kernel) for the activations that have one
-_KERNELS = {
-    "sigmoid": (_sigmoid_forward_kernel, _sigmoid_backward_kernel),
-    "tanh": (_tanh_forward_kernel, _tanh_backward_kernel),
-    "relu": (_relu_forward_kernel, _relu_backward_kernel),
-}
+def _activation_backward_kernel(dout, cache):
+    """``dx = dout * f'(z)`` from the cache of :func:`_activation_forward_kernel`."""
+    name, x, h, kw = cache
+    return dout * _act.DECLARATIONS[name].df(x, h, **kw)
 
 
 # --------------------------------------------------------------------------- dense (affine) layer
@@ -158,126 +132,42 @@ def dense_backward(dout, cache, *, need_dx=True):
 
 
 # --------------------------------------------------------------------------- activations
+# One pair per declared activation, derived from nnkit.activations.DECLARATIONS: relu_forward(x) ->
+# (out, cache) and relu_backward(dout, cache) -> dx, and the same for every other name in NAMES.
 
 def _x(x):
     return _as_float(x, "x")
 
 
-def step_forward(x):
-    """Step activation ``1[x > 0]`` on any shape; returns ``(out, cache)``."""
-    x = _x(x)
-    return _act._step(x), ("step", x.shape)
+def _activation_pair(decl):
+    name = decl.name
+
+    def forward(x, *args, **kw):
+        return _activation_forward_kernel(_x(x), decl, _act.bind(name, args, kw))
+
+    def backward(dout, cache):
+        _cache(cache, name, 4)
+        return _activation_backward_kernel(_dout(dout, cache[1].shape), cache)
+
+    forward.__name__ = forward.__qualname__ = f"{name}_forward"
+    backward.__name__ = backward.__qualname__ = f"{name}_backward"
+    forward.__module__ = backward.__module__ = __name__
+    forward.__signature__ = inspect.signature(getattr(_act, name)).replace(
+        parameters=[inspect.Parameter("x", inspect.Parameter.POSITIONAL_OR_KEYWORD),
+                    *list(inspect.signature(getattr(_act, name)).parameters.values())[1:]])
+    forward.__doc__ = (f"Forward pair of :func:`nnkit.activations.{name}` on any shape: returns ``(out, "
+                       f"cache)``.\n\n{decl.summary}\n\n.. math:: {decl.formula}\n\nThe cache keeps the "
+                       f"input, the output and the parameters for :func:`{name}_backward`.\n")
+    backward.__doc__ = (f"Backward of :func:`{name}_forward`: ``dx = dout * f'(x)``.\n\n"
+                        f".. math:: {decl.dformula}\n\nParameters\n----------\ndout : array_like, the "
+                        f"shape of the forward output\ncache : from :func:`{name}_forward`\n")
+    return forward, backward
 
 
-def step_backward(dout, cache):
-    """Backward of :func:`step_forward`: zeros (the step has zero derivative almost everywhere)."""
-    _, shape = _cache(cache, "step", 2)
-    return np.zeros_like(_dout(dout, shape))
-
-
-def sign_forward(x):
-    """Sign activation (+1 if x >= 0 else -1) on any shape; returns ``(out, cache)``."""
-    x = _x(x)
-    return _act._sign(x), ("sign", x.shape)
-
-
-def sign_backward(dout, cache):
-    """Backward of :func:`sign_forward`: zeros."""
-    _, shape = _cache(cache, "sign", 2)
-    return np.zeros_like(_dout(dout, shape))
-
-
-def sigmoid_forward(x):
-    r"""Sigmoid activation; caches the output because :math:`\sigma' = \sigma(1 - \sigma)`.
-
-    Parameters
-    ----------
-    x : array_like, any shape
-
-    Returns
-    -------
-    out : ndarray, shape of ``x``
-    cache : tuple
-    """
-    return _sigmoid_forward_kernel(_x(x))
-
-
-def sigmoid_backward(dout, cache):
-    r"""Backward of :func:`sigmoid_forward`: :math:`\bar x = \bar h \odot h (1 - h)`."""
-    _, out = _cache(cache, "sigmoid", 2)
-    return _sigmoid_backward_kernel(_dout(dout, out.shape), cache)
-
-
-def tanh_forward(x):
-    r"""Tanh activation; caches the output because :math:`\tanh' = 1 - \tanh^2`."""
-    return _tanh_forward_kernel(_x(x))
-
-
-def tanh_backward(dout, cache):
-    r"""Backward of :func:`tanh_forward`: :math:`\bar x = \bar h \odot (1 - h^2)`."""
-    _, out = _cache(cache, "tanh", 2)
-    return _tanh_backward_kernel(_dout(dout, out.shape), cache)
-
-
-def relu_forward(x):
-    r"""ReLU activation :math:`\max(0, x)`; caches the input.
-
-    Parameters
-    ----------
-    x : array_like, any shape
-
-    Returns
-    -------
-    out : ndarray, shape of ``x``
-    cache : tuple
-    """
-    return _relu_forward_kernel(_x(x))
-
-
-def relu_backward(dout, cache):
-    r"""Backward of :func:`relu_forward`: :math:`\bar x = \bar h \odot \mathbb{1}[x > 0]`."""
-    _, x = _cache(cache, "relu", 2)
-    return _relu_backward_kernel(_dout(dout, x.shape), cache)
-
-
-def leaky_relu_forward(x, slope=0.01):
-    r"""Leaky ReLU: ``x`` if ``x > 0`` else ``slope * x``; caches the input and slope."""
-    x = _x(x)
-    slope = _act._check_slope(slope)
-    return _act._leaky_relu(x, slope), ("leaky_relu", x, slope)
-
-
-def leaky_relu_backward(dout, cache):
-    r"""Backward of :func:`leaky_relu_forward`: :math:`\bar x = \bar h` where ``x > 0``, else ``slope``·h̄."""
-    _, x, slope = _cache(cache, "leaky_relu", 3)
-    dout = _dout(dout, x.shape)
-    return np.where(x > 0, dout, dout * slope)
-
-
-def gaussian_forward(x):
-    r"""Gaussian activation :math:`e^{-x^2/2}`; caches input and output."""
-    x = _x(x)
-    out = _act._gaussian(x)
-    return out, ("gaussian", x, out)
-
-
-def gaussian_backward(dout, cache):
-    r"""Backward of :func:`gaussian_forward`: :math:`\bar x = -\bar h \odot x e^{-x^2/2}`."""
-    _, x, out = _cache(cache, "gaussian", 3)
-    dout = _dout(dout, x.shape)
-    return -dout * x * out
-
-
-def linear_forward(x):
-    """Identity activation; returns ``(x, cache)`` (the input array itself, no copy)."""
-    x = _x(x)
-    return x, ("linear", x.shape)
-
-
-def linear_backward(dout, cache):
-    """Backward of :func:`linear_forward`: ``dout`` unchanged."""
-    _, shape = _cache(cache, "linear", 2)
-    return _dout(dout, shape)
+for _decl in _act.DECLARATIONS.values():
+    globals()[f"{_decl.name}_forward"], globals()[f"{_decl.name}_backward"] = _activation_pair(_decl)
+    __all__ += [f"{_decl.name}_forward", f"{_decl.name}_backward"]
+del _decl
 
 
 def softmax_forward(x):
@@ -306,18 +196,6 @@ def softmax_backward(dout, cache):
     return p * (dout - (dout * p).sum(axis=-1, keepdims=True))
 
 
-_FORWARD = {
-    "step": step_forward, "sign": sign_forward, "sigmoid": sigmoid_forward, "tanh": tanh_forward,
-    "relu": relu_forward, "leaky_relu": leaky_relu_forward, "gaussian": gaussian_forward,
-    "linear": linear_forward,
-}
-_BACKWARD = {
-    "step": step_backward, "sign": sign_backward, "sigmoid": sigmoid_backward, "tanh": tanh_backward,
-    "relu": relu_backward, "leaky_relu": leaky_relu_backward, "gaussian": gaussian_backward,
-    "linear": linear_backward, "softmax": softmax_backward,
-}
-
-
 def activation_forward(x, name, **kw):
     """Forward pass of the activation called ``name`` (one of :data:`nnkit.activations.NAMES`).
 
@@ -336,16 +214,20 @@ def activation_forward(x, name, **kw):
     """
     if isinstance(name, _act.Activation):
         name, kw = name.name, {**dict(name.params), **kw}
-    _act.check_name(name)
     kw = _act.check_kwargs(name, kw)
-    return _FORWARD[name](x, **kw)
+    return _activation_forward_kernel(_x(x), _act.DECLARATIONS[name], kw)
 
 
 def activation_backward(dout, cache):
     """Backward pass matching :func:`activation_forward` (dispatches on the cached name)."""
-    if not (isinstance(cache, tuple) and cache and isinstance(cache[0], str) and cache[0] in _BACKWARD):
+    if not (isinstance(cache, tuple) and cache and isinstance(cache[0], str)):
         raise TypeError("cache: expected the cache returned by activation_forward")
-    return _BACKWARD[cache[0]](dout, cache)
+    if cache[0] == "softmax":
+        return softmax_backward(dout, cache)
+    if cache[0] not in _act.DECLARATIONS:
+        raise TypeError("cache: expected the cache returned by activation_forward")
+    _cache(cache, cache[0], 4)
+    return _activation_backward_kernel(_dout(dout, cache[1].shape), cache)
 
 
 # --------------------------------------------------------------------------- dropout
@@ -382,17 +264,22 @@ def dropout_forward(x, p, train, rng=None, inverted=True):
     p = check_probability(p, "p")
     if not isinstance(train, (bool, np.bool_)):
         raise TypeError(f"train: expected a bool, got {type(train).__name__}")
+    out, scale = _dropout_kernel(x, p, train, as_rng(rng) if train else rng, inverted)
+    return out, ("dropout", scale, x.shape)
+
+
+def _dropout_kernel(x, p, train, rng, inverted):
+    """(out, multiplier) of :func:`dropout_forward` on checked input; the multiplier is None for identity."""
     if train:
-        rng = as_rng(rng)
         keep = rng.random(x.shape, dtype=x.dtype) >= p
         scale = keep.astype(x.dtype)
         if inverted and p > 0:
             scale *= 1 / (1 - p)
-        return x * scale, ("dropout", scale, x.shape)
+        return x * scale, scale
     if inverted or p == 0:
-        return x, ("dropout", None, x.shape)
+        return x, None
     scale = 1 - p
-    return x * scale, ("dropout", scale, x.shape)
+    return x * scale, scale
 
 
 def dropout_backward(dout, cache):
@@ -408,6 +295,29 @@ def _weights(params):
     if not isinstance(params, dict):
         raise TypeError(f"params: expected a dict of arrays (W1, b1, ...), got {type(params).__name__}")
     return {k: as_float_array(v, f"params[{k!r}]") for k, v in params.items()}
+
+
+def _l2_kernel(W, lam):
+    """``(λ/2 ‖W‖², λ W)`` for one weight matrix."""
+    return 0.5 * lam * float(np.vdot(W, W)), W * lam
+
+
+def _l1_kernel(W, lam):
+    """``(λ Σ|W|, λ sign(W))`` for one weight matrix."""
+    return lam * float(np.abs(W).sum()), np.sign(W) * lam
+
+
+def _penalty(params, lam, kernel):
+    params = _weights(params)
+    lam = check_positive(lam, "lam", allow_zero=True)
+    value, grads = 0.0, {}
+    for k, v in params.items():
+        if k.startswith("W"):
+            extra, grads[k] = kernel(v, lam)
+            value += extra
+        else:
+            grads[k] = np.zeros_like(v)
+    return value, grads
 
 
 def l2_penalty(params, lam):
@@ -428,16 +338,7 @@ def l2_penalty(params, lam):
     value : float
     grads : dict with the keys of ``params``
     """
-    params = _weights(params)
-    lam = check_positive(lam, "lam", allow_zero=True)
-    value, grads = 0.0, {}
-    for k, v in params.items():
-        if k.startswith("W"):
-            value += float(np.vdot(v, v))
-            grads[k] = v * lam
-        else:
-            grads[k] = np.zeros_like(v)
-    return 0.5 * lam * value, grads
+    return _penalty(params, lam, _l2_kernel)
 
 
 def l1_penalty(params, lam):
@@ -456,13 +357,4 @@ def l1_penalty(params, lam):
     value : float
     grads : dict with the keys of ``params`` (zeros for non-weight keys)
     """
-    params = _weights(params)
-    lam = check_positive(lam, "lam", allow_zero=True)
-    value, grads = 0.0, {}
-    for k, v in params.items():
-        if k.startswith("W"):
-            value += float(np.abs(v).sum())
-            grads[k] = np.sign(v) * lam
-        else:
-            grads[k] = np.zeros_like(v)
-    return lam * value, grads
+    return _penalty(params, lam, _l1_kernel)

@@ -1,9 +1,24 @@
-"""Layer objects: thin stateful wrappers around the pure pairs in :mod:`nnkit.functional`.
+r"""Layer objects, the one way nnkit builds a network: Dense, one activation layer per declared activation,
+Dropout, and Sequential to chain them. :class:`nnkit.models.MLP` is a Sequential built by :func:`stack`.
 
-A layer holds its parameters (``params``), remembers the cache of its last ``forward`` and, on
-``backward(dout)``, stores parameter gradients in ``grads`` (same keys) and returns ``dx``.
-:class:`Sequential` chains layers and exposes every parameter under the course's stable names
-``W1, b1, W2, b2, ...`` (numbered by dense layer), ready for an optimizer from :mod:`nnkit.optim`.
+A layer holds its parameters (``params``), remembers what its last ``forward`` needs for the backward
+pass and, on ``backward(dout)``, stores parameter gradients in ``grads`` (same keys) and returns ``dx``.
+The arithmetic is that of the pure pairs of :mod:`nnkit.functional`.
+
+Public ``forward``/``backward`` validate their input (shape, dtype, NaN/inf) and then call the unchecked
+``_forward``/``_backward``; inside a :class:`Sequential` only the first layer's input is checked, because
+every other layer receives the previous layer's own output.
+
+Initialization policy (the only one in nnkit): the weights of a dense layer are drawn for the activation
+of the network, as declared in :mod:`nnkit.activations` (``Declaration.init``):
+
+* He, :math:`W \sim \mathcal N(0, 2/d_{in})`, for the ReLU family (relu, leaky_relu, elu): it keeps the
+  variance of the activations constant across layers when half the units are cut at zero;
+* Glorot/Xavier, :math:`W \sim \mathcal N(0, 2/(d_{in} + d_{out}))`, for every other activation
+  (sigmoid, tanh, gaussian, linear, ...);
+
+biases start at 0. :func:`init_for` gives the rule for an activation, :func:`stack` applies it to every
+dense layer (the output layer too), and a hand-built ``Dense`` takes it as ``init=`` (default "he").
 """
 
 from __future__ import annotations
@@ -12,16 +27,42 @@ import numpy as np
 
 from nnkit import activations as _act
 from nnkit import functional as F
-from nnkit._validate import as_rng, check_probability
+from nnkit._validate import FLOAT_DTYPES, as_rng, check_probability
 
-__all__ = ["Layer", "Dense", "Activation", "ReLU", "Sigmoid", "Tanh", "LeakyReLU", "Step", "Sign",
-           "Gaussian", "Identity", "Dropout", "Sequential", "INITS"]
+__all__ = ["Layer", "Dense", "Activation", "Dropout", "Sequential", "INITS", "init_for", "stack"]
+# + one activation layer class per declared activation (ReLU, Sigmoid, Tanh, ...), added below
 
-INITS = ("he", "xavier", "normal")
+INITS = ("he", "glorot", "xavier", "normal")
+
+
+def init_for(activation) -> str:
+    """The initialization policy for a network with hidden ``activation``: "he" or "glorot" (see above)."""
+    name = activation.name if isinstance(activation, _act.Activation) else _act.check_name(activation)
+    return _act.DECLARATIONS[name].init
+
+
+def _check_int(value, name):
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+        raise ValueError(f"{name}: expected a positive int, got {value!r}")
+    return int(value)
+
+
+def _check_dtype(dtype):
+    try:
+        dt = np.dtype(dtype)
+    except TypeError:
+        raise ValueError(f"dtype: expected float32 or float64, got {dtype!r}") from None
+    if dt not in FLOAT_DTYPES:
+        raise ValueError(f"dtype: expected float32 or float64, got {dt}")
+    return dt
 
 
 class Layer:
-    """Base class: ``forward(x, train=False) -> out`` and ``backward(dout) -> dx``."""
+    """Base class: ``forward(x, train=False) -> out`` and ``backward(dout) -> dx``.
+
+    Subclasses implement the unchecked ``_forward(x, train, store)`` (``store=False``: keep nothing for
+    a backward pass, as :meth:`nnkit.models.MLP.evaluate` needs) and ``_backward(dout, need_dx)``.
+    """
 
     params: dict
     grads: dict
@@ -30,14 +71,25 @@ class Layer:
         self.params, self.grads = {}, {}
         self._cache = None
 
-    def forward(self, x, train=False):  # pragma: no cover - interface
-        raise NotImplementedError
+    def forward(self, x, train=False):
+        """Validate ``x`` (a float array without NaN/inf) and run the layer."""
+        return self._forward(F._as_float(x, "x"), train, True)
 
-    def backward(self, dout):  # pragma: no cover - interface
-        raise NotImplementedError
+    def backward(self, dout):
+        """Validate ``dout`` against the last forward output and backpropagate it; returns ``dx``."""
+        return self._backward(F._dout(dout, self._out_shape()), True)
 
     def __call__(self, x, train=False):
         return self.forward(x, train=train)
+
+    def _forward(self, x, train, store):  # pragma: no cover - interface
+        raise NotImplementedError
+
+    def _backward(self, dout, need_dx):  # pragma: no cover - interface
+        raise NotImplementedError
+
+    def _out_shape(self):
+        return self._need_cache()[-1].shape
 
     def _need_cache(self):
         if self._cache is None:
@@ -50,27 +102,22 @@ class Layer:
         return int(sum(v.size for v in self.params.values()))
 
 
-def _check_int(value, name):
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-        raise ValueError(f"{name}: expected a positive int, got {value!r}")
-    return int(value)
-
-
 class Dense(Layer):
     r"""Fully connected (affine) layer ``z = x W + b``.
 
-    Initialization (``b`` starts at 0):
+    Initialization (``b`` starts at 0), see the module docstring for when each is used:
 
-    * ``"he"``: :math:`W \sim \mathcal N(0, 2/d_{in})` (for ReLU networks),
-    * ``"xavier"``: :math:`W \sim \mathcal N(0, 2/(d_{in} + d_{out}))` (Glorot, for tanh/sigmoid),
+    * ``"he"``: :math:`W \sim \mathcal N(0, 2/d_{in})` (the ReLU family),
+    * ``"glorot"`` (alias ``"xavier"``): :math:`W \sim \mathcal N(0, 2/(d_{in} + d_{out}))` (tanh, ...),
     * ``"normal"``: :math:`W \sim \mathcal N(0, 0.01^2)` (CS231n's small random numbers).
 
     Parameters
     ----------
     d_in, d_out : int
         Input and output sizes; ``W`` has shape (d_in, d_out), ``b`` shape (d_out,).
-    init : {"he", "xavier", "normal"}
+    init : {"he", "glorot", "xavier", "normal"}
     seed : int, numpy Generator or None
+        A Generator is used as is (so :func:`stack` draws every layer from one stream).
     dtype : np.float64 (default) or np.float32
     """
 
@@ -79,11 +126,9 @@ class Dense(Layer):
         self.d_in, self.d_out = _check_int(d_in, "d_in"), _check_int(d_out, "d_out")
         if init not in INITS:
             raise ValueError(f"init: expected one of {', '.join(INITS)}, got {init!r}")
-        dtype = np.dtype(dtype)
-        if dtype not in (np.float32, np.float64):
-            raise ValueError(f"dtype: expected float32 or float64, got {dtype}")
-        std = {"he": np.sqrt(2 / self.d_in), "xavier": np.sqrt(2 / (self.d_in + self.d_out)),
-               "normal": 0.01}[init]
+        dtype = _check_dtype(dtype)
+        std = {"he": np.sqrt(2 / self.d_in), "glorot": np.sqrt(2 / (self.d_in + self.d_out)),
+               "xavier": np.sqrt(2 / (self.d_in + self.d_out)), "normal": 0.01}[init]
         rng = as_rng(seed)
         W = (rng.standard_normal((self.d_in, self.d_out)) * std).astype(dtype)
         self.init = init
@@ -91,14 +136,27 @@ class Dense(Layer):
         self.grads = {"W": np.zeros_like(W), "b": np.zeros(self.d_out, dtype=dtype)}
 
     def forward(self, x, train=False):
-        """``x`` (N, d_in) -> ``z`` (N, d_out)."""
-        out, self._cache = F.dense_forward(x, self.params["W"], self.params["b"])
+        """``x`` (N, d_in) -> ``z`` (N, d_out), checked as by :func:`nnkit.functional.dense_forward`."""
+        x = F._as_float(x, "x", ndim=2)
+        W = self.params["W"]
+        if x.shape[1] != W.shape[0]:
+            raise ValueError(f"x: expected (N, {W.shape[0]}) to match W of shape {W.shape}, got {x.shape}")
+        return self._forward(x, train, True)
+
+    def _forward(self, x, train, store):
+        out = x @ self.params["W"]
+        out += self.params["b"]
+        if store:
+            self._cache = (x, out)
         return out
 
-    def backward(self, dout):
-        """``dout`` (N, d_out) -> ``dx`` (N, d_in); stores ``grads["W"]``, ``grads["b"]``."""
-        dx, self.grads["W"], self.grads["b"] = F.dense_backward(dout, self._need_cache())
-        return dx
+    def _backward(self, dout, need_dx):
+        """Stores ``grads["W"] = xᵀ dout``, ``grads["b"] = Σ_n dout``; returns ``dout Wᵀ`` (or None)."""
+        x = self._need_cache()[0]
+        grads = self.grads
+        grads["W"] = x.T @ dout
+        grads["b"] = dout.sum(axis=0)
+        return dout @ self.params["W"].T if need_dx else None
 
     def __repr__(self):
         return f"Dense({self.d_in}, {self.d_out}, init={self.init!r})"
@@ -107,12 +165,14 @@ class Dense(Layer):
 class Activation(Layer):
     """Elementwise activation layer by name, e.g. ``Activation("leaky_relu", slope=0.1)``.
 
+    Each declared activation also has its own class (``ReLU()``, ``LeakyReLU(slope=0.1)``, ...).
+
     Parameters
     ----------
     name : str or nnkit.activations.Activation
         One of :data:`nnkit.activations.NAMES`, or the result of :func:`nnkit.activations.get`.
     **kw
-        Activation parameters (``slope`` for "leaky_relu").
+        Activation parameters as declared (``slope`` for "leaky_relu", ``alpha`` for "elu").
     """
 
     def __init__(self, name, **kw):
@@ -121,73 +181,41 @@ class Activation(Layer):
             name, kw = name.name, {**dict(name.params), **kw}
         _act.check_name(name)
         self.name, self.kw = name, _act.check_kwargs(name, kw)
+        self._given = {k: self.kw[k] for k in kw}
+        decl = _act.DECLARATIONS[name]
+        self._f, self._df = decl.f, decl.df
 
-    def forward(self, x, train=False):
-        out, self._cache = F.activation_forward(x, self.name, **self.kw)
-        return out
+    def _forward(self, x, train, store):
+        h = self._f(x, **self.kw)
+        if store:
+            self._cache = (x, h)
+        return h
 
-    def backward(self, dout):
-        return F.activation_backward(dout, self._need_cache())
+    def _backward(self, dout, need_dx):
+        x, h = self._need_cache()
+        return dout * self._df(x, h, **self.kw)
 
     def __repr__(self):
-        extra = "".join(f", {k}={v!r}" for k, v in self.kw.items())
+        extra = "".join(f", {k}={v!r}" for k, v in self._given.items())
         return f"Activation({self.name!r}{extra})"
 
 
-class ReLU(Activation):
-    """``max(0, x)``."""
+def _activation_class(decl):
+    """The layer class of one declared activation: ``ReLU()``, ``LeakyReLU(slope=0.01)``, ..."""
+    names = tuple(decl.params)
 
-    def __init__(self):
-        super().__init__("relu")
+    def __init__(self, *args, **kw):
+        Activation.__init__(self, decl.name, **_act.bind(decl.name, args, kw))
 
-
-class Sigmoid(Activation):
-    """``1 / (1 + exp(-x))``."""
-
-    def __init__(self):
-        super().__init__("sigmoid")
+    __init__.__doc__ = f"{decl.summary}" + (f" Parameters: {', '.join(names)}." if names else "")
+    doc = f"Layer of :func:`nnkit.activations.{decl.name}`: {decl.summary}"
+    return type(decl.layer, (Activation,), {"__init__": __init__, "__doc__": doc, "__module__": __name__})
 
 
-class Tanh(Activation):
-    """``tanh(x)``."""
-
-    def __init__(self):
-        super().__init__("tanh")
-
-
-class LeakyReLU(Activation):
-    """``x`` if ``x > 0`` else ``slope * x``."""
-
-    def __init__(self, slope=0.01):
-        super().__init__("leaky_relu", slope=slope)
-
-
-class Step(Activation):
-    """``1[x > 0]`` (zero gradient)."""
-
-    def __init__(self):
-        super().__init__("step")
-
-
-class Sign(Activation):
-    """``+1`` if ``x >= 0`` else ``-1`` (zero gradient)."""
-
-    def __init__(self):
-        super().__init__("sign")
-
-
-class Gaussian(Activation):
-    """``exp(-x**2 / 2)``."""
-
-    def __init__(self):
-        super().__init__("gaussian")
-
-
-class Identity(Activation):
-    """The linear activation ``f(x) = x``."""
-
-    def __init__(self):
-        super().__init__("linear")
+for _decl in _act.DECLARATIONS.values():
+    globals()[_decl.layer] = _activation_class(_decl)
+    __all__.append(_decl.layer)
+del _decl
 
 
 class Dropout(Layer):
@@ -201,7 +229,8 @@ class Dropout(Layer):
         True: scale by 1/(1-p) while training, identity at test. False: mask only while training,
         scale by (1-p) at test (the lectures' ``W_test = (1-p) W_train``).
     seed : int, numpy Generator or None
-        The layer owns one Generator, so successive calls draw fresh masks reproducibly.
+        The layer owns one Generator (a Generator passed in is used as is, so several layers can share
+        one stream), so successive calls draw fresh masks reproducibly.
     """
 
     def __init__(self, p, inverted=True, seed=0):
@@ -211,11 +240,19 @@ class Dropout(Layer):
         self.rng = as_rng(seed)
 
     def forward(self, x, train=False):
-        out, self._cache = F.dropout_forward(x, self.p, train, self.rng, inverted=self.inverted)
+        if not isinstance(train, (bool, np.bool_)):
+            raise TypeError(f"train: expected a bool, got {type(train).__name__}")
+        return self._forward(F._as_float(x, "x"), train, True)
+
+    def _forward(self, x, train, store):
+        out, scale = F._dropout_kernel(x, self.p, train, self.rng, self.inverted)
+        if store:
+            self._cache = (scale, out)
         return out
 
-    def backward(self, dout):
-        return F.dropout_backward(dout, self._need_cache())
+    def _backward(self, dout, need_dx):
+        scale = self._need_cache()[0]
+        return dout if scale is None else dout * scale
 
     def __repr__(self):
         return f"Dropout(p={self.p}, inverted={self.inverted})"
@@ -224,9 +261,9 @@ class Dropout(Layer):
 class Sequential(Layer):
     """A stack of layers applied in order.
 
-    ``params`` maps ``W1, b1, W2, b2, ...`` (numbered over the :class:`Dense` layers) to the layers'
-    own arrays, so updating ``params[k]`` in place updates the layer. ``grads`` (same keys) holds the
-    gradients of the last ``backward``.
+    ``params`` maps ``W1, b1, W2, b2, ...`` (numbered over the layers that have parameters) to the
+    layers' own arrays, so updating ``params[k]`` in place updates the layer. ``grads`` (same keys)
+    holds the gradients of the last ``backward``.
 
     Parameters
     ----------
@@ -241,29 +278,31 @@ class Sequential(Layer):
 
     def __init__(self, *layers):
         super().__init__()
-        self.layers = []
         if len(layers) == 1 and isinstance(layers[0], (list, tuple)):
             layers = tuple(layers[0])
         for i, layer in enumerate(layers):
             if not isinstance(layer, Layer):
                 raise TypeError(f"layers[{i}]: expected a Layer, got {type(layer).__name__}")
         self.layers = list(layers)
-        self._names = []  # (layer, {local_key: global_key})
+        self._names = []  # (layer, ((local_key, global_key), ...))
         k = 0
         for layer in self.layers:
             if layer.params:
                 k += 1
-                mapping = {local: f"{local}{k}" for local in layer.params}
+                mapping = tuple((local, f"{local}{k}") for local in layer.params)
                 self._names.append((layer, mapping))
-                for local, key in mapping.items():
+                for local, key in mapping:
                     self.params[key] = layer.params[local]
+        self._grads = {}
 
     @property
     def grads(self):
-        out = {}
+        """Gradients of the last backward, keyed like ``params`` (one dict, updated in place)."""
+        out = self._grads
         for layer, mapping in self._names:
-            for local, key in mapping.items():
-                out[key] = layer.grads[local]
+            g = layer.grads
+            for local, key in mapping:
+                out[key] = g[local]
         return out
 
     @grads.setter
@@ -271,16 +310,34 @@ class Sequential(Layer):
         pass
 
     def forward(self, x, train=False):
-        """Apply each layer in order; ``train`` is passed to every layer (it matters for Dropout)."""
-        for layer in self.layers:
-            x = layer.forward(x, train=train)
+        """Apply each layer in order; ``train`` is passed to every layer (it matters for Dropout).
+
+        The input is checked by the first layer's own ``forward``; the others run unchecked.
+        """
+        if not self.layers:
+            return F._as_float(x, "x")
+        x = self.layers[0].forward(x, train=train)
+        return self._forward(x, train, True, start=1)
+
+    def _forward(self, x, train, store, start=0):
+        for layer in self.layers[start:]:
+            x = layer._forward(x, train, store)
         return x
 
     def backward(self, dout):
         """Backpropagate ``dout`` through the layers in reverse order; returns ``dx``."""
-        for layer in reversed(self.layers):
-            dout = layer.backward(dout)
-        return dout
+        if not self.layers:
+            return F._as_float(dout, "dout")
+        return self._backward(F._dout(dout, self._out_shape()), True)
+
+    def _out_shape(self):
+        return self.layers[-1]._out_shape()
+
+    def _backward(self, dout, need_dx):
+        layers = self.layers
+        for layer in layers[:0:-1]:
+            dout = layer._backward(dout, True)
+        return layers[0]._backward(dout, need_dx)
 
     def __len__(self):
         return len(self.layers)
@@ -294,3 +351,45 @@ class Sequential(Layer):
     def __repr__(self):
         inner = ",\n  ".join(repr(layer) for layer in self.layers)
         return f"Sequential(\n  {inner}\n)"
+
+
+def stack(layer_sizes, activation="relu", *, dropout=0.0, seed=0, dtype=np.float64) -> list[Layer]:
+    r"""The layers of a fully connected network ``[D, H1, ..., C]``: the one composition path of nnkit.
+
+    ``Dense(D, H1), act, [Dropout], Dense(H1, H2), act, [Dropout], ..., Dense(H_{L-1}, C)``: every hidden
+    dense layer is followed by the activation (and by inverted dropout when ``dropout > 0``); the last
+    layer gives the scores, with no activation. Every dense layer is initialized by :func:`init_for`
+    (``activation``), all drawn in order from one Generator, which the dropout layers then share.
+
+    Parameters
+    ----------
+    layer_sizes : list of int ``[D, H1, ..., C]`` (at least two)
+    activation : str or nnkit.activations.Activation
+    dropout : float in [0, 1)
+    seed : int, Generator or None
+    dtype : np.float64 or np.float32
+
+    Returns
+    -------
+    list of Layer, ready for ``Sequential(*layers)``
+    """
+    sizes = list(layer_sizes) if isinstance(layer_sizes, (list, tuple)) else None
+    if (not sizes or len(sizes) < 2
+            or not all(isinstance(s, (int, np.integer)) and not isinstance(s, bool) and s >= 1
+                       for s in sizes)):
+        raise ValueError(f"layer_sizes: expected a list of at least 2 positive integers [D, H1, ..., C], "
+                         f"got {layer_sizes!r}")
+    act = Activation(activation)          # checks the name and the parameters once
+    p = check_probability(dropout, "dropout")
+    dtype = _check_dtype(dtype)
+    rng = as_rng(seed)
+    init = init_for(act.name)
+    out: list[Layer] = []
+    for i, (d_in, d_out) in enumerate(zip(sizes[:-1], sizes[1:])):
+        out.append(Dense(int(d_in), int(d_out), init=init, seed=rng, dtype=dtype))
+        if i < len(sizes) - 2:
+            out.append(Activation(act.name, **act.kw))
+            if p > 0:
+                out.append(Dropout(p, seed=rng))
+    return out
+

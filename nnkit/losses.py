@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 
 from nnkit._validate import as_float_array, as_labels, as_signs, check_same_rows, check_shape
-from nnkit.activations import _as_float
+from nnkit.activations import _as_float, _sigmoid
 
 __all__ = ["mse", "mae", "zero_one", "hinge", "binary_cross_entropy", "softmax_cross_entropy",
            "kl_divergence"]
@@ -173,11 +173,8 @@ def binary_cross_entropy(logits, y):
     """
     z, y = _pair(logits, y, "logits", "y")
     _check_unit_interval(y, "y")
-    e = np.exp(-np.abs(z))
-    loss = float((np.maximum(z, 0) - z * y + np.log1p(e)).mean())
-    r = 1 / (1 + e)
-    p = np.where(z >= 0, r, e * r)
-    return loss, (p - y) * (1 / z.size)
+    loss = float((np.maximum(z, 0) - z * y + np.log1p(np.exp(-np.abs(z)))).mean())
+    return loss, (_sigmoid(z) - y) * (1 / z.size)
 
 
 def softmax_cross_entropy(scores, y):
@@ -218,20 +215,32 @@ def softmax_cross_entropy(scores, y):
     else:
         labels = as_labels(y_arr, "y", n_classes=c)
         check_same_rows(scores, labels, "scores", "y")
-    shifted = scores - scores.max(axis=1, keepdims=True)   # <= 0: exp never overflows
-    p = np.exp(shifted)
-    sums = p.sum(axis=1, keepdims=True)                    # in [1, C]: its log is safe
-    log_sums = np.log(sums[:, 0])
-    p /= sums
-    # -log p_k = log Σ_j e^{shifted_j} - shifted_k (both terms >= 0, so the sums do not cancel)
     if y_arr.ndim == 2:
-        loss = (float(log_sums @ row_sums) - float(np.vdot(t, shifted))) / n
+        shifted = scores - scores.max(axis=1, keepdims=True)   # <= 0: exp never overflows
+        p = np.exp(shifted)
+        sums = p.sum(axis=1, keepdims=True)                    # in [1, C]: its log is safe
+        # -log p_k = log Σ_j e^{shifted_j} - shifted_k (both terms >= 0, so the sums do not cancel)
+        loss = (float(np.log(sums[:, 0]) @ row_sums) - float(np.vdot(t, shifted))) / n
+        p /= sums
         p -= t
-    else:
-        rows = np.arange(n)
-        loss = (float(log_sums.sum()) - float(shifted[rows, labels].sum())) / n
-        p[rows, labels] -= 1
-    p *= 1 / n
+        p *= 1 / n
+        return loss, p
+    return _softmax_cross_entropy_kernel(scores.copy(), labels)
+
+
+def _softmax_cross_entropy_kernel(scores, labels):
+    """:func:`softmax_cross_entropy` for checked int labels, overwriting ``scores`` with the gradient."""
+    n = scores.shape[0]
+    rows = np.arange(n)
+    scores -= scores.max(axis=1, keepdims=True)          # <= 0: exp never overflows
+    picked = scores[rows, labels]
+    p = np.exp(scores, out=scores)
+    sums = p.sum(axis=1, keepdims=True)                  # in [1, C]: its log is safe
+    # -log p_k = log Σ_j e^{shifted_j} - shifted_k (both terms >= 0, so the sums do not cancel)
+    loss = (float(np.log(sums).sum()) - float(picked.sum())) / n
+    sums *= n
+    p /= sums
+    p[rows, labels] -= 1 / n
     return loss, p
 
 

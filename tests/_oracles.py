@@ -50,3 +50,38 @@ def assume_resolvable(*numeric, floor=1e-3):
     """
     smallest = min(float(np.abs(g[g != 0]).min(initial=np.inf)) for g in numeric)  # exact zeros are exact
     assume(smallest > floor)
+
+
+# PyTorch's version of every activation nnkit declares (nnkit.activations.DECLARATIONS): the oracle of
+# the value, the derivative, the functional pair, the layer, the autograd op and the MLP. A new declared
+# activation fails tests/test_activations.py::test_every_declared_activation_has_an_oracle until it is
+# added here. Values: (torch function of a float64 tensor, nnkit keyword parameters).
+_F = torch.nn.functional
+TORCH_ACTIVATIONS = {
+    "step": (lambda z: (torch.sign(z) + 1) / 2, {}),       # = 1[z > 0] away from 0, zero gradient
+    "sign": (torch.sign, {}),
+    "sigmoid": (torch.sigmoid, {}),
+    "tanh": (torch.tanh, {}),
+    "relu": (torch.relu, {}),
+    "leaky_relu": (lambda z: _F.leaky_relu(z, 0.01), {}),
+    "elu": (_F.elu, {}),
+    "gaussian": (lambda z: torch.exp(-z * z / 2), {}),
+    "linear": (lambda z: z * 1, {}),
+}
+# the same with non-default parameters, keyed "<name>_<value>"
+TORCH_ACTIVATIONS_WITH_PARAMS = {
+    "leaky_relu_0.1": (lambda z: _F.leaky_relu(z, 0.1), {"slope": 0.1}),
+    "elu_0.5": (lambda z: _F.elu(z, 0.5), {"alpha": 0.5}),
+}
+
+
+def activation_case(key):
+    """(nnkit name, torch function, nnkit kwargs) for a key of either table above."""
+    if key in TORCH_ACTIVATIONS:
+        fn, kw = TORCH_ACTIVATIONS[key]
+        return key, fn, kw
+    fn, kw = TORCH_ACTIVATIONS_WITH_PARAMS[key]
+    return key.rsplit("_", 1)[0], fn, kw
+
+
+ACTIVATION_CASES = list(TORCH_ACTIVATIONS) + list(TORCH_ACTIVATIONS_WITH_PARAMS)

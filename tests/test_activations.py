@@ -11,25 +11,43 @@ from hypothesis import strategies as st
 
 from nnkit import activations as A
 from nnkit.gradcheck import numerical_gradient_array, rel_error
-from tests._oracles import PROPERTY, TOL_FD, assert_close, away, tn, tt
-
-# name -> (torch function of a float64 tensor, nnkit kwargs)
-TORCH = {
-    "step": (lambda z: (torch.sign(z) + 1) / 2, {}),       # = 1[z > 0] away from 0, zero gradient
-    "sign": (torch.sign, {}),
-    "sigmoid": (torch.sigmoid, {}),
-    "tanh": (torch.tanh, {}),
-    "relu": (torch.relu, {}),
-    "leaky_relu": (lambda z: torch.nn.functional.leaky_relu(z, 0.01), {}),
-    "gaussian": (lambda z: torch.exp(-z * z / 2), {}),
-    "linear": (lambda z: z * 1, {}),
-}
-LEAKY_01 = (lambda z: torch.nn.functional.leaky_relu(z, 0.1), {"slope": 0.1})
+from tests._oracles import (
+    ACTIVATION_CASES,
+    PROPERTY,
+    TOL_FD,
+    TORCH_ACTIVATIONS,
+    activation_case,
+    assert_close,
+    away,
+    tn,
+    tt,
+)
 
 
 def test_names_are_the_contract():
-    assert A.NAMES == ("step", "sign", "sigmoid", "tanh", "relu", "leaky_relu", "gaussian", "linear")
-    assert set(TORCH) == set(A.NAMES)
+    assert A.NAMES == ("step", "sign", "sigmoid", "tanh", "relu", "leaky_relu", "elu", "gaussian", "linear")
+
+
+def test_every_declared_activation_has_an_oracle_and_derived_functions():
+    """The names list, the public pair, the functional pair, the layer class, the autograd op: all from
+    DECLARATIONS, so they cannot drift apart; and every declaration has a PyTorch oracle in the tests."""
+    from nnkit import autograd, functional, layers
+
+    assert A.NAMES == tuple(A.DECLARATIONS)
+    assert set(TORCH_ACTIVATIONS) == set(A.NAMES)
+    for name, decl in A.DECLARATIONS.items():
+        assert callable(getattr(A, name)) and callable(getattr(A, f"{name}_grad")), name
+        assert {name, f"{name}_grad"} <= set(A.__all__)
+        assert {f"{name}_forward", f"{name}_backward"} <= set(functional.__all__)
+        layer = getattr(layers, decl.layer)()
+        assert isinstance(layer, layers.Activation) and layer.name == name and decl.layer in layers.__all__
+        assert callable(getattr(autograd.Tensor, name))
+        assert decl.init in ("he", "glorot") and layers.init_for(name) == decl.init
+        for pname, param in decl.params.items():       # declared defaults are used and ranges enforced
+            assert A.check_kwargs(name, {})[pname] == param.default
+            if param.low > -np.inf:
+                with pytest.raises(ValueError, match=f"{pname}: expected a value in"):
+                    A.get(name, **{pname: param.low - 1})
 
 
 def test_hand_values():
@@ -44,6 +62,8 @@ def test_hand_values():
     np.testing.assert_allclose(A.tanh(z), np.tanh(z))
     np.testing.assert_allclose(A.gaussian(z), [np.exp(-2), 1, np.exp(-4.5)])
     np.testing.assert_array_equal(A.linear(z), z)
+    np.testing.assert_allclose(A.elu(z), [np.exp(-2) - 1, 0, 3])
+    np.testing.assert_allclose(A.elu(z, alpha=2.0), [2 * (np.exp(-2) - 1), 0, 3])
     # derivatives at hand points, incl. the conventions at the kinks (as PyTorch)
     np.testing.assert_array_equal(A.relu_grad(z), [0, 0, 1])
     np.testing.assert_allclose(A.leaky_relu_grad(z, slope=0.1), [0.1, 0.1, 1])
@@ -53,6 +73,8 @@ def test_hand_values():
     np.testing.assert_array_equal(A.step_grad(z), 0)
     np.testing.assert_array_equal(A.sign_grad(z), 0)
     np.testing.assert_array_equal(A.linear_grad(z), 1)
+    np.testing.assert_allclose(A.elu_grad(z), [np.exp(-2), 1, 1])     # α e^0 = 1 at the kink (torch)
+    np.testing.assert_allclose(A.elu_grad(z, alpha=0.5), [0.5 * np.exp(-2), 0.5, 1])
 
 
 def test_softmax_hand_example_and_rows_sum_to_one():
@@ -76,16 +98,16 @@ def test_grad_matches_finite_differences(name, n, d, seed):
     assert rel_error(act.grad(z) * dout, num) < TOL_FD
 
 
-@pytest.mark.parametrize("name", list(TORCH) + ["leaky_relu_0.1"])
-def test_value_and_derivative_equal_torch_autograd(name):
-    fn, kw = LEAKY_01 if name == "leaky_relu_0.1" else TORCH[name]
-    act = A.get(name.removesuffix("_0.1"), **kw)
+@pytest.mark.parametrize("key", ACTIVATION_CASES)
+def test_value_and_derivative_equal_torch_autograd(key):
+    name, fn, kw = activation_case(key)
+    act = A.get(name, **kw)
     z = away(np.random.default_rng(1), (7, 5), 0.05, 6.0)
     zt = tt(z)
     out = fn(zt)
     out.sum().backward()
-    assert_close(act.forward(z), tn(out), what=f"{name} value")
-    assert_close(act.grad(z), tn(zt.grad), what=f"{name} derivative")
+    assert_close(act.forward(z), tn(out), what=f"{key} value")
+    assert_close(act.grad(z), tn(zt.grad), what=f"{key} derivative")
 
 
 def test_softmax_and_log_softmax_equal_torch():
@@ -103,6 +125,10 @@ def test_stable_for_large_inputs():
         g = A.sigmoid_grad(big)
         sm = A.softmax(big)
         ls = A.log_softmax(big)
+        e, eg = A.elu(big), A.elu_grad(big)
+    np.testing.assert_array_equal(e[-2:], [800, 1e4])
+    np.testing.assert_array_equal(eg[-2:], 1)
+    assert e[0] == -1 and eg[0] == 0
     np.testing.assert_array_equal(s, [0, 0, 0.5, 1, 1])
     assert np.isfinite(g).all() and g[2] == 0.25
     np.testing.assert_allclose(sm, [0, 0, 0, 0, 1])
@@ -141,7 +167,7 @@ def test_get_returns_frozen_activation_with_parameters():
 
 def test_unknown_name_lists_valid_names():
     with pytest.raises(ValueError, match="unknown name 'softplus'.*step, sign, sigmoid, tanh, relu, "
-                                         "leaky_relu, gaussian, linear"):
+                                         "leaky_relu, elu, gaussian, linear"):
         A.get("softplus")
     with pytest.raises(TypeError, match="expected a name"):
         A.get(3)

@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from nnkit.autograd import Tensor, Value, trace
-from tests._oracles import PROPERTY, assert_close, tn, tt
+from tests._oracles import ACTIVATION_CASES, PROPERTY, activation_case, assert_close, away, tn, tt
 
 # --------------------------------------------------------------------------- the lectures' examples
 
@@ -97,6 +97,21 @@ UNARY = {
     "rsub": (lambda a: 2.0 - a, lambda a: 2.0 - a),
     "rdiv": (lambda a: 1.0 / (a * a + 1), lambda a: 1.0 / (a * a + 1)),
 }
+
+
+@pytest.mark.parametrize("key", ACTIVATION_CASES)
+def test_every_declared_activation_op_equals_torch(key):
+    """Tensor.<name>(**params) for every activation of nnkit.activations.DECLARATIONS, vs torch."""
+    name, torch_fn, kw = activation_case(key)
+    a = away(np.random.default_rng(0), (3, 4), 0.05, 4.0)          # away from the kinks at 0
+    A, At = Tensor(a), tt(a)
+    out, tout = getattr(A, name)(**kw), torch_fn(At)
+    assert out.op == name
+    dout = np.random.default_rng(1).standard_normal(out.shape)
+    out.backward(dout)
+    tout.backward(torch.tensor(dout))
+    assert_close(out.data, tn(tout), what=f"{key} value")
+    assert_close(A.grad, tn(At.grad), what=f"{key} grad")
 
 
 @pytest.mark.parametrize("op", list(UNARY))

@@ -11,7 +11,17 @@ from nnkit import activations as A
 from nnkit import functional as F
 from nnkit import losses as L
 from nnkit.gradcheck import numerical_gradient, numerical_gradient_array, rel_error
-from tests._oracles import PROPERTY, TOL_FD, assert_close, assume_resolvable, away, tn, tt
+from tests._oracles import (
+    ACTIVATION_CASES,
+    PROPERTY,
+    TOL_FD,
+    activation_case,
+    assert_close,
+    assume_resolvable,
+    away,
+    tn,
+    tt,
+)
 
 dims = st.integers(1, 6)
 seeds = st.integers(0, 10**6)
@@ -42,10 +52,9 @@ def test_dense_backward_matches_finite_differences(n, d, m, seed):
 
 
 @PROPERTY
-@given(name=st.sampled_from(A.NAMES + ("leaky_relu_0.1",)), n=dims, d=dims, seed=seeds)
-def test_activation_backward_matches_finite_differences(name, n, d, seed):
-    kw = {"slope": 0.1} if name == "leaky_relu_0.1" else {}
-    name = name.removesuffix("_0.1")
+@given(key=st.sampled_from(ACTIVATION_CASES), n=dims, d=dims, seed=seeds)
+def test_activation_backward_matches_finite_differences(key, n, d, seed):
+    name, _, kw = activation_case(key)
     rng = np.random.default_rng(seed)
     x = away(rng, (n, d))                           # away from the kinks at 0
     dout = away(rng, (n, d), 0.5, 1.5)
@@ -113,20 +122,17 @@ def test_penalty_values_by_hand():
 
 # --------------------------------------------------------------------------- torch as oracle
 
-@pytest.mark.parametrize("name", A.NAMES)
-def test_dense_activation_chain_equals_torch_autograd(name):
+@pytest.mark.parametrize("key", ACTIVATION_CASES)
+def test_dense_activation_chain_equals_torch_autograd(key):
     """x -> dense -> activation -> dense -> softmax CE, by the pairs and by torch.autograd."""
-    torch_act = {"step": lambda z: (torch.sign(z) + 1) / 2, "sign": torch.sign, "sigmoid": torch.sigmoid,
-                 "tanh": torch.tanh, "relu": torch.relu,
-                 "leaky_relu": lambda z: torch.nn.functional.leaky_relu(z, 0.01),
-                 "gaussian": lambda z: torch.exp(-z * z / 2), "linear": lambda z: z}[name]
+    name, torch_act, kw = activation_case(key)
     rng = np.random.default_rng(4)
     x, y = rng.standard_normal((6, 5)), rng.integers(0, 3, 6)
     W1, b1 = rng.standard_normal((5, 4)), rng.standard_normal(4)
     W2, b2 = rng.standard_normal((4, 3)), rng.standard_normal(3)
 
     z1, c1 = F.dense_forward(x, W1, b1)
-    h, c2 = F.activation_forward(z1, name)
+    h, c2 = F.activation_forward(z1, name, **kw)
     s, c3 = F.dense_forward(h, W2, b2)
     loss, ds = L.softmax_cross_entropy(s, y)
     dh, dW2, db2 = F.dense_backward(ds, c3)
@@ -138,7 +144,7 @@ def test_dense_activation_chain_equals_torch_autograd(name):
     tloss.backward()
     assert_close(loss, tloss.item(), what="loss")
     for mine, t, what in zip((dx, dW1, db1, dW2, db2), ts, ("dx", "dW1", "db1", "dW2", "db2"), strict=True):
-        assert_close(mine, tn(t.grad), what=f"{name} {what}")
+        assert_close(mine, tn(t.grad), what=f"{key} {what}")
 
 
 def test_activation_forward_accepts_an_activation_object():

@@ -210,8 +210,8 @@ def test_float32_end_to_end():
 
 
 def test_errors():
-    with pytest.raises(ValueError, match="init: expected one of he, xavier, normal, got 'glorot'"):
-        layers.Dense(3, 2, init="glorot")
+    with pytest.raises(ValueError, match="init: expected one of he, glorot, xavier, normal, got 'lecun'"):
+        layers.Dense(3, 2, init="lecun")
     with pytest.raises(ValueError, match="d_in: expected a positive int, got 0"):
         layers.Dense(0, 2)
     with pytest.raises(ValueError, match="d_out: expected a positive int, got 2.5"):

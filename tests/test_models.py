@@ -12,18 +12,15 @@ from nnkit import activations, optim
 from nnkit.gradcheck import check_gradients
 from nnkit.models import MLP, SoftmaxRegression
 from nnkit.train import fit
+from tests._oracles import TORCH_ACTIVATIONS
 from tests.conftest import FASHION_DIR as FASHION
 from tests.conftest import require_fashion_mnist
 
 F = torch.nn.functional
 
-HIDDEN = ["sigmoid", "tanh", "relu", "leaky_relu", "gaussian", "linear"]
+HIDDEN = [n for n, d in activations.DECLARATIONS.items() if d.trainable]   # every trainable activation
 PAIRS = [("softmax", "cross_entropy"), ("sigmoid", "bce"), ("linear", "mse"), ("sigmoid", "mse")]
-TORCH_ACT = {
-    "sigmoid": torch.sigmoid, "tanh": torch.tanh, "relu": torch.relu,
-    "leaky_relu": lambda z: F.leaky_relu(z, 0.01), "gaussian": lambda z: torch.exp(-z * z / 2),
-    "linear": lambda z: z,
-}
+TORCH_ACT = {name: fn for name, (fn, _) in TORCH_ACTIVATIONS.items()}
 
 
 @pytest.fixture(autouse=True)
@@ -143,12 +140,12 @@ def test_dropout_gradients_finite_differences():
         params = model.params
 
         def loss(self, X, y):
-            model._rng = np.random.default_rng(7)
+            model.rng = np.random.default_rng(7)
             return model.loss(X, y, train=True)
 
     assert max(check_gradients(FixedMask(), X, y).values()) < 1e-7
     # and dropout really is on in training, off at test time
-    model._rng = np.random.default_rng(7)
+    model.rng = np.random.default_rng(7)
     train_loss = model.loss(X, y, train=True)[0]
     assert train_loss != pytest.approx(model.loss(X, y, train=False)[0])
     np.testing.assert_array_equal(model.forward(X), model.forward(X))
@@ -462,10 +459,10 @@ def test_evaluate_is_the_loss_without_side_effects(output, loss):
     model.loss(X, y)                                   # the gradients a student is about to apply
     arrays = dict(model.grads)
     saved = {k: v.copy() for k, v in model.grads.items()}
-    rng_state = model._rng.bit_generator.state
+    rng_state = model.rng.bit_generator.state
     value = model.evaluate(X2, y2)
     assert isinstance(value, float)
-    assert model._rng.bit_generator.state == rng_state          # no dropout mask drawn
+    assert model.rng.bit_generator.state == rng_state          # no dropout mask drawn
     assert all(model.grads[k] is arrays[k] for k in arrays)
     for k in saved:
         np.testing.assert_array_equal(model.grads[k], saved[k], err_msg=k)

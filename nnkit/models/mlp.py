@@ -23,26 +23,21 @@ from nnkit._validate import (
     as_float_array,
     as_labels,
     as_rng,
+    check_finite,
     check_positive,
     check_probability,
     check_same_rows,
     check_shape,
 )
 from nnkit.functional import (
-    _KERNELS,
-    _dense_backward_kernel,
-    _dense_forward_kernel,
-    activation_backward,
-    activation_forward,
-    dropout_backward,
-    dropout_forward,
-    l1_penalty,
-    l2_penalty,
+    _l1_kernel,
+    _l2_kernel,
     sigmoid_backward,
     sigmoid_forward,
     softmax_backward,
     softmax_forward,
 )
+from nnkit.layers import Dropout, Sequential, stack
 
 __all__ = ["MLP", "OUTPUTS", "LOSSES"]
 
@@ -52,7 +47,6 @@ OUTPUTS = ("softmax", "sigmoid", "linear")
 LOSSES = {"cross_entropy": ("softmax",), "bce": ("sigmoid",), "mse": OUTPUTS, "mae": OUTPUTS,
           "hinge": ("linear",)}
 _DEFAULT_LOSS = {"softmax": "cross_entropy", "sigmoid": "bce", "linear": "mse"}
-_HE_FAMILY = ("relu", "leaky_relu")
 
 
 def _check_dtype(dtype):
@@ -65,18 +59,8 @@ def _check_dtype(dtype):
     return dt
 
 
-def _check_sizes(layer_sizes):
-    sizes = list(layer_sizes) if isinstance(layer_sizes, (list, tuple)) else None
-    if (not sizes or len(sizes) < 2
-            or not all(isinstance(s, (int, np.integer)) and not isinstance(s, bool) and s >= 1
-                       for s in sizes)):
-        raise ValueError(f"layer_sizes: expected a list of at least 2 positive integers [D, H1, ..., C], "
-                         f"got {layer_sizes!r}")
-    return [int(s) for s in sizes]
-
-
-class MLP:
-    r"""Fully connected network ``D -> H1 -> ... -> C`` trained by backpropagation.
+class MLP(Sequential):
+    r"""Fully connected network ``D -> H1 -> ... -> C`` trained by backpropagation: a :class:`Sequential`.
 
     .. math::
         a^0 = X, \quad z^l = a^{l-1} W^l + b^l, \quad a^l = \mathrm{dropout}(\sigma(z^l))
@@ -84,6 +68,10 @@ class MLP:
 
     with σ the hidden ``activation`` and g the ``output`` activation (softmax, sigmoid or identity).
     The loss is the data loss plus ``l2/2 Σ_l ‖W^l‖² + l1 Σ_l |W^l|`` (weights only, not biases).
+
+    The layers are :func:`nnkit.layers.stack` ``(layer_sizes, activation, dropout=...)``:
+    ``Dense, act, [Dropout], ..., Dense`` (``model.layers``), the one way nnkit builds a network; the
+    model adds the output activation, the loss and the predictions on top.
 
     Parameters
     ----------
@@ -109,11 +97,11 @@ class MLP:
     Attributes
     ----------
     params : dict ``W1`` (D, H1), ``b1`` (H1,), ..., ``WL`` (H_{L-1}, C), ``bL`` (C,)
-        Weights are drawn from N(0, s²) with He's ``s² = 2 / d_in`` for the ReLU family (it keeps the
-        variance of ReLU activations constant across layers) and Glorot/Xavier's
-        ``s² = 2 / (d_in + d_out)`` for every other activation (sigmoid, tanh, gaussian, linear, ...);
-        biases start at 0.
-    grads : dict, same keys and shapes, filled by :meth:`backward` / :meth:`loss`.
+        The layers' own arrays. Initialized by nnkit's one policy (:func:`nnkit.layers.init_for`): He's
+        ``N(0, 2 / d_in)`` for the ReLU family, Glorot's ``N(0, 2 / (d_in + d_out))`` for every other
+        activation; biases start at 0.
+    grads : dict, same keys and shapes, filled by :meth:`backward` / :meth:`loss` (never by :meth:`evaluate`).
+    layers : list of Layer
 
     Examples
     --------
@@ -124,7 +112,6 @@ class MLP:
 
     def __init__(self, layer_sizes, activation="relu", output="softmax", loss=None, dropout=0.0, l2=0.0,
                  l1=0.0, seed=0, dtype=np.float64):
-        self.layer_sizes = _check_sizes(layer_sizes)
         if isinstance(activation, activations.Activation):
             self.activation, self._act_kw = activation.name, dict(activation.params)
         else:
@@ -143,15 +130,23 @@ class MLP:
         self.l1 = check_positive(l1, "l1", allow_zero=True)
         self.dtype = _check_dtype(dtype)
         self._rng = as_rng(seed)
-        he = self.activation in _HE_FAMILY
-        self.params: dict[str, np.ndarray] = {}
-        for l, (d_in, d_out) in enumerate(zip(self.layer_sizes[:-1], self.layer_sizes[1:]), start=1):
-            std = math.sqrt(2.0 / d_in) if he else math.sqrt(2.0 / (d_in + d_out))
-            self.params[f"W{l}"] = (self._rng.standard_normal((d_in, d_out)) * std).astype(self.dtype)
-            self.params[f"b{l}"] = np.zeros(d_out, dtype=self.dtype)
-        self.grads = {k: np.zeros_like(v) for k, v in self.params.items()}
-        self._caches = None
-        self._names = [(f"W{l}", f"b{l}") for l in range(1, len(self.layer_sizes))]
+        super().__init__(*stack(layer_sizes, activation, dropout=self.dropout, seed=self._rng,
+                                dtype=self.dtype))
+        self.layer_sizes = [self.layers[0].d_in] + [layer.d_out for layer, _ in self._names]
+        self._weights = [f"W{l}" for l in range(1, len(self.layer_sizes))]
+        self._fast_ce = self.loss_name == "cross_entropy"
+
+    @property
+    def rng(self) -> np.random.Generator:
+        """The Generator of the dropout masks (shared by every Dropout layer); assign one to reseed."""
+        return self._rng
+
+    @rng.setter
+    def rng(self, value):
+        self._rng = as_rng(value)
+        for layer in self.layers:
+            if isinstance(layer, Dropout):
+                layer.rng = self._rng
 
     # ------------------------------------------------------------------ sizes and input checks
     @property
@@ -168,10 +163,30 @@ class MLP:
     def n_outputs(self) -> int:
         return self.layer_sizes[-1]
 
-    def _check_X(self, X):
+    def _check_X(self, X, finite=True):
+        """``X`` as (N, D) in the model's dtype. An ndarray of that dtype is checked from its attributes
+        only; with ``finite=False`` the NaN/inf scan is left to the caller (see :meth:`_first_layer`)."""
+        if type(X) is np.ndarray and X.dtype == self.dtype and X.ndim == 2 \
+                and X.shape[1] == self.layer_sizes[0]:
+            if finite:
+                check_finite(X, "X")
+            return X
         X = as_float_array(X, "X", ndim=2, dtype=self.dtype)
         check_shape(X, "X", (None, self.layer_sizes[0]))
         return X
+
+    def _first_layer(self, X, train, store):
+        """The first dense layer on an unscanned ``X``, then the NaN/inf check from its output.
+
+        Under IEEE arithmetic a NaN or inf anywhere in row i of X makes every entry of row i of
+        ``z = X W + b`` NaN or inf (inf·0 is NaN), so one sum over z (N×H, not N×D) finds bad input; only
+        then is X scanned, for the message naming the first bad index. A finite X whose products overflow
+        passes the scan and trains on (as before: the loss says inf).
+        """
+        z = self.layers[0]._forward(X, train, store)
+        if not math.isfinite(z.sum()):
+            check_finite(X, "X")
+        return z
 
     def __repr__(self):
         return (f"MLP({self.layer_sizes}, activation={self.activation!r}, output={self.output!r}, "
@@ -191,32 +206,8 @@ class MLP:
         -------
         ndarray (N, C)
         """
-        return self._forward(self._check_X(X), train)
-
-    def _forward(self, a, train):
-        """:meth:`forward` on an already validated ``X``.
-
-        Every layer here sees X (checked) or the previous layer's own output, so it runs on
-        nnkit.functional's unchecked kernels where the activation has one: the same arithmetic.
-        """
-        p, drop = self.dropout, bool(train) and self.dropout > 0
-        act_kernel = _KERNELS.get(self.activation)
-        caches = []
-        for Wn, bn in self._names[:-1]:
-            z, c_dense = _dense_forward_kernel(a, self.params[Wn], self.params[bn])
-            if act_kernel is not None:
-                a, c_act = act_kernel[0](z)
-            else:
-                a, c_act = activation_forward(z, self.activation, **self._act_kw)
-            c_drop = None
-            if drop:
-                a, c_drop = dropout_forward(a, p, True, self._rng)
-            caches.append((c_dense, c_act, c_drop))
-        Wn, bn = self._names[-1]
-        scores, c_dense = _dense_forward_kernel(a, self.params[Wn], self.params[bn])
-        caches.append((c_dense, None, None))
-        self._caches = caches
-        return scores
+        z = self._first_layer(self._check_X(X, finite=False), train, True)
+        return self._forward(z, train, True, start=1)
 
     def backward(self, dout) -> np.ndarray:
         r"""Backpropagate ``dout = dL/dscores`` (N, C) through the last :meth:`forward`.
@@ -225,32 +216,27 @@ class MLP:
         ``dL/dX`` (N, D). Per layer, from the top: ``dW^l = a^{l-1}ᵀ δ^l``, ``db^l = Σ_n δ^l``,
         ``δ^{l-1} = σ'(z^{l-1}) ⊙ (δ^l W^{lᵀ})``.
         """
-        if self._caches is None:
+        if self.layers[-1]._cache is None:
             raise RuntimeError("backward: call forward(X) first")
-        _, x_last, W_last = self._caches[-1][0]
         dout = as_float_array(dout, "dout", dtype=self.dtype)
-        check_shape(dout, "dout", (x_last.shape[0], W_last.shape[1]))
+        check_shape(dout, "dout", self._out_shape())
         return self._backward(dout, need_dx=True)
-
-    def _backward(self, dout, need_dx):
-        """:meth:`backward`; ``need_dx=False`` skips the input gradient (``loss`` never needs it)."""
-        if self._caches is None:
-            raise RuntimeError("backward: call forward(X) first")
-        d, first = dout, len(self._caches) - 1
-        for i, ((Wn, bn), (c_dense, c_act, c_drop)) in enumerate(zip(reversed(self._names),
-                                                                      reversed(self._caches))):
-            if c_drop is not None:
-                d = dropout_backward(d, c_drop)
-            if c_act is not None:
-                kernel = _KERNELS.get(c_act[0])
-                d = kernel[1](d, c_act) if kernel is not None else activation_backward(d, c_act)
-            d, self.grads[Wn], self.grads[bn] = _dense_backward_kernel(d, c_dense, need_dx or i < first)
-        return d
 
     # ------------------------------------------------------------------ targets and loss
     def _targets(self, y, n):
-        """Targets in the form the loss needs; int labels are range-checked against the outputs."""
-        C, y_arr = self.n_outputs, np.asarray(y)
+        """Targets in the form the loss needs; int labels are range-checked against the outputs.
+
+        Integer labels in an ndarray (the training loop's case) are checked by their min and max only.
+        """
+        C = self.n_outputs
+        if self._fast_ce and type(y) is np.ndarray and y.ndim == 1 and y.dtype.kind in "iu":
+            if y.shape[0] != n:
+                raise ValueError(f"X has {n} rows but y has {y.shape[0]}; "
+                                 "they must describe the same examples")
+            if y.size and (y.min() < 0 or y.max() >= C):
+                as_labels(y, "y", C)                         # raises, naming the bad label
+            return y
+        y_arr = np.asarray(y)
         if y_arr.ndim == 2:
             t = as_float_array(y_arr, "y", dtype=self.dtype)
             check_shape(t, "y", (n, C))
@@ -278,6 +264,8 @@ class MLP:
         """(loss, dL/dscores) for scores (N, C) and targets from :meth:`_targets`."""
         name = self.loss_name
         if name == "cross_entropy":
+            if t.ndim == 1:                               # checked labels: the unchecked kernel
+                return losses._softmax_cross_entropy_kernel(scores, t)
             return losses.softmax_cross_entropy(scores, t)
         if name == "bce":
             return losses.binary_cross_entropy(scores, t)
@@ -294,6 +282,17 @@ class MLP:
         out, cache = fwd(scores)                  # the loss is on the outputs: chain through g
         value, dout = fn(out, t)
         return value, bwd(dout, cache)
+
+    def _penalties(self, value, grads):
+        """Add ``l2/2 Σ‖W‖² + l1 Σ|W|`` to ``value`` and its gradient to ``grads`` (if given)."""
+        for lam, kernel in ((self.l2, _l2_kernel), (self.l1, _l1_kernel)):
+            if lam:
+                for Wn in self._weights:
+                    extra, g = kernel(self.params[Wn], lam)
+                    value += extra
+                    if grads is not None:
+                        grads[Wn] += g
+        return value
 
     def loss(self, X, y, train=True):
         """Loss and gradients on a batch, regularization included.
@@ -313,24 +312,22 @@ class MLP:
             ``data loss + l2/2 Σ‖W‖² + l1 Σ|W|``
         grads : dict, keys of ``params`` (the model's ``grads`` dict itself, overwritten by the next call)
         """
-        X = self._check_X(X)
+        X = self._check_X(X, finite=False)
         t = self._targets(y, X.shape[0])
-        scores = self._forward(X, train)
+        scores = self._forward(self._first_layer(X, train, True), train, True, start=1)
         value, dscores = self._data_loss(scores, t)
         self._backward(dscores, need_dx=False)
-        for lam, penalty in ((self.l2, l2_penalty), (self.l1, l1_penalty)):
-            if lam:
-                extra, g = penalty(self.params, lam)
-                value += extra
-                for Wn, _ in self._names:
-                    self.grads[Wn] += g[Wn]
-        return value, self.grads
+        grads = self.grads
+        if self.l2 or self.l1:
+            value = self._penalties(value, grads)
+        return value, grads
 
     def evaluate(self, X, y) -> float:
         """The loss on a batch in test mode (no dropout), regularization included, without a backward pass.
 
-        Nothing of the model changes: ``grads`` keep the gradients of the last :meth:`loss` call, so a
-        student may evaluate between ``loss`` and ``optimizer.step`` and still apply the right gradients.
+        Nothing of the model changes: ``grads`` keep the gradients of the last :meth:`loss` call and the
+        layers keep the caches of the last forward pass, so a student may evaluate between ``loss`` and
+        ``optimizer.step`` and still apply the right gradients.
 
         Parameters
         ----------
@@ -342,17 +339,11 @@ class MLP:
         float
             ``data loss + l2/2 Σ‖W‖² + l1 Σ|W|``, the value ``loss(X, y, train=False)`` returns.
         """
-        X = self._check_X(X)
+        X = self._check_X(X, finite=False)
         t = self._targets(y, X.shape[0])
-        caches = self._caches
-        try:
-            value, _ = self._data_loss(self._forward(X, False), t)
-        finally:
-            self._caches = caches        # a later backward() still belongs to the last forward
-        for lam, penalty in ((self.l2, l2_penalty), (self.l1, l1_penalty)):
-            if lam:
-                value += penalty(self.params, lam)[0]
-        return float(value)
+        scores = self._forward(self._first_layer(X, False, False), False, False, start=1)
+        value, _ = self._data_loss(scores, t)
+        return float(self._penalties(value, None))
 
     # ------------------------------------------------------------------ predictions
     @property
