@@ -1,54 +1,323 @@
-"""First-order optimizers: SGD (+ momentum, Nesterov), AdaGrad, RMSProp and Adam.
+r"""First-order optimizers: SGD (+ momentum, Nesterov), AdaGrad, RMSProp, Adam and AdamW, each declared once.
 
-Each update rule is written once, as a pure function on a single array
-``rule(x, dx, state, **hyper) -> (x_new, state)``: the trajectory widgets and the exercises call it
-directly (e.g. to minimise f(x, y)). The classes are thin wrappers holding a params dict: ``step(grads)``
-runs the rule on every array and writes the result back IN PLACE (dtype kept, so float32 stays float32),
-with the per-parameter state keyed by the parameter's name and created lazily with ``zeros_like``.
+An update rule is one :func:`declare` call below: its in-place kernel ``update(x, g, state, **hyper)``
+(the arithmetic on a single array), its hyper-parameters with their defaults and allowed ranges
+(:class:`Hyper`), its class name and the algorithm as pseudocode. Everything else is derived from it:
+
+* ``RULES[name]``, the pure function ``rule(x, dx, state, **hyper) -> (x_new, state)`` that the
+  trajectory widgets and the exercises call directly (e.g. to minimise f(x, y)); it copies ``x`` and the
+  state, so nothing passed in is modified; also importable as ``sgd_step``, ``adam_step``, ...;
+* the class (``SGD``, ``Adam``, ...): a params dict + the kernel + per-parameter state keyed by the
+  parameter's name, created lazily; ``step(grads)`` updates every array IN PLACE (dtype kept, so float32
+  stays float32);
+* the validation: a hyper-parameter the rule does not declare is a TypeError naming the ones it takes,
+  a declared one out of its range a ValueError naming it (the same for the pure function and the class);
+* the optimizer widget's choices, labels and sliders (``sliders``: which hyper-parameter a demo's shared
+  slider drives, e.g. ρ is the momentum of SGD+momentum and the decay of RMSProp).
+
+"momentum" and "nesterov" are SGD with other defaults (``like="sgd"``): rules of their own for the
+widgets and the exercises, the class ``SGD`` for training.
 
 The semantics are those of ``torch.optim`` (checked in tests/test_optim.py): weight decay is added to the
-gradient (L2, not decoupled), momentum is ``v = ρ v + g`` then ``x -= lr v``, the epsilon goes outside the
-square root, and ``RMSProp(decay=...)`` is torch's ``RMSprop(alpha=...)``.
+gradient (L2, not decoupled) except in AdamW, momentum is ``v = ρ v + g`` then ``x -= lr v``, the epsilon
+goes outside the square root, and ``RMSProp(decay=...)`` is torch's ``RMSprop(alpha=...)``.
+
+Adding an optimizer is one kernel and one :func:`declare` call plus its torch oracle in the tests.
 """
 
 from __future__ import annotations
 
+import inspect
 import math
-from functools import partial
+from collections.abc import Callable
+from dataclasses import dataclass, field
 
 import numpy as np
 
-from nnkit._validate import check_positive, check_probability
-
-__all__ = ["sgd_step", "adagrad_step", "rmsprop_step", "adam_step", "RULES",
-           "Optimizer", "SGD", "AdaGrad", "RMSProp", "Adam"]
+__all__ = ["Hyper", "Rule", "DECLARATIONS", "RULES", "declare", "Optimizer"]
+# + the pure rules ("sgd_step", ...) and the classes ("SGD", ...), added below from the declarations
 
 
 # ---------------------------------------------------------------------------------------------------
-# hyper-parameter checks (shared by the pure rules and the constructors)
+# the declaration
 
-_PROBABILITIES = ("momentum", "decay", "beta1", "beta2")      # in [0, 1)
-_NON_NEGATIVE = ("eps", "weight_decay")                        # >= 0
+_KINDS = {
+    "positive": "a finite value > 0",
+    "nonnegative": "a finite value >= 0",
+    "probability": "a value in [0, 1)",
+    "bool": "True or False",
+}
 
 
-def _checked(hyper: dict) -> dict:
-    """Validate hyper-parameters by name; returns them as Python floats (never numpy scalars)."""
-    out = dict(hyper)
-    for name, value in hyper.items():
-        if name == "lr":
-            out[name] = check_positive(value, "lr")
-        elif name in _PROBABILITIES:
-            out[name] = check_probability(value, name)
-        elif name in _NON_NEGATIVE:
-            out[name] = check_positive(value, name, allow_zero=True)
-    if hyper.get("nesterov"):
-        out["nesterov"] = True
-        if out["momentum"] == 0:
-            raise ValueError(f"nesterov=True needs momentum > 0, got momentum={hyper['momentum']!r}")
-    elif "nesterov" in hyper:
-        out["nesterov"] = False
-    return out
+@dataclass(frozen=True)
+class Hyper:
+    """A declared hyper-parameter: its default (``None``: required) and its kind, which fixes the range.
 
+    kinds: "positive" (finite, > 0), "nonnegative" (finite, >= 0), "probability" ([0, 1)), "bool".
+    """
+
+    default: object
+    kind: str
+    doc: str = ""
+
+    def check(self, name: str, value):
+        """``value`` as a Python float (or bool), or a TypeError/ValueError naming ``name`` and the range."""
+        if self.kind == "bool":
+            if not isinstance(value, (bool, np.bool_)):
+                raise TypeError(f"{name}: expected True or False, got {value!r}")
+            return bool(value)
+        if isinstance(value, (bool, np.bool_)):
+            raise TypeError(f"{name}: expected a number, got {value!r}")
+        try:
+            v = float(value)
+        except (TypeError, ValueError):
+            raise TypeError(f"{name}: expected a number, got {value!r}") from None
+        ranges = {"positive": v > 0, "nonnegative": v >= 0, "probability": 0 <= v < 1}
+        ok = math.isfinite(v) and ranges[self.kind]
+        if not ok:
+            raise ValueError(f"{name}: expected {_KINDS[self.kind]}, got {value!r}")
+        return v
+
+
+@dataclass(frozen=True)
+class Rule:
+    """Everything nnkit knows about one update rule; every other table is derived from these.
+
+    Attributes
+    ----------
+    name : str
+        Key of :data:`RULES` ("adam").
+    label : str
+        Human name for legends and reprs ("Adam").
+    update : callable ``update(x, g, state, **hyper) -> None``
+        The kernel: updates the array ``x`` and the dict ``state`` in place (no validation).
+    hyper : dict name -> Hyper
+        The hyper-parameters in signature order.
+    cls : str
+        Name of the generated optimizer class ("Adam"); rules with ``like=`` share their base's class.
+    doc : str
+        The algorithm (pseudocode), the class docstring.
+    sliders : dict hyper name -> slider name
+        For demos with shared sliders ("lr", "rho", "beta1", "beta2"): which slider drives which
+        hyper-parameter. Hyper-parameters not listed keep their defaults there.
+    requires : callable ``requires(hyper) -> None`` or None
+        A check across hyper-parameters (raises ValueError), e.g. Nesterov needs momentum > 0.
+    """
+
+    name: str
+    label: str
+    update: Callable
+    hyper: dict
+    cls: str
+    doc: str
+    sliders: dict = field(default_factory=dict)
+    requires: Callable | None = None
+
+    def check(self, hyper: dict, who: str | None = None) -> dict:
+        """All hyper-parameters, declared defaults filled in, each validated; unknown names are an error."""
+        unknown = sorted(set(hyper) - set(self.hyper))
+        if unknown:
+            raise TypeError(f"{who or self.name}: unknown hyper-parameter {', '.join(map(repr, unknown))}; "
+                            f"it takes {', '.join(self.hyper)}")
+        out = {}
+        for k, h in self.hyper.items():
+            if k in hyper:
+                out[k] = h.check(k, hyper[k])
+            elif h.default is None:
+                raise TypeError(f"{who or self.name}: missing the hyper-parameter {k!r}")
+            else:
+                out[k] = h.default
+        if self.requires is not None:
+            self.requires(out)
+        return out
+
+
+#: name -> Rule, in the order of the course
+DECLARATIONS: dict[str, Rule] = {}
+
+
+def declare(name, *, label, update=None, hyper=None, cls=None, doc="", sliders=None, requires=None,
+            like=None, defaults=None) -> Rule:
+    """Add a rule to :data:`DECLARATIONS`; ``like="sgd", defaults={...}`` declares a preset of a rule."""
+    if name in DECLARATIONS:
+        raise ValueError(f"optimizer {name!r} is declared twice")
+    if like is not None:
+        base = DECLARATIONS[like]
+        hyper = {k: Hyper((defaults or {}).get(k, h.default), h.kind, h.doc) for k, h in base.hyper.items()}
+        rule = Rule(name, label, base.update, hyper, base.cls, base.doc, dict(sliders or {}), base.requires)
+    else:
+        rule = Rule(name, label, update, dict(hyper), cls, doc, dict(sliders or {}), requires)
+    for k in rule.sliders:
+        if k not in rule.hyper:
+            raise ValueError(f"optimizer {name!r}: slider for undeclared hyper-parameter {k!r}")
+    DECLARATIONS[name] = rule
+    return rule
+
+
+# ---------------------------------------------------------------------------------------------------
+# the rules: one kernel and one declaration each
+
+_LR = "learning rate α"
+_WD = "weight decay λ, added to the gradient as λx (L2 regularization)"
+
+
+def _sgd(x, g, state, lr, momentum, nesterov, weight_decay):
+    if weight_decay:
+        g = g + weight_decay * x
+    if momentum:
+        v = state.get("v")
+        if v is None:
+            v = state["v"] = g.copy()               # v_1 = g_1 (torch: the buffer starts as the gradient)
+        else:
+            v *= momentum
+            v += g
+        g = g + momentum * v if nesterov else v
+    x -= lr * g
+
+
+def _nesterov_needs_momentum(h):
+    if h["nesterov"] and h["momentum"] == 0:
+        raise ValueError(f"nesterov=True needs momentum > 0, got momentum={h['momentum']!r}")
+
+
+declare("sgd", label="SGD", cls="SGD", update=_sgd, requires=_nesterov_needs_momentum,
+        hyper={"lr": Hyper(None, "positive", _LR), "momentum": Hyper(0.0, "probability", "ρ; 0 is plain SGD"),
+               "nesterov": Hyper(False, "bool", "Nesterov's look-ahead form (needs momentum > 0)"),
+               "weight_decay": Hyper(0.0, "nonnegative", _WD)},
+        sliders={"lr": "lr"},
+        doc=r"""Stochastic gradient descent with optional momentum, Nesterov momentum and weight decay.
+
+    Same semantics as ``torch.optim.SGD`` (dampening 0)::
+
+        g = grad + weight_decay * x
+        v = momentum * v + g                  (v = g at the first step)
+        x = x - lr * (g + momentum * v)       if nesterov
+        x = x - lr * v                        otherwise (v = g when momentum = 0)
+
+    .. math::
+        g = \nabla f(x) + \lambda x, \qquad v \leftarrow \rho v + g, \qquad
+        x \leftarrow x - \alpha v \quad\text{(or } x - \alpha (g + \rho v) \text{ with Nesterov)}
+    """)
+declare("momentum", label="momentum", like="sgd", defaults={"momentum": 0.9},
+        sliders={"lr": "lr", "momentum": "rho"})
+declare("nesterov", label="Nesterov", like="sgd", defaults={"momentum": 0.9, "nesterov": True},
+        sliders={"lr": "lr", "momentum": "rho"})
+
+
+def _adagrad(x, g, state, lr, eps, weight_decay):
+    if weight_decay:
+        g = g + weight_decay * x
+    G = state.get("G")
+    if G is None:
+        G = state["G"] = np.zeros_like(x)
+    G += g * g
+    x -= lr * (g / (np.sqrt(G) + eps))
+
+
+declare("adagrad", label="AdaGrad", cls="AdaGrad", update=_adagrad,
+        hyper={"lr": Hyper(1e-2, "positive", _LR), "eps": Hyper(1e-10, "nonnegative", "ε"),
+               "weight_decay": Hyper(0.0, "nonnegative", _WD)},
+        sliders={"lr": "lr"},
+        doc=r"""AdaGrad (Duchi et al. 2011), as ``torch.optim.Adagrad`` (no lr decay): every coordinate gets
+    its own learning rate, shrinking with its gradient history::
+
+        g = grad + weight_decay * x
+        G = G + g * g                         (G = 0 at first)
+        x = x - lr * g / (sqrt(G) + eps)
+    """)
+
+
+def _rmsprop(x, g, state, lr, decay, eps, weight_decay):
+    if weight_decay:
+        g = g + weight_decay * x
+    v = state.get("v")
+    if v is None:
+        v = state["v"] = np.zeros_like(x)
+    v *= decay
+    v += (1.0 - decay) * (g * g)
+    x -= lr * (g / (np.sqrt(v) + eps))
+
+
+declare("rmsprop", label="RMSProp", cls="RMSProp", update=_rmsprop,
+        hyper={"lr": Hyper(1e-2, "positive", _LR),
+               "decay": Hyper(0.99, "probability", "decay of the running mean of g² (torch's alpha)"),
+               "eps": Hyper(1e-8, "nonnegative", "ε"), "weight_decay": Hyper(0.0, "nonnegative", _WD)},
+        sliders={"lr": "lr", "decay": "rho"},
+        doc=r"""RMSProp (Hinton's lecture 6e), as ``torch.optim.RMSprop`` with ``alpha=decay``: AdaGrad with
+    a leaky (exponentially decaying) sum of squared gradients::
+
+        g = grad + weight_decay * x
+        v = decay * v + (1 - decay) * g * g   (v = 0 at first)
+        x = x - lr * g / (sqrt(v) + eps)
+    """)
+
+
+def _adam(x, g, state, lr, beta1, beta2, eps, weight_decay):
+    if weight_decay:
+        g = g + weight_decay * x
+    t = state["t"] = state.get("t", 0) + 1
+    m, v = state.get("m"), state.get("v")
+    if m is None:
+        m = state["m"] = np.zeros_like(x)
+        v = state["v"] = np.zeros_like(x)
+    m += (1.0 - beta1) * (g - m)           # = beta1 m + (1 - beta1) g, torch's lerp form
+    v *= beta2
+    v += (1.0 - beta2) * (g * g)
+    # m_hat = m / (1 - beta1^t), v_hat = v / (1 - beta2^t), folded into python-float scalars as torch does
+    # (python floats never upcast float32 arrays; numpy float64 scalars would).
+    step_size = lr / (1.0 - beta1 ** t)
+    denom = np.sqrt(v) / math.sqrt(1.0 - beta2 ** t) + eps
+    x -= step_size * (m / denom)
+
+
+_ADAM_HYPER = {"lr": Hyper(1e-3, "positive", _LR), "beta1": Hyper(0.9, "probability", "β1, first moment"),
+               "beta2": Hyper(0.999, "probability", "β2, second moment"),
+               "eps": Hyper(1e-8, "nonnegative", "ε")}
+
+declare("adam", label="Adam", cls="Adam", update=_adam,
+        hyper={**_ADAM_HYPER, "weight_decay": Hyper(0.0, "nonnegative", _WD)},
+        sliders={"lr": "lr", "beta1": "beta1", "beta2": "beta2"},
+        doc=r"""Adam (Kingma and Ba 2015): momentum on the gradient, RMSProp on its square, bias-corrected.
+
+    Same semantics as ``torch.optim.Adam`` (amsgrad off)::
+
+        input: lr (α), beta1 (β1), beta2 (β2), eps (ε), weight_decay (λ), params x
+        m_0 = 0, v_0 = 0
+        for t = 1, 2, ...:
+            g_t   = grad_t + λ x_{t-1}
+            m_t   = β1 m_{t-1} + (1 - β1) g_t             first moment  (momentum)
+            v_t   = β2 v_{t-1} + (1 - β2) g_t²            second moment (RMSProp)
+            m̂_t   = m_t / (1 - β1^t)                      bias correction: m_t, v_t start at 0 and
+            v̂_t   = v_t / (1 - β2^t)                      would make the first steps far too small
+            x_t   = x_{t-1} - α m̂_t / (sqrt(v̂_t) + ε)
+        return x
+    """)
+
+
+def _adamw(x, g, state, lr, beta1, beta2, eps, weight_decay):
+    if weight_decay:
+        x *= 1.0 - lr * weight_decay        # decoupled: the decay never enters m and v
+    _adam(x, g, state, lr, beta1, beta2, eps, 0.0)
+
+
+declare("adamw", label="AdamW", cls="AdamW", update=_adamw,
+        hyper={**_ADAM_HYPER, "weight_decay": Hyper(1e-2, "nonnegative", "decoupled weight decay λ")},
+        sliders={"lr": "lr", "beta1": "beta1", "beta2": "beta2"},
+        doc=r"""AdamW (Loshchilov and Hutter 2019): Adam with decoupled weight decay.
+
+    Adam adds λx to the gradient, so the decay is rescaled by the adaptive denominator and weights with
+    large gradients are hardly decayed at all. AdamW shrinks the weights directly instead. Same semantics
+    as ``torch.optim.AdamW`` (amsgrad off)::
+
+        for t = 1, 2, ...:
+            x_{t-1} = x_{t-1} (1 - α λ)                   decoupled weight decay
+            m_t, v_t, m̂_t, v̂_t as in Adam with g_t = grad_t (no λ x term)
+            x_t   = x_{t-1} - α m̂_t / (sqrt(v̂_t) + ε)
+    """)
+
+
+# ---------------------------------------------------------------------------------------------------
+# derived: the pure single-array rules
 
 def _as_pair(x, dx):
     """``x`` as a float array (float32/float64 kept) and ``dx`` as an array of the same dtype and shape."""
@@ -63,260 +332,134 @@ def _as_pair(x, dx):
     return x, dx
 
 
-# ---------------------------------------------------------------------------------------------------
-# pure single-array rules
-
-def sgd_step(x, dx, state=None, *, lr, momentum=0.0, nesterov=False, weight_decay=0.0):
-    r"""One step of stochastic gradient descent, optionally with (Nesterov) momentum.
-
-    .. math::
-        g = \nabla f(x) + \lambda x, \qquad v \leftarrow \rho v + g, \qquad
-        x \leftarrow x - \alpha v \quad\text{(or } x - \alpha (g + \rho v) \text{ with Nesterov)}
-
-    Parameters
-    ----------
-    x, dx : ndarray, same shape
-        Current value and gradient.
-    state : dict or None
-        ``{"v": velocity}`` from the previous call (``None`` on the first step: v starts at zeros).
-    lr : float > 0
-        Learning rate α.
-    momentum : float in [0, 1)
-        ρ; 0 is plain SGD.
-    nesterov : bool
-        Nesterov's look-ahead form (needs ``momentum > 0``).
-    weight_decay : float >= 0
-        λ, added to the gradient as λx (L2 regularization).
-
-    Returns
-    -------
-    x_new : ndarray, shape and dtype of ``x``
-    state : dict
-        New state (the input state is not modified).
-    """
-    return _sgd(x, dx, state, **_checked(
-        {"lr": lr, "momentum": momentum, "nesterov": nesterov, "weight_decay": weight_decay}))
+def _signature(rule, first):
+    P = inspect.Parameter
+    return inspect.Signature(
+        [P(n, P.POSITIONAL_OR_KEYWORD) for n in first]
+        + [P(k, P.KEYWORD_ONLY, default=P.empty if h.default is None else h.default)
+           for k, h in rule.hyper.items()])
 
 
-def _sgd(x, dx, state, lr, momentum, nesterov, weight_decay):
-    x, dx = _as_pair(x, dx)
-    g = dx + weight_decay * x if weight_decay else dx
-    new_state = {}
-    if momentum:
-        v = (state or {}).get("v")
-        v = momentum * (np.zeros_like(x) if v is None else v) + g
-        g = g + momentum * v if nesterov else v
-        new_state["v"] = v
-    return x - lr * g, new_state
+def _pure(rule: Rule):
+    """``rule(x, dx, state=None, **hyper) -> (x_new, state_new)``, leaving ``x`` and ``state`` alone."""
+    update, fname = rule.update, f"{rule.name}_step"
+
+    def step(x, dx, state=None, **hyper):
+        hyper = rule.check(hyper, fname)
+        x, dx = _as_pair(x, dx)
+        x = x.copy()
+        state = {k: v.copy() if isinstance(v, np.ndarray) else v for k, v in (state or {}).items()}
+        update(x, dx, state, **hyper)
+        return x, state
+
+    step.__name__ = step.__qualname__ = fname
+    step.__module__ = __name__
+    step.__signature__ = _signature(rule, ("x", "dx", "state"))
+    params = "".join(f"\n{k} : {h.kind}" + ("" if h.default is None else f", default {h.default!r}")
+                     + f"\n    {h.doc}" for k, h in rule.hyper.items())
+    step.__doc__ = (f"One {rule.label} step on one array (pure: ``x`` and ``state`` are not modified).\n\n"
+                    f"Parameters\n----------\nx, dx : ndarray, same shape\n    Current value and gradient.\n"
+                    f"state : dict or None\n    The state returned by the previous call (None at first)."
+                    f"{params}\n\nReturns\n-------\nx_new : ndarray, shape and dtype of ``x``\n"
+                    f"state : dict\n\nAlgorithm (:class:`{rule.cls}`)::\n{rule.doc}")
+    return step
 
 
-def adagrad_step(x, dx, state=None, *, lr=1e-2, eps=1e-10, weight_decay=0.0):
-    r"""One AdaGrad step: every coordinate gets its own learning rate, shrinking with its gradient history.
-
-    .. math::
-        G \leftarrow G + g \odot g, \qquad x \leftarrow x - \alpha\, g / (\sqrt{G} + \epsilon)
-
-    ``state`` is ``{"G": sum of squared gradients}`` (zeros at first). Shapes as in :func:`sgd_step`.
-    """
-    return _adagrad(x, dx, state, **_checked({"lr": lr, "eps": eps, "weight_decay": weight_decay}))
-
-
-def _adagrad(x, dx, state, lr, eps, weight_decay):
-    x, dx = _as_pair(x, dx)
-    g = dx + weight_decay * x if weight_decay else dx
-    G = (state or {}).get("G")
-    G = (np.zeros_like(x) if G is None else G) + g * g
-    return x - lr * (g / (np.sqrt(G) + eps)), {"G": G}
-
-
-def rmsprop_step(x, dx, state=None, *, lr=1e-2, decay=0.99, eps=1e-8, weight_decay=0.0):
-    r"""One RMSProp step: AdaGrad with a leaky (exponentially decaying) sum of squared gradients.
-
-    .. math::
-        v \leftarrow \text{decay}\cdot v + (1 - \text{decay})\, g \odot g, \qquad
-        x \leftarrow x - \alpha\, g / (\sqrt{v} + \epsilon)
-
-    ``state`` is ``{"v": mean square}`` (zeros at first). ``decay`` is torch's ``alpha``.
-    """
-    return _rmsprop(x, dx, state, **_checked(
-        {"lr": lr, "decay": decay, "eps": eps, "weight_decay": weight_decay}))
-
-
-def _rmsprop(x, dx, state, lr, decay, eps, weight_decay):
-    x, dx = _as_pair(x, dx)
-    g = dx + weight_decay * x if weight_decay else dx
-    v = (state or {}).get("v")
-    v = (np.zeros_like(x) if v is None else v) * decay + (1.0 - decay) * (g * g)
-    return x - lr * (g / (np.sqrt(v) + eps)), {"v": v}
-
-
-def adam_step(x, dx, state=None, *, lr=1e-3, beta1=0.9, beta2=0.999, eps=1e-8, weight_decay=0.0):
-    r"""One Adam step (momentum + RMSProp, with bias correction); see :class:`Adam` for the algorithm.
-
-    ``state`` is ``{"t": steps taken, "m": first moment, "v": second moment}`` (t=0 and zeros at first).
-    Shapes as in :func:`sgd_step`.
-    """
-    return _adam(x, dx, state, **_checked(
-        {"lr": lr, "beta1": beta1, "beta2": beta2, "eps": eps, "weight_decay": weight_decay}))
-
-
-def _adam(x, dx, state, lr, beta1, beta2, eps, weight_decay):
-    x, dx = _as_pair(x, dx)
-    g = dx + weight_decay * x if weight_decay else dx
-    state = state or {}
-    t = state.get("t", 0) + 1
-    m, v = state.get("m"), state.get("v")
-    m = np.zeros_like(x) if m is None else m
-    m = m + (1.0 - beta1) * (g - m)         # = beta1 m + (1 - beta1) g, torch's lerp form
-    v = (np.zeros_like(x) if v is None else v) * beta2 + (1.0 - beta2) * (g * g)
-    # m_hat = m / (1 - beta1^t), v_hat = v / (1 - beta2^t), folded into python-float scalars as torch does
-    # (python floats never upcast float32 arrays; numpy float64 scalars would).
-    step_size = lr / (1.0 - beta1 ** t)
-    denom = np.sqrt(v) / math.sqrt(1.0 - beta2 ** t) + eps
-    return x - step_size * (m / denom), {"t": t, "m": m, "v": v}
-
-
-#: Name -> pure rule. "momentum" and "nesterov" are :func:`sgd_step` with ``momentum=0.9`` preset
-#: (override it by passing ``momentum=...``).
-RULES = {
-    "sgd": sgd_step,
-    "momentum": partial(sgd_step, momentum=0.9),
-    "nesterov": partial(sgd_step, momentum=0.9, nesterov=True),
-    "adagrad": adagrad_step,
-    "rmsprop": rmsprop_step,
-    "adam": adam_step,
-}
+#: name -> pure rule ``rule(x, dx, state, **hyper) -> (x_new, state)``, derived from :data:`DECLARATIONS`
+RULES = {name: _pure(rule) for name, rule in DECLARATIONS.items()}
+for _name, _rule in RULES.items():                 # sgd_step, momentum_step, ..., adam_step, adamw_step
+    globals()[f"{_name}_step"] = _rule
+    __all__.append(f"{_name}_step")
 
 
 # ---------------------------------------------------------------------------------------------------
-# classes: a params dict + one rule + per-name state
+# derived: the classes (a params dict + one rule + per-name state)
 
 class Optimizer:
-    """Base class: applies the rule to every array of ``params`` in place.
+    """Base class: applies its rule's kernel to every array of ``params`` in place.
 
-    Subclasses set ``rule`` (the unchecked core of a pure rule) and ``hyper_names``. The hyper-parameters
-    are attributes, validated in the constructor and again once per :meth:`step`, so changing e.g.
-    ``opt.lr`` between steps (a learning-rate schedule) takes effect at the next step.
+    The hyper-parameters are attributes, validated in the constructor; changing one (e.g. ``opt.lr``,
+    a learning-rate schedule) takes effect at the next :meth:`step`, which validates it again first.
+    Per step only what can be wrong cheaply is checked: every parameter has a gradient of its shape.
     """
 
-    rule = staticmethod(_sgd)
-    hyper_names: tuple[str, ...] = ()
+    rule: Rule = DECLARATIONS["sgd"]
 
-    def __init__(self, params, **hyper):
+    def __init__(self, params, *args, **hyper):
+        cls = type(self).__name__
         if not isinstance(params, dict) or not params:
             raise TypeError(f"params: expected a non-empty dict name -> ndarray, got {type(params).__name__}")
         for name, p in params.items():
             if not isinstance(p, np.ndarray) or p.dtype not in (np.float32, np.float64):
                 got = p.dtype if isinstance(p, np.ndarray) else type(p).__name__
                 raise TypeError(f"params[{name!r}]: expected a float32/float64 ndarray, got {got}")
-        for k, v in _checked(hyper).items():
-            setattr(self, k, v)
+        names = tuple(self.rule.hyper)
+        if len(args) > len(names):
+            raise TypeError(f"{cls}: takes at most {len(names)} hyper-parameters ({', '.join(names)})")
+        for k, v in zip(names, args):
+            if k in hyper:
+                raise TypeError(f"{cls}: {k} given twice")
+            hyper[k] = v
+        checked = self.rule.check(hyper, cls)
+        self.__dict__.update(checked)
+        self.__dict__["_hyper"] = checked
         self.params = params
         self.state: dict[str, dict] = {}
 
+    def __setattr__(self, name, value):
+        if name in self.rule.hyper:
+            self.__dict__["_hyper"] = None            # validated again at the next step
+        object.__setattr__(self, name, value)
+
     def hyper(self) -> dict:
         """The current hyper-parameters, validated (a ValueError names a bad one)."""
-        return _checked({k: getattr(self, k) for k in self.hyper_names})
+        return self.rule.check({k: getattr(self, k) for k in self.rule.hyper}, type(self).__name__)
 
     def step(self, grads: dict) -> None:
         """Update every parameter in place from ``grads`` (a dict with the same keys as ``params``)."""
-        hyper = self.hyper()
+        hyper = self._hyper
+        if hyper is None:
+            hyper = self.__dict__["_hyper"] = self.hyper()
+        update, state = self.rule.update, self.state
         for name, x in self.params.items():
             g = grads.get(name)
             if g is None:
                 raise ValueError(f"grads: missing gradient for parameter {name!r} (got keys {sorted(grads)})")
-            x_new, self.state[name] = self.rule(x, g, self.state.get(name), **hyper)
-            x[...] = x_new
+            if type(g) is not np.ndarray or g.dtype != x.dtype:
+                g = np.asarray(g).astype(x.dtype, copy=False)
+            if g.shape != x.shape:
+                raise ValueError(f"grads[{name!r}]: expected the shape of params[{name!r}] {x.shape}, "
+                                 f"got {g.shape}")
+            s = state.get(name)
+            if s is None:
+                s = state[name] = {}
+            update(x, g, s, **hyper)
 
     def __repr__(self):
         args = ", ".join(f"{k}={v!r}" for k, v in self.hyper().items())
         return f"{type(self).__name__}({args})"
 
 
-class SGD(Optimizer):
-    r"""Stochastic gradient descent with optional momentum, Nesterov momentum and weight decay.
+def _optimizer_class(rule: Rule):
+    doc = (f"{rule.doc}\n    Parameters\n    ----------\n    params : dict[str, ndarray]\n"
+           f"        Arrays updated in place by :meth:`step`.\n"
+           + "".join(f"    {k} : {h.kind}" + ("" if h.default is None else f", default {h.default!r}")
+                     + f"\n        {h.doc}\n" for k, h in rule.hyper.items()))
+    cls = type(rule.cls, (Optimizer,), {"rule": rule, "__doc__": doc, "__module__": __name__})
+    init = cls.__init__
 
-    Same semantics as ``torch.optim.SGD`` (dampening 0)::
+    def __init__(self, params, *args, **hyper):
+        init(self, params, *args, **hyper)
 
-        g = grad + weight_decay * x
-        v = momentum * v + g                  (v = 0 before the first step)
-        x = x - lr * (g + momentum * v)       if nesterov
-        x = x - lr * v                        otherwise (v = g when momentum = 0)
-
-    Parameters
-    ----------
-    params : dict[str, ndarray]
-        Arrays updated in place by :meth:`step`.
-    lr : float > 0
-    momentum : float in [0, 1)
-    nesterov : bool (needs momentum > 0)
-    weight_decay : float >= 0
-    """
-
-    rule = staticmethod(_sgd)
-    hyper_names = ("lr", "momentum", "nesterov", "weight_decay")
-
-    def __init__(self, params, lr, momentum=0.0, nesterov=False, weight_decay=0.0):
-        super().__init__(params, lr=lr, momentum=momentum, nesterov=nesterov, weight_decay=weight_decay)
+    __init__.__signature__ = _signature(rule, ("self", "params")).replace(parameters=[
+        p.replace(kind=inspect.Parameter.POSITIONAL_OR_KEYWORD)
+        for p in _signature(rule, ("self", "params")).parameters.values()])
+    cls.__init__ = __init__
+    return cls
 
 
-class AdaGrad(Optimizer):
-    r"""AdaGrad (Duchi et al. 2011), as ``torch.optim.Adagrad`` (no lr decay)::
-
-        g = grad + weight_decay * x
-        G = G + g * g                         (G = 0 at first)
-        x = x - lr * g / (sqrt(G) + eps)
-    """
-
-    rule = staticmethod(_adagrad)
-    hyper_names = ("lr", "eps", "weight_decay")
-
-    def __init__(self, params, lr=1e-2, eps=1e-10, weight_decay=0.0):
-        super().__init__(params, lr=lr, eps=eps, weight_decay=weight_decay)
-
-
-class RMSProp(Optimizer):
-    r"""RMSProp (Hinton's lecture 6e), as ``torch.optim.RMSprop`` with ``alpha=decay``::
-
-        g = grad + weight_decay * x
-        v = decay * v + (1 - decay) * g * g   (v = 0 at first)
-        x = x - lr * g / (sqrt(v) + eps)
-    """
-
-    rule = staticmethod(_rmsprop)
-    hyper_names = ("lr", "decay", "eps", "weight_decay")
-
-    def __init__(self, params, lr=1e-2, decay=0.99, eps=1e-8, weight_decay=0.0):
-        super().__init__(params, lr=lr, decay=decay, eps=eps, weight_decay=weight_decay)
-
-
-class Adam(Optimizer):
-    r"""Adam (Kingma and Ba 2015): momentum on the gradient, RMSProp on its square, both bias-corrected.
-
-    Same semantics as ``torch.optim.Adam`` (amsgrad off)::
-
-        input: lr (α), beta1 (β1), beta2 (β2), eps (ε), weight_decay (λ), params x
-        m_0 = 0, v_0 = 0
-        for t = 1, 2, ...:
-            g_t   = grad_t + λ x_{t-1}
-            m_t   = β1 m_{t-1} + (1 - β1) g_t             first moment  (momentum)
-            v_t   = β2 v_{t-1} + (1 - β2) g_t²            second moment (RMSProp)
-            m̂_t   = m_t / (1 - β1^t)                      bias correction: m_t, v_t start at 0 and
-            v̂_t   = v_t / (1 - β2^t)                      would make the first steps far too small
-            x_t   = x_{t-1} - α m̂_t / (sqrt(v̂_t) + ε)
-        return x
-
-    Parameters
-    ----------
-    params : dict[str, ndarray]
-    lr : float > 0, default 1e-3
-    beta1, beta2 : float in [0, 1), default 0.9 and 0.999
-    eps : float >= 0, default 1e-8
-    weight_decay : float >= 0, default 0
-    """
-
-    rule = staticmethod(_adam)
-    hyper_names = ("lr", "beta1", "beta2", "eps", "weight_decay")
-
-    def __init__(self, params, lr=1e-3, beta1=0.9, beta2=0.999, eps=1e-8, weight_decay=0.0):
-        super().__init__(params, lr=lr, beta1=beta1, beta2=beta2, eps=eps, weight_decay=weight_decay)
+for _rule in DECLARATIONS.values():
+    if _rule.cls not in globals():                  # presets ("momentum", "nesterov") share SGD
+        globals()[_rule.cls] = _optimizer_class(_rule)
+        __all__.append(_rule.cls)
+del _name, _rule

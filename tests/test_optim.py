@@ -24,6 +24,9 @@ CASES = {
     "adam": (optim.Adam, {"lr": 0.01}, "Adam", {"lr": 0.01}),
     # (lr kept small enough that Adam does not reach its sign-like oscillation around the minimum within
     # 100 steps: there, rounding differences of 1 ulp grow chaotically in any two implementations)
+    "adamw": (optim.AdamW, {"lr": 0.01}, "AdamW", {"lr": 0.01}),
+    "adamw_decay": (optim.AdamW, {"lr": 0.01, "beta1": 0.8, "weight_decay": 0.3},
+                    "AdamW", {"lr": 0.01, "betas": (0.8, 0.999), "weight_decay": 0.3}),
     "adam_betas": (optim.Adam, {"lr": 0.01, "beta1": 0.5, "beta2": 0.9, "eps": 1e-6, "weight_decay": 0.01},
                    "Adam", {"lr": 0.01, "betas": (0.5, 0.9), "eps": 1e-6, "weight_decay": 0.01}),
 }
@@ -70,15 +73,32 @@ def test_trajectory_matches_torch_optim(case):
     assert max(np.max(np.abs(params[k] - problem[k][2])) for k in params) > 1e-2
 
 
-@pytest.mark.parametrize("name", ["sgd", "momentum", "nesterov", "adagrad", "rmsprop", "adam"])
+def test_every_declared_rule_has_a_torch_oracle_and_derived_tables():
+    """RULES, the pure functions, the classes and the validation all come from DECLARATIONS."""
+    tested = {CASES[c][0].rule.name for c in CASES}
+    for name, rule in optim.DECLARATIONS.items():
+        assert optim.RULES[name] is getattr(optim, f"{name}_step"), name
+        cls = getattr(optim, rule.cls)
+        assert issubclass(cls, optim.Optimizer) and rule.cls in optim.__all__
+        assert set(cls.rule.hyper) == set(rule.hyper)
+        assert rule.label and set(rule.sliders) <= set(rule.hyper)
+        assert cls.rule.name in tested, f"{rule.cls} has no torch oracle in CASES"
+        for k, h in rule.hyper.items():                    # declared defaults are what you get
+            if h.default is not None and not rule.requires:
+                assert optim.RULES[name].__signature__.parameters[k].default == h.default
+    assert list(optim.RULES) == list(optim.DECLARATIONS)
+
+
+@pytest.mark.parametrize("name", list(optim.DECLARATIONS))
 def test_pure_rule_equals_class_step(name):
     rng = np.random.default_rng(1)
     x0 = rng.standard_normal(5)
     grads = rng.standard_normal((10, 5))
-    cls = {"sgd": optim.SGD, "momentum": optim.SGD, "nesterov": optim.SGD, "adagrad": optim.AdaGrad,
-           "rmsprop": optim.RMSProp, "adam": optim.Adam}[name]
+    rule = optim.DECLARATIONS[name]
+    cls = getattr(optim, rule.cls)
     kw = {"lr": 0.1}
-    extra = {"momentum": {"momentum": 0.9}, "nesterov": {"momentum": 0.9, "nesterov": True}}.get(name, {})
+    # a preset's defaults (momentum=0.9, nesterov=True) passed explicitly to the class
+    extra = {k: h.default for k, h in rule.hyper.items() if h.default != cls.rule.hyper[k].default}
     opt = cls({"x": x0.copy()}, **kw, **extra)
     x, state = x0.copy(), None
     for g in grads:
@@ -107,7 +127,7 @@ def test_adam_first_step_is_lr_times_sign():
     assert s["t"] == 1
 
 
-@pytest.mark.parametrize("cls", [optim.SGD, optim.AdaGrad, optim.RMSProp, optim.Adam])
+@pytest.mark.parametrize("cls", [optim.SGD, optim.AdaGrad, optim.RMSProp, optim.Adam, optim.AdamW])
 def test_float32_stays_float32_in_place_and_state_is_lazy(cls):
     W = np.ones((3, 2), dtype=np.float32)
     b = np.zeros(2, dtype=np.float32)
@@ -128,7 +148,7 @@ def test_float32_stays_float32_in_place_and_state_is_lazy(cls):
 
 
 def test_rules_names():
-    assert set(optim.RULES) == {"sgd", "momentum", "nesterov", "adagrad", "rmsprop", "adam"}
+    assert list(optim.RULES) == ["sgd", "momentum", "nesterov", "adagrad", "rmsprop", "adam", "adamw"]
     # the presets can be overridden
     x, s = optim.RULES["momentum"](np.array([1.0]), np.array([1.0]), None, lr=1.0, momentum=0.5)
     x, s = optim.RULES["momentum"](x, np.array([1.0]), s, lr=1.0, momentum=0.5)
@@ -151,6 +171,8 @@ def test_rules_names():
     (lambda p: optim.Adam(p, beta1=-0.1), "beta1"),
     (lambda p: optim.Adam(p, beta2=1.5), "beta2"),
     (lambda p: optim.Adam(p, lr=0), "lr"),
+    (lambda p: optim.AdamW(p, weight_decay=-0.1), "weight_decay"),
+    (lambda p: optim.AdamW(p, beta2=1.0), "beta2"),
 ])
 def test_bad_hyper_parameters(make, match):
     with pytest.raises(ValueError, match=match):
@@ -165,8 +187,11 @@ def test_bad_params_and_grads():
     opt = optim.SGD({"W1": np.zeros(2), "b1": np.zeros(1)}, lr=0.1)
     with pytest.raises(ValueError, match="missing gradient for parameter 'b1'"):
         opt.step({"W1": np.ones(2)})
-    with pytest.raises(ValueError, match="dx: expected the shape"):
+    with pytest.raises(ValueError, match=r"grads\['W1'\]: expected the shape of params\['W1'\] \(2,\), "
+                                         r"got \(3,\)"):
         opt.step({"W1": np.ones(3), "b1": np.ones(1)})
+    with pytest.raises(ValueError, match="dx: expected the shape"):
+        optim.sgd_step(np.zeros(2), np.zeros(3), lr=0.1)
     with pytest.raises(ValueError, match="momentum"):
         optim.sgd_step(np.zeros(2), np.zeros(2), lr=0.1, momentum=2)
 
@@ -182,3 +207,29 @@ def test_changed_hyper_parameters_take_effect_and_are_checked():
     with pytest.raises(ValueError, match="lr: expected a finite value > 0, got -1.0"):
         opt.step({"x": np.array([1.0])})
     assert "lr=0.1" in repr(optim.Adam({"x": np.zeros(1)}, lr=0.1))
+
+
+def test_undeclared_hyper_parameters_are_rejected():
+    """A name the rule does not declare is an error everywhere (it used to pass unchecked: rho=-5)."""
+    p = {"W1": np.zeros(2)}
+    with pytest.raises(TypeError, match="SGD: unknown hyper-parameter 'rho'; it takes lr, momentum, "
+                                        "nesterov, weight_decay"):
+        optim.SGD(p, lr=0.1, rho=-5)
+    with pytest.raises(TypeError, match="rmsprop_step: unknown hyper-parameter 'rho'"):
+        optim.rmsprop_step(np.zeros(2), np.zeros(2), rho=-5)
+    with pytest.raises(TypeError, match="adam_step: unknown hyper-parameter 'momentum'"):
+        optim.RULES["adam"](np.zeros(2), np.zeros(2), None, momentum=0.9)
+    with pytest.raises(TypeError, match="missing the hyper-parameter 'lr'"):
+        optim.SGD(p)
+    with pytest.raises(TypeError, match="nesterov: expected True or False"):
+        optim.SGD(p, lr=0.1, momentum=0.9, nesterov="yes")
+    assert optim.SGD(p, 0.1, 0.9).momentum == 0.9              # positional, in declared order
+
+
+def test_adamw_decay_is_decoupled_by_hand():
+    # g = 0: Adam's m, v stay 0 and its step is 0, so one AdamW step only shrinks x by (1 - lr λ)
+    x, s = optim.adamw_step(np.array([2.0, -4.0]), np.zeros(2), None, lr=0.1, weight_decay=0.5)
+    np.testing.assert_allclose(x, [2.0 * 0.95, -4.0 * 0.95], rtol=1e-15)
+    # whereas Adam's L2 weight decay enters the moments: its first step is lr·sign(λx) whatever λ
+    x, s = optim.adam_step(np.array([2.0, -4.0]), np.zeros(2), None, lr=0.1, weight_decay=0.5, eps=0.0)
+    np.testing.assert_allclose(x, [1.9, -3.9], rtol=1e-12)
