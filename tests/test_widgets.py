@@ -161,8 +161,7 @@ def direct_run(name, f, start, steps, **hp):
 
 
 def test_trajectories_are_nnkit_optim_runs():
-    w = OptimizerWidget("quadratic", optimizers=("sgd", "momentum", "nesterov", "adagrad", "rmsprop", "adam"),
-                        steps=60)
+    w = OptimizerWidget("quadratic", optimizers=tuple(RULES), steps=60)
     f = functions.get("quadratic")
     assert set(w.paths) == set(RULES)
     for name, path in w.paths.items():

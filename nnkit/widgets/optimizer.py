@@ -11,14 +11,17 @@ from __future__ import annotations
 import ipywidgets as widgets
 import numpy as np
 
+from nnkit import optim as _optim
+
 from . import functions as fns
 from ._base import FigureWidget, light_ticks
 
-OPTIMIZERS = ("sgd", "momentum", "nesterov", "adagrad", "rmsprop", "adam")
-LABELS = {"sgd": "SGD", "momentum": "momentum", "nesterov": "Nesterov", "adagrad": "AdaGrad",
-          "rmsprop": "RMSProp", "adam": "Adam"}
-COLORS = {"sgd": "tab:blue", "momentum": "tab:orange", "nesterov": "tab:green", "adagrad": "tab:red",
-          "rmsprop": "tab:purple", "adam": "black"}
+# derived from nnkit.optim's declarations: adding an optimizer there adds it here
+OPTIMIZERS = tuple(_optim.DECLARATIONS)
+LABELS = {name: rule.label for name, rule in _optim.DECLARATIONS.items()}
+_PALETTE = ("tab:blue", "tab:orange", "tab:green", "tab:red", "tab:purple", "black", "tab:brown", "tab:pink",
+            "tab:olive", "tab:cyan", "tab:gray")
+COLORS = {name: _PALETTE[i % len(_PALETTE)] for i, name in enumerate(OPTIMIZERS)}
 # settings that make each function's story visible; loaded when the function is chosen
 SUGGESTED = {
     "quadratic": dict(lr=0.06, rho=0.9, steps=100),
@@ -32,17 +35,13 @@ BOUND = 1e6  # a trajectory that leaves |x| < BOUND has diverged; the rest of it
 def hyperparameters(name: str, lr: float, rho: float = 0.9, beta1: float = 0.9, beta2: float = 0.999) -> dict:
     """Keyword arguments for ``nnkit.optim.RULES[name]`` from the widget's sliders.
 
-    ρ is the momentum of SGD+momentum/Nesterov and the decay of RMSProp's running mean of g².
+    Which slider drives which hyper-parameter is declared with the rule (``Rule.sliders``): ρ is the
+    momentum of SGD+momentum/Nesterov and the decay of RMSProp's running mean of g².
     """
-    if name in ("momentum", "nesterov"):
-        return {"lr": lr, "momentum": rho}
-    if name == "rmsprop":
-        return {"lr": lr, "decay": rho}
-    if name == "adam":
-        return {"lr": lr, "beta1": beta1, "beta2": beta2}
-    if name in ("sgd", "adagrad"):
-        return {"lr": lr}
-    raise ValueError(f"name: expected one of {OPTIMIZERS}, got {name!r}")
+    if name not in _optim.DECLARATIONS:
+        raise ValueError(f"name: expected one of {OPTIMIZERS}, got {name!r}")
+    sliders = {"lr": lr, "rho": rho, "beta1": beta1, "beta2": beta2}
+    return {k: sliders[slider] for k, slider in _optim.DECLARATIONS[name].sliders.items()}
 
 
 def trajectory(name: str, function, start, steps: int, **hp) -> np.ndarray:
@@ -54,10 +53,8 @@ def trajectory(name: str, function, start, steps: int, **hp) -> np.ndarray:
         ``path[0] = start``; ``path[k]`` is the point after k steps. Points after a divergence
         (non-finite or beyond ``BOUND``) are NaN.
     """
-    from nnkit.optim import RULES
-
     f = fns.get(function) if isinstance(function, str) else function
-    rule = RULES[name]
+    rule = _optim.RULES[name]
     path = np.full((int(steps) + 1, 2), np.nan)
     x = np.asarray(start, dtype=np.float64).copy()
     path[0] = x
