@@ -233,3 +233,19 @@ def test_adamw_decay_is_decoupled_by_hand():
     # whereas Adam's L2 weight decay enters the moments: its first step is lr·sign(λx) whatever λ
     x, s = optim.adam_step(np.array([2.0, -4.0]), np.zeros(2), None, lr=0.1, weight_decay=0.5, eps=0.0)
     np.testing.assert_allclose(x, [1.9, -3.9], rtol=1e-12)
+
+
+def test_optimizer_widget_tables_are_derived_from_the_declarations():
+    """The lecture-6 widget offers every declared rule, labelled as declared, with the declared sliders."""
+    pytest.importorskip("ipywidgets")
+    from nnkit.widgets import optimizer as w
+
+    assert w.OPTIMIZERS == tuple(optim.DECLARATIONS)
+    assert w.LABELS == {n: r.label for n, r in optim.DECLARATIONS.items()}
+    assert set(w.COLORS) == set(optim.DECLARATIONS) and len(set(w.COLORS.values())) == len(w.COLORS)
+    for name, rule in optim.DECLARATIONS.items():
+        hp = w.hyperparameters(name, 0.05, rho=0.7, beta1=0.8, beta2=0.95)
+        assert set(hp) == set(rule.sliders) and hp["lr"] == 0.05
+        optim.RULES[name](np.ones(2), np.ones(2), None, **hp)      # accepted by the rule's validation
+    assert w.hyperparameters("rmsprop", 0.1, rho=0.8) == {"lr": 0.1, "decay": 0.8}
+    assert w.hyperparameters("adamw", 0.1, beta1=0.5) == {"lr": 0.1, "beta1": 0.5, "beta2": 0.999}
