@@ -9,14 +9,79 @@ from __future__ import annotations
 
 import numpy as np
 
+# Widest figure (inches at matplotlib's 100 dpi) that fits the notebook column of JupyterLab in a
+# 1400 px window with the file browser open (measured: 968 px for the output, ipympl adds ~8 px). Every
+# figure drawn here obeys it; the lectures size their own figures by it too (the browser tests check).
+MAX_WIDTH = 9.0
+
+# One colour per class, for points *and* the regions they are predicted in (regions use a paler tint).
+CLASS_COLORS = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b", "#e377c2", "#7f7f7f",
+                "#bcbd22", "#17becf"]
+
 
 def _axes(ax, figsize):
     import matplotlib.pyplot as plt
 
     if ax is None:
-        fig, ax = plt.subplots(figsize=figsize)
+        fig, ax = plt.subplots(figsize=(min(figsize[0], MAX_WIDTH), figsize[1]), layout="constrained")
         return fig, ax
     return ax.figure, ax
+
+
+def _tint(color, amount: float = 0.6):
+    """``color`` mixed with white: ``amount`` 0 keeps it, 1 is white."""
+    from matplotlib.colors import to_rgb
+
+    return tuple(c + (1.0 - c) * amount for c in to_rgb(color))
+
+
+def class_cmaps(n_classes: int):
+    """``(points, regions)``: two ListedColormaps with one entry per class, the regions a pale tint of
+    the points' colour, so a point sits on the region of its own class in the same hue."""
+    from matplotlib.colors import ListedColormap
+
+    if not 1 <= int(n_classes) <= len(CLASS_COLORS):
+        raise ValueError(f"n_classes: expected 1..{len(CLASS_COLORS)}, got {n_classes!r}")
+    colors = CLASS_COLORS[: int(n_classes)]
+    return ListedColormap(colors), ListedColormap([_tint(c) for c in colors])
+
+
+def plot_regions(predict, X, y, ax=None, n_classes: int | None = None, lim=None, resolution: int = 150,
+                 title: str | None = None, s: float = 14):
+    """Predicted class regions of ``predict`` (a function of an (M, 2) array) with the points ``X`` (N, 2)
+    coloured by their labels ``y`` in the same colours as their regions.
+
+    ``lim`` is ``(lo, hi)`` for both axes, or ``((x0, x1), (y0, y1))``; default: the data's range plus a
+    margin. Labels are class indices 0..C-1 (±1 labels are mapped to 0 and 1). Returns the figure.
+    """
+    X = np.asarray(X, dtype=float)
+    y = np.asarray(y).ravel()
+    if X.ndim != 2 or X.shape[1] != 2:
+        raise ValueError(f"X: expected shape (N, 2), got {X.shape}")
+    if y.shape != (len(X),):
+        raise ValueError(f"y: expected shape ({len(X)},), got {y.shape}")
+    signs = set(np.unique(y).tolist()) <= {-1, 1}
+    to_index = (lambda v: (np.asarray(v) > 0).astype(int)) if signs else (lambda v: np.asarray(v).astype(int))
+    labels = to_index(y)
+    C = int(n_classes or max(2, labels.max() + 1))
+    points, regions = class_cmaps(C)
+    if lim is None:
+        pad = 0.1 * (X.max(0) - X.min(0)) + 0.2
+        lo, hi = X.min(0) - pad, X.max(0) + pad
+        lim = ((lo[0], hi[0]), (lo[1], hi[1]))
+    elif np.ndim(lim) == 1:
+        lim = (tuple(lim), tuple(lim))
+    g0, g1 = np.meshgrid(np.linspace(*lim[0], resolution), np.linspace(*lim[1], resolution))
+    pred = to_index(predict(np.column_stack([g0.ravel(), g1.ravel()]))).reshape(g0.shape)
+    fig, ax = _axes(ax, (4.2, 4.0))
+    ax.pcolormesh(g0, g1, pred, cmap=regions, vmin=-0.5, vmax=C - 0.5, shading="auto")
+    ax.scatter(X[:, 0], X[:, 1], c=labels, cmap=points, vmin=-0.5, vmax=C - 0.5, s=s, edgecolors="k",
+               linewidths=0.3)
+    ax.set_xlim(lim[0])
+    ax.set_ylim(lim[1])
+    if title:
+        ax.set_title(title)
+    return fig
 
 
 def _get(history, key):
@@ -30,7 +95,7 @@ def plot_history(history, ax=None, title: str | None = None):
     ``history`` may also be a dict with keys ``loss``, ``acc``, ``val_loss``, ``val_acc`` (missing or
     empty entries are skipped).
     """
-    fig, ax = _axes(ax, (6.5, 3.5))
+    fig, ax = _axes(ax, (7.5, 3.3))
     loss, val_loss = _get(history, "loss"), _get(history, "val_loss")
     acc, val_acc = _get(history, "acc"), _get(history, "val_acc")
     epochs = np.arange(1, len(loss) + 1)
@@ -54,7 +119,9 @@ def plot_history(history, ax=None, title: str | None = None):
     best = getattr(history, "best_epoch", None)
     if best is not None and val_loss:
         ax.axvline(best + 1 if best < len(loss) else best, color="0.5", lw=1, ls=":")
-    ax.legend(handles, labels, loc="center right", fontsize=8)
+    # the legend in its own space right of the plot (never over the curves)
+    ax.legend(handles, labels, loc="upper left", bbox_to_anchor=(1.13 if (acc or val_acc) else 1.02, 1.0),
+              fontsize=8, borderaxespad=0.0)
     ax.grid(alpha=0.3)
     if title:
         ax.set_title(title)
@@ -74,11 +141,12 @@ def show_images(images, shape=(8, 8), titles=None, ncols: int = 10, cmap: str = 
     n = len(images)
     ncols = max(1, min(ncols, n))
     nrows = int(np.ceil(n / ncols))
+    scale = min(scale, MAX_WIDTH / (1.1 * ncols))  # shrink the tiles rather than overflow the column
     height = scale * 1.25 * nrows + (0.45 if title else 0.0)
-    fig, axes = plt.subplots(nrows, ncols, figsize=(scale * 1.1 * ncols, height), squeeze=False)
+    fig, axes = plt.subplots(nrows, ncols, figsize=(scale * 1.1 * ncols, height), squeeze=False,
+                             layout="constrained")
     if title:
         fig.suptitle(title, fontsize=11)
-        fig.subplots_adjust(top=1.0 - 0.5 / height)
     for k, ax in enumerate(axes.ravel()):
         ax.axis("off")
         if k >= n:
@@ -89,7 +157,7 @@ def show_images(images, shape=(8, 8), titles=None, ncols: int = 10, cmap: str = 
         else:
             ax.imshow(images[k], cmap=cmap)
         if titles is not None:
-            ax.set_title(str(titles[k]), fontsize=9)
+            ax.set_title(str(titles[k]), fontsize=9 if scale >= 0.9 else 8)
     return fig
 
 
@@ -116,7 +184,6 @@ def confusion_matrix(y_true, y_pred, n_classes: int | None = None) -> np.ndarray
 def plot_confusion_matrix(cm, class_names=None, ax=None, title: str = "confusion matrix", figsize=(5.0, 4.5)):
     """Draw a confusion matrix with the count in every cell (rows: true class, columns: predicted)."""
     cm = np.asarray(cm)
-    own = ax is None
     fig, ax = _axes(ax, figsize)
     ax.imshow(cm, cmap="Blues")
     C = cm.shape[0]
@@ -131,8 +198,6 @@ def plot_confusion_matrix(cm, class_names=None, ax=None, title: str = "confusion
     ax.set_xlabel("predicted")
     ax.set_ylabel("true")
     ax.set_title(title)
-    if own:
-        fig.tight_layout()
     return fig
 
 
@@ -190,21 +255,69 @@ def graph_layout(root):
     return nodes, edges, pos
 
 
-def draw_graph(root, ax=None, grads: bool = True, title: str | None = None):
+def _wrap_rows(nodes, edges, pos, max_columns: int):
+    """Fold a left-to-right layout into rows of at most ``max_columns`` columns, as a serpentine
+    (the second row runs right to left), so a long chain reads in lines and each arrow stays short.
+
+    Operations are folded by their column; every input is then put back next to the operation that
+    uses it, on the side the row comes from (or just below it where that side is off the edge).
+    """
+    xs = [p[0] for p in pos.values()]
+    x0 = min(xs)
+    if max(xs) - x0 + 1 <= max_columns:
+        return dict(pos)
+    span = max(p[1] for p in pos.values()) - min(p[1] for p in pos.values())
+    row_height = span + 1.5
+    wrapped, direction, taken = {}, {}, set()
+    for node in nodes:
+        if node._prev or not any(c is node for c, _ in edges):
+            x, y = pos[id(node)]
+            row, col = divmod(int(round(x - x0)), max_columns)
+            direction[id(node)] = -1 if row % 2 else 1
+            if row % 2:
+                col = max_columns - 1 - col
+            wrapped[id(node)] = (float(col), y - row * row_height)
+            taken.add((col, round(wrapped[id(node)][1], 3)))
+    for child, parent in edges:
+        if child._prev or id(child) in wrapped:
+            continue
+        (cx, cy), (px, py) = pos[id(child)], pos[id(parent)]
+        col, row_y = wrapped[id(parent)]
+        new_col = col + (cx - px) * direction[id(parent)]
+        y = row_y + (cy - py)
+        entry = max_columns - 1 if direction[id(parent)] < 0 else 0  # where the row's incoming arrow lands
+        if not 0 <= new_col <= max_columns - 1:
+            new_col, y = col, row_y - 0.9
+        elif new_col == entry and row_y < -0.5 and y > row_y:  # keep clear of the arrow from the row above
+            new_col, y = col, row_y - (y - row_y)
+        while (new_col, round(y, 3)) in taken:
+            y -= 0.9
+        taken.add((new_col, round(y, 3)))
+        wrapped[id(child)] = (float(new_col), y)
+    return wrapped
+
+
+def draw_graph(root, ax=None, grads: bool = True, title: str | None = None, max_width: float = MAX_WIDTH):
     """Draw the computational graph below ``root`` (an ``nnkit.autograd.Tensor``).
 
     Every node is a box ``label = op`` with its forward value and, if ``grads``, the gradient
     ``dL/d(node)`` stored by ``root.backward()`` (upstream × local, accumulated). Arrows point from an
-    operand to the operation that uses it, so the forward pass reads left to right and backprop right to
-    left.
+    operand to the operation that uses it, so the forward pass follows the arrows and backprop runs
+    against them. A graph too long for ``max_width`` inches is folded into rows (a serpentine: the
+    second row runs right to left) instead of being shrunk.
     """
     nodes, edges, pos = graph_layout(root)
-    width = 1 + max(p[0] for p in pos.values())
+    column = 1.65  # inches per column of boxes
+    pos = _wrap_rows(nodes, edges, pos, max(2, int(max_width // column)))
+    width = 1 + max(p[0] for p in pos.values()) - min(p[0] for p in pos.values())
     height = 1 + max(p[1] for p in pos.values()) - min(p[1] for p in pos.values())
-    fig, ax = _axes(ax, (max(6.0, 1.9 * width), max(2.5, 1.25 * height)))
+    fig, ax = _axes(ax, (min(max_width, max(6.0, column * width)), max(2.5, 0.95 * height)))
+    half_w, half_h = 0.4, 0.36  # half a box, in data units: arrows start and end at the box edges
     for child, parent in edges:
         (x0, y0), (x1, y1) = pos[id(child)], pos[id(parent)]
-        ax.annotate("", xy=(x1 - 0.36, y1), xytext=(x0 + 0.36, y0),
+        dx, dy = x1 - x0, y1 - y0
+        t = min(half_w / abs(dx) if dx else np.inf, half_h / abs(dy) if dy else np.inf)
+        ax.annotate("", xy=(x1 - t * dx, y1 - t * dy), xytext=(x0 + t * dx, y0 + t * dy),
                     arrowprops=dict(arrowstyle="->", color="0.4", lw=1.2, shrinkA=0, shrinkB=0))
     for node in nodes:
         x, y = pos[id(node)]

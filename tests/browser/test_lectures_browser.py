@@ -5,6 +5,10 @@ every widget output rendered as a live widget view (never the plain-text ``VBox(
 displaying widget" or "Loading widget..."), and the notebooks that use ipympl show a matplotlib canvas.
 The three widget lectures are then driven like a lecturer would: press step, nudge a slider with the
 keyboard, and the figure on the ipympl canvas must change.
+
+Every lecture's outputs must also fit the notebook column as a student sees it in a 1400 px window with
+the file browser open: no output scrolls or sticks out horizontally, and no image is shown shrunk below
+its natural width (shrunk figures have unreadable labels). The measurement is taken in the same run.
 """
 
 from __future__ import annotations
@@ -79,6 +83,61 @@ def assert_ran_cleanly(nb: Notebook, expect_widgets: bool, expect_canvas: bool) 
     return report
 
 
+# What the column check found in the run of each lecture (the run is shared with the clean-run test).
+OVERFLOWS: dict[str, list[str]] = {}
+
+# For every top-level output: does it scroll or stick out sideways, and is any image shown shrunk?
+MEASURE_OUTPUT = """(o) => {
+    const panel = document.querySelector('.jp-NotebookPanel:not(.lm-mod-hidden)');
+    const cell = [...panel.querySelectorAll('.jp-Notebook .jp-Cell')].indexOf(o.closest('.jp-Cell'));
+    const box = o.getBoundingClientRect();
+    const cls = el => (typeof el.className === 'string' ? el.className.trim().split(/\\s+/)[0] : '');
+    const what = el => el.tagName.toLowerCase() + (cls(el) ? '.' + cls(el) : '');
+    const found = [];
+    if (o.scrollWidth > o.clientWidth + 1)
+        found.push(`cell ${cell}: output scrolls sideways `
+                   + `(content ${o.scrollWidth} px, column ${o.clientWidth} px)`);
+    const parts = o.querySelectorAll('img, canvas, svg, .jupyter-matplotlib-figure, .jupyter-widgets');
+    const widest = [...parts].find(el => el.getBoundingClientRect().right > box.right + 1);
+    if (widest) {
+        const r = widest.getBoundingClientRect();
+        found.push(`cell ${cell}: ${what(widest)} ends ${Math.round(r.right - box.right)} px beyond `
+                   + `the column (${Math.round(r.width)} px wide, column ${Math.round(box.width)} px)`);
+    }
+    for (const img of o.querySelectorAll('img')) {
+        const shown = img.getBoundingClientRect().width * window.devicePixelRatio;
+        if (img.naturalWidth && shown + 1 < img.naturalWidth)
+            found.push(`cell ${cell}: image shown at ${Math.round(100 * shown / img.naturalWidth)}% `
+                       + `of its width (${img.naturalWidth} px in ${Math.round(shown)} px)`);
+    }
+    return {found: found, width: Math.round(box.width)};
+}"""
+
+
+def open_file_browser(nb: Notebook) -> None:
+    """Open the left sidebar's file browser (as a student has it), if it is not open already."""
+    browser_panel = nb.page.locator("#filebrowser")
+    if browser_panel.count() and browser_panel.first.is_visible():
+        return
+    nb.page.locator('.jp-SideBar.jp-mod-left .lm-TabBar-tab[data-id="filebrowser"]').first.click()
+    browser_panel.first.wait_for(state="visible")
+    nb.page.wait_for_timeout(500)  # let the notebook re-layout
+
+
+def column_overflows(nb: Notebook) -> tuple[list[str], int]:
+    """Every output (top level, each scrolled into view) measured against the notebook column."""
+    open_file_browser(nb)
+    outputs = nb.panel.locator(".jp-Cell-outputArea > .jp-OutputArea-child > .jp-OutputArea-output")
+    found, widths = [], []
+    for k in range(outputs.count()):
+        out = outputs.nth(k)
+        out.scroll_into_view_if_needed()
+        report = out.evaluate(MEASURE_OUTPUT)
+        found += report["found"]
+        widths.append(report["width"])
+    return found, min(widths, default=0)
+
+
 @pytest.mark.parametrize("relpath", all_lectures(), ids=lambda p: Path(p).stem)
 def test_lecture_runs_in_jupyterlab(run_lecture, course_file, relpath):
     source = notebook_source(course_file(relpath))
@@ -88,6 +147,20 @@ def test_lecture_runs_in_jupyterlab(run_lecture, course_file, relpath):
         nb,
         expect_widgets=bool(WIDGETS.search(source)) or interactive,
         expect_canvas=bool(IPYMPL.search(source)) or interactive,
+    )
+    OVERFLOWS[relpath], _ = column_overflows(nb)
+
+
+@pytest.mark.parametrize("relpath", all_lectures(), ids=lambda p: Path(p).stem)
+def test_lecture_outputs_fit_the_column(run_lecture, course_file, relpath):
+    course_file(relpath)
+    if relpath not in OVERFLOWS:  # the clean-run test did not get that far: run and measure here
+        nb = run_lecture(relpath, keep=Path(relpath).stem in INTERACTIVE.values())
+        OVERFLOWS[relpath], _ = column_overflows(nb)
+    found = OVERFLOWS[relpath]
+    assert not found, (
+        f"{relpath}: outputs wider than the notebook column (1400 px window, file browser open):\n"
+        + "\n".join(found)
     )
 
 
