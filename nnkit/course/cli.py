@@ -3,6 +3,7 @@
     nnkit-course release [ASSIGNMENT ...]
     nnkit-course grade ASSIGNMENT ... | --all [--submissions DIR|ZIP] [--jobs N]
     nnkit-course export --format canvas|moodle|csv [--roster CSV] [ASSIGNMENT ...]
+    nnkit-course similarity ASSIGNMENT ... | --all
 
 Run it from the repository root or from ``course/`` (or pass ``--course PATH``). ``grade`` runs
 every submission in a sandbox (see :mod:`nnkit.course.sandbox`), checks the results here against
@@ -206,6 +207,32 @@ def cmd_export(args) -> int:
     return 0
 
 
+def cmd_similarity(args) -> int:
+    from nnkit.course import similarity
+
+    course_dir = find_course_dir(args.course)
+    known = all_assignments(course_dir)
+    names = known if args.all else args.assignments
+    if not names:
+        return _fail("name an assignment or pass --all")
+    unknown = [a for a in names if a not in known]
+    if unknown:
+        return _fail(f"no such assignment in solutions/: {', '.join(unknown)}")
+    if not 0 < args.threshold <= 1:
+        return _fail("--threshold must be in (0, 1]")
+    for name in names:
+        try:
+            r = similarity.run(course_dir, name, threshold=args.threshold)
+        except ValueError as exc:
+            return _fail(str(exc))
+        print(f"{name}: {len(r.students)} submissions, {len(r.flagged_pairs())} pairs flagged, "
+              f"{len(r.flagged_reference())} answers like nnkit's reference -> {r.html}")
+        for m in r.flagged_pairs() + r.flagged_reference():
+            print(f"  {m.a} ~ {m.b}: {100 * m.score:.0f} % shared ({m.overlap} tokens)")
+    print("(a flag is for a human to read; no grade was changed)")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="nnkit-course",
@@ -248,6 +275,14 @@ def build_parser() -> argparse.ArgumentParser:
                          "SIS Login ID, SIS User ID, ID; Moodle ID number, Email address, Username)")
     ex.add_argument("-o", "--output", metavar="FILE", help="default: course/export/<format>-import.csv")
     ex.set_defaults(func=cmd_export)
+    si = sub.add_parser("similarity", help="report answers copied from each other or from nnkit's source "
+                                           "(HTML in course/reports/; never changes a grade)")
+    si.add_argument("assignments", nargs="*", help="assignment names")
+    si.add_argument("--course", default=argparse.SUPPRESS, help=course_help)
+    si.add_argument("--all", action="store_true", help="every assignment")
+    si.add_argument("--threshold", type=float, default=0.5,
+                    help="flag when this share of one side's own code is found in the other (default 0.5)")
+    si.set_defaults(func=cmd_similarity)
     return parser
 
 
