@@ -2,6 +2,8 @@
 
     nnkit-course release [ASSIGNMENT ...]
     nnkit-course grade ASSIGNMENT ... | --all [--submissions DIR|ZIP] [--jobs N]
+    nnkit-course export --format canvas|moodle|csv [--roster CSV] [ASSIGNMENT ...]
+    nnkit-course similarity ASSIGNMENT ... | --all
 
 Run it from the repository root or from ``course/`` (or pass ``--course PATH``). ``grade`` runs
 every submission in a sandbox (see :mod:`nnkit.course.sandbox`), checks the results here against
@@ -172,6 +174,65 @@ def cmd_grade(args) -> int:
     return 0
 
 
+def cmd_export(args) -> int:
+    from nnkit.course import export, gradebook
+
+    course_dir = find_course_dir(args.course)
+    url = gradebook.db_url(course_dir)
+    if url.startswith("sqlite:///") and not Path(url[len("sqlite:///"):]).exists():
+        return _fail(f"no gradebook at {url}: run `nnkit-course grade` first")
+    default = {"canvas": "canvas-import.csv", "moodle": "moodle-import.csv", "csv": "grades.csv"}
+    dest = Path(args.output) if args.output else course_dir / "export" / default[args.format]
+    try:
+        result = export.export(course_dir, args.format, dest, Path(args.roster) if args.roster else None,
+                               args.assignments or None, args.match)
+    except export.ExportError as exc:
+        return _fail(str(exc))
+    print(f"wrote {result.path}: {result.rows} rows, {len(result.assignments)} assignments "
+          f"({', '.join(result.assignments)}), format {args.format}")
+    for g in sorted(result.late, key=lambda g: (g.assignment, g.student)):
+        print(f"late: {g.student} {g.assignment}: {g.raw:g} - {g.penalty:g} late penalty = {g.score:g}")
+    if result.no_submission:
+        print(f"{len(result.no_submission)} roster students have no submission (left blank): "
+              f"{', '.join(result.no_submission[:20])}{' ...' if len(result.no_submission) > 20 else ''}")
+    if result.needs_manual:
+        print(f"warning: {len(result.needs_manual)} submissions still have written answers to grade in "
+              "formgrader (they count 0 until graded): "
+              + ", ".join(f"{s}/{a}" for s, a in result.needs_manual[:20]), file=sys.stderr)
+    if result.not_on_roster:
+        side = export.write_not_on_roster(result)
+        print(f"warning: {len(result.not_on_roster)} students with grades are NOT on the roster and are not "
+              f"in the import: {', '.join(s.id for s in result.not_on_roster)} (listed in {side})",
+              file=sys.stderr)
+    return 0
+
+
+def cmd_similarity(args) -> int:
+    from nnkit.course import similarity
+
+    course_dir = find_course_dir(args.course)
+    known = all_assignments(course_dir)
+    names = known if args.all else args.assignments
+    if not names:
+        return _fail("name an assignment or pass --all")
+    unknown = [a for a in names if a not in known]
+    if unknown:
+        return _fail(f"no such assignment in solutions/: {', '.join(unknown)}")
+    if not 0 < args.threshold <= 1:
+        return _fail("--threshold must be in (0, 1]")
+    for name in names:
+        try:
+            r = similarity.run(course_dir, name, threshold=args.threshold)
+        except ValueError as exc:
+            return _fail(str(exc))
+        print(f"{name}: {len(r.students)} submissions, {len(r.flagged_pairs())} pairs flagged, "
+              f"{len(r.flagged_reference())} answers like nnkit's reference -> {r.html}")
+        for m in r.flagged_pairs() + r.flagged_reference():
+            print(f"  {m.a} ~ {m.b}: {100 * m.score:.0f} % shared ({m.overlap} tokens)")
+    print("(a flag is for a human to read; no grade was changed)")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="nnkit-course",
@@ -201,6 +262,27 @@ def build_parser() -> argparse.ArgumentParser:
     gr.add_argument("--seed", type=int, default=None, help=argparse.SUPPRESS)
     gr.add_argument("--quiet", action="store_true", help="no progress bar")
     gr.set_defaults(func=cmd_grade)
+    ex = sub.add_parser("export", help="write the gradebook's grades in Canvas's or Moodle's import format")
+    ex.add_argument("assignments", nargs="*", help="default: every assignment in the gradebook")
+    ex.add_argument("--course", default=argparse.SUPPRESS, help=course_help)
+    ex.add_argument("--format", choices=("canvas", "moodle", "csv"), required=True,
+                    help="canvas/moodle: that LMS's grade import CSV; csv: nbgrader's CSV export")
+    ex.add_argument("--roster", metavar="CSV",
+                    help="the gradebook export of the LMS (Canvas: Grades > Export; Moodle: Export > Plain "
+                         "text file): its students, ids and sections")
+    ex.add_argument("--match", metavar="COLUMN",
+                    help="the roster column holding nbgrader's student id or email (default: Canvas "
+                         "SIS Login ID, SIS User ID, ID; Moodle ID number, Email address, Username)")
+    ex.add_argument("-o", "--output", metavar="FILE", help="default: course/export/<format>-import.csv")
+    ex.set_defaults(func=cmd_export)
+    si = sub.add_parser("similarity", help="report answers copied from each other or from nnkit's source "
+                                           "(HTML in course/reports/; never changes a grade)")
+    si.add_argument("assignments", nargs="*", help="assignment names")
+    si.add_argument("--course", default=argparse.SUPPRESS, help=course_help)
+    si.add_argument("--all", action="store_true", help="every assignment")
+    si.add_argument("--threshold", type=float, default=0.5,
+                    help="flag when this share of one side's own code is found in the other (default 0.5)")
+    si.set_defaults(func=cmd_similarity)
     return parser
 
 
