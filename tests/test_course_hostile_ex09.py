@@ -75,7 +75,7 @@ def test_reasons_say_what_happened(batch):
     assert "reference" in r["dense_for_init"]["test_init_params"]
     assert r["dense_for_init"]["test_overfit_small_batch"] == ""  # Dense is allowed outside Part 1
     assert "not below 0.05" in r["fake_overfit"]["test_overfit_small_batch"]
-    assert "prescribed" in r["zero_init_always"]["test_overfit_small_batch"]
+    assert "not the loss at He initialization" in r["zero_init_always"]["test_overfit_small_batch"]
     assert "differ" in r["reseeds_each_layer"]["test_init_params"]
     reason = r["exit_in_overfit"]["test_overfit_small_batch"]
     assert "ended" in reason or "exit" in reason
