@@ -8,7 +8,9 @@ are checked, with steps h = 1e-3 where a one-sided difference is off by ~1e-3 an
 
 Layer pairs are compared with nnkit.functional on random shapes, with caches in the notebook's formats
 (dense: ``(x, W, b)``; ReLU: ``x``; sigmoid: its output). The two-layer network is compared with
-nnkit.models.MLP([D, H, C], activation="relu", output="softmax") carrying the same parameters.
+nnkit.models.MLP([D, H, C], activation="relu", output="softmax") carrying the same parameters
+(copied into its layers' arrays in place: rebinding a key of ``net.params`` would leave the layers
+with their own initial weights).
 """
 
 from __future__ import annotations
@@ -166,7 +168,8 @@ def _ref_net(params, X, y):
     d, h = params["W1"].shape
     c = params["W2"].shape[1]
     net = MLP([d, h, c], activation="relu", output="softmax")
-    net.params.update({k: np.array(v, dtype=np.float64) for k, v in params.items()})
+    for k, v in params.items():  # in place: net.params holds the layers' own arrays
+        net.params[k][...] = v
     loss, grads = net.loss(X, y)
     return loss, {k: np.array(v) for k, v in grads.items()}
 

@@ -336,7 +336,8 @@ subprocess.Popen(['/bin/sleep', '{marker}'], start_new_session=True)
     if name == "invalid_json":
         return {f"{ASSIGNMENT}.ipynb": _dump(_nb(ctx, ok))[:-200]}
     if name == "nbformat3":
-        v4 = nbformat.from_dict(_nb(ctx, ok))
+        # read as Jupyter reads a file (sources joined): a one-line list source breaks nbformat's downgrade
+        v4 = nbformat.reads(_dump(_nb(ctx, ok)).decode(), as_version=4)
         return {f"{ASSIGNMENT}.ipynb": nbformat.writes(nbformat.convert(v4, 3), version=3).encode()}
     if name == "nbformat_unknown":
         return {f"{ASSIGNMENT}.ipynb": json.dumps({"nbformat": 99, "content": list(ok.values())}).encode()}
