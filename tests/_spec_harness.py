@@ -6,12 +6,14 @@ sandboxed, lives in nnkit.course and has its own tests.
 
 from __future__ import annotations
 
+import copy
 import importlib.util
 import json
 from pathlib import Path
 
 import numpy as np
 
+from nnkit.course.wire import decode_result, encode_result, fingerprint
 from nnkit.grading import forbid_reference
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -59,15 +61,22 @@ def run_parts(assignment: str, notebook: Path, seed: int = 0) -> dict[str, str |
         reason = None
         for case in part.cases(rng):
             used: list = []
+            args, kwargs = copy.deepcopy(case.args), copy.deepcopy(case.kwargs)  # as the sandbox gets them
+            inputs = [*args, *kwargs.values()]
+            before = [fingerprint(v) for v in inputs]
             try:
                 with forbid_reference(part.forbidden, namespaces=(ns,), used=used):
-                    got = fn(*case.args, **case.kwargs)
+                    got = fn(*args, **kwargs)
             except Exception as exc:  # noqa: BLE001
                 reason = f"{case.label}: raised {type(exc).__name__}: {exc}"
                 break
             if used:
                 reason = f"{case.label}: called the reference {used[0]}"
                 break
+            if part.keeps_inputs and [fingerprint(v) for v in inputs] != before:
+                reason = f"{case.label}: changed an argument in place"
+                break
+            got = decode_result(json.loads(json.dumps(encode_result(got))))  # plain data, as the grader sees it
             why = part.check(case, got)
             if why:
                 reason = f"{case.label}: {why}"

@@ -109,7 +109,7 @@ def test_read_notebook_problems(tmp_path):
             read_notebook(tmp_path / f"{name}.ipynb")
     (tmp_path / "e.ipynb").write_text("{}" + " " * 100)
     with pytest.raises(NotebookProblem, match="over the"):
-        read_notebook(tmp_path / "e.ipynb", max_bytes=50)
+        read_notebook(tmp_path / "e.ipynb", file_bytes=50)
 
 
 def test_zip_import_skips_symlinks_traversal_and_bad_ids(tmp_path):

@@ -168,7 +168,7 @@ PARTS = [
          description="perceptron prediction sign(Xw + b)"),
     Part("test_perceptron_update", "perceptron_update", _update_cases, close_to(_ref_update),
          forbidden=(("nnkit.models.Perceptron.update", "nnkit.models.Perceptron._update")),
-         description="one step of the perceptron learning rule"),
+         description="one step of the perceptron learning rule", keeps_inputs=True),
     Part("test_fit_perceptron", "fit_perceptron", _fit_cases, _check_fit,
          forbidden=(("nnkit.models.Perceptron.fit", "nnkit.models.Perceptron.update",
                                "nnkit.models.Perceptron._update")),
@@ -176,5 +176,5 @@ PARTS = [
     Part("test_multiclass_update", "multiclass_update", _multiclass_cases, close_to(_ref_multiclass),
          forbidden=(("nnkit.models.MulticlassPerceptron.update",
                                "nnkit.models.MulticlassPerceptron._update")),
-         description="multiclass perceptron update W - lr x^T (h - t)"),
+         description="multiclass perceptron update W - lr x^T (h - t)", keeps_inputs=True),
 ]

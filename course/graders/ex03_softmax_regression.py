@@ -126,7 +126,7 @@ PARTS = [
          forbidden=(_GRAD_REFS), description="cross-entropy loss and gradient X^T(P - T)/N"),
     Part("test_gradient_step", "gradient_step", _step_cases, close_to(_ref_step),
          forbidden=(("nnkit.optim.sgd_step", "nnkit.optim.SGD.step")),
-         description="one gradient-descent step"),
+         description="one gradient-descent step", keeps_inputs=True),
     Part("test_accuracy", "accuracy", _accuracy_cases, close_to(_ref_accuracy),
          forbidden=(("nnkit.models.SoftmaxRegression.score", "nnkit.models.MLP.score")),
          description="classification accuracy"),

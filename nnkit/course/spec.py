@@ -93,6 +93,8 @@ class Part:
         function calls one, the part earns nothing and the feedback says why.
     timeout : seconds of wall-clock time allowed for all the calls of this part together.
     description : one line shown in feedback ("softmax cross-entropy: loss and gradient").
+    keeps_inputs : the function must leave its arguments as they were (its public test checks that
+        the ``w`` or optimizer state passed in is not modified); a call that changes one fails.
     """
 
     grade_id: str
@@ -102,3 +104,4 @@ class Part:
     forbidden: tuple[str, ...] = ()
     timeout: float = 10.0
     description: str = ""
+    keeps_inputs: bool = False

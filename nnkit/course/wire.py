@@ -11,7 +11,9 @@ The trusted side decodes with size caps, ``np.load(allow_pickle=False)`` and str
 from __future__ import annotations
 
 import base64
+import hashlib
 import io
+import itertools
 import json
 import math
 from pathlib import Path
@@ -77,6 +79,32 @@ def load_inputs(tree, folder: Path):
     if t == "dict":
         return {k: load_inputs(x, folder) for k, x in tree["items"]}
     raise WireError(f"unknown input tag {t!r}")
+
+
+def fingerprint(value, depth: int = 0) -> str:
+    """A digest of input data (runs in the sandbox): equal before and after a call iff unchanged."""
+    h = hashlib.sha256()
+    if depth > MAX_DEPTH:
+        return "deep"
+    if isinstance(value, np.ndarray):
+        h.update(f"{value.dtype.str}{value.shape}".encode())
+        h.update(np.ascontiguousarray(value).view(np.uint8).tobytes() if value.dtype.kind in "biuf"
+                 else repr(value.tolist()).encode())
+    elif isinstance(value, dict):
+        for k in list(value):
+            h.update(repr(k).encode() + fingerprint(value[k], depth + 1).encode())
+    elif isinstance(value, (list, tuple)):
+        h.update(type(value).__name__.encode())
+        for x in list(value):
+            h.update(fingerprint(x, depth + 1).encode())
+    else:
+        h.update(repr(value).encode())
+    return h.hexdigest()
+
+
+def changed_inputs(names: list[str], before: list[str], values: list) -> list[str]:
+    """The names of the inputs whose :func:`fingerprint` differs from ``before``."""
+    return [n for n, b, v in zip(names, before, values) if fingerprint(v) != b]
 
 
 # ---------------------------------------------------------------- results (sandbox -> trusted)
@@ -146,9 +174,38 @@ def encode_result(value, depth: int = 0):
                 return {"t": "unsupported", "type": "dict with non-string keys"}
             items.append([k[:MAX_STR], encode_result(x, depth + 1)])
         return {"t": "dict", "items": items}
+    plain = _as_plain_container(value)
+    if plain is not None:
+        return encode_result(plain, depth)
     name = getattr(tv, "__qualname__", "object")
     module = getattr(tv, "__module__", "")
     return {"t": "unsupported", "type": f"{module}.{name}" if module else name}
+
+
+def _as_plain_container(value):
+    """Any mapping as a dict, any other sequence (namedtuple, deque, range) as a tuple or list.
+
+    Honest answers come in many containers (an ``OrderedDict`` of optimizer state, a ``namedtuple``
+    of results); the check needs only their items. Runs in the sandbox, so whatever the container's
+    methods do stays there: what leaves is the plain dict/tuple/list built here (None: not a container).
+    """
+    from collections.abc import Mapping, Sequence
+
+    try:
+        if isinstance(value, Mapping):
+            if len(value) > MAX_ITEMS:
+                return None
+            return {k: value[k] for k in itertools.islice(iter(value), MAX_ITEMS)}
+        if isinstance(value, (str, bytes, bytearray, memoryview)):
+            return None
+        if isinstance(value, (tuple, list)) or isinstance(value, Sequence):
+            if len(value) > MAX_ITEMS:
+                return None
+            items = list(itertools.islice(iter(value), MAX_ITEMS))
+            return tuple(items) if isinstance(value, tuple) else items
+    except Exception:  # noqa: BLE001 - a container that cannot be read is reported by type name
+        return None
+    return None
 
 
 # Arrays travel as float64 (floats), int64 (integers) or bool, and get their original dtype back.
