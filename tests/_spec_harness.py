@@ -76,7 +76,7 @@ def run_parts(assignment: str, notebook: Path, seed: int = 0) -> dict[str, str |
             if part.keeps_inputs and [fingerprint(v) for v in inputs] != before:
                 reason = f"{case.label}: changed an argument in place"
                 break
-            got = decode_result(json.loads(json.dumps(encode_result(got))))  # plain data, as the grader sees it
+            got = decode_result(json.loads(json.dumps(encode_result(got))))  # plain data, as graded
             why = part.check(case, got)
             if why:
                 reason = f"{case.label}: {why}"
