@@ -302,8 +302,8 @@ def assemble(template: dict, submission: dict | None) -> Program:  # noqa: C901 
             slot.cells.append((spos, src))
             if gid not in slots:
                 fn = slot.graded or slot.functions[0]
-                notes.append(f"Your cell defining {fn}() was used as the answer {slot.grade_id}, "
-                             "found by the function it defines (its nbgrader metadata was missing or changed).")
+                notes.append(f"Your cell defining {fn}() was used as the answer {slot.grade_id}, found by "
+                             "the function it defines (its nbgrader metadata was missing or changed).")
             anchor = slot.position
             continue
         extras.append((anchor, spos, src))
