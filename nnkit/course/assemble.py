@@ -400,11 +400,17 @@ def find_notebook(folder: Path | None, expected_name: str, template: dict) -> tu
     """The submitted notebook in ``folder`` (renamed ones accepted) and a note, or (None, reason)."""
     if folder is None or not Path(folder).is_dir():
         return None, "no submission folder"
-    found = []
+    found, links = [], []
     for p in sorted(Path(folder).rglob("*.ipynb")):
-        if ".ipynb_checkpoints" in p.parts or p.is_symlink() or not p.is_file():
+        if ".ipynb_checkpoints" in p.parts:
             continue
-        found.append(p)
+        if p.is_symlink():
+            links.append(p.name)
+        elif p.is_file():
+            found.append(p)
+    if not found and links:
+        return None, (f"the only notebook, {links[0]}, is a symbolic link, which the grader does not follow "
+                      "(submit the file itself)")
     if not found:
         return None, "no notebook was submitted"
     exact = [p for p in found if p.name == expected_name]
