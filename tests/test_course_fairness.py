@@ -136,7 +136,7 @@ def test_notes_are_whole_sentences_with_their_reason():
              {"source": "import numpy", "origin": "trusted"}]
     notes = [feedback.cell_note(cells[0], "raised " + feedback.describe_error("NotImplementedError: ")),
              feedback.cell_note(cells[1], "raised " + feedback.describe_error("ValueError: ")),
-             feedback.cell_note(cells[2], "did not finish within the time limit (timeout), so it was skipped")]
+             feedback.cell_note(cells[2], "did not finish in time (timeout), so it was skipped")]
     assert notes[0] == ("Your answer cell for mse() (`def mse(a, b):`) raised NotImplementedError (it calls "
                         "a function that is still the released stub).")
     assert notes[1].startswith("A cell you added or changed (`x = 1`) raised ValueError (with no message)")
