@@ -15,8 +15,8 @@ from __future__ import annotations
 import numpy as np
 
 from nnkit.course.spec import Case, Part, close_to
-from nnkit.grading import compare
 from nnkit.data import load_digits, train_test_split
+from nnkit.grading import compare
 from nnkit.losses import softmax_cross_entropy
 
 MIN_ACCURACY = 0.90
