@@ -129,7 +129,7 @@ def _train_cases(rng):
     lr = float(np.round(rng.uniform(0.1, 1.0), 3))
     cases.append(Case((X, y, c), {"lr": lr, "epochs": 1, "batch_size": len(y) + int(rng.integers(0, 5)),
                                   "seed": int(rng.integers(1000))},
-                      label=f"one epoch of one full batch ({len(y)} rows, lr={lr}): exactly one gradient step",
+                      label=f"one epoch of one full batch ({len(y)} rows, lr={lr}): exactly one step",
                       context={"kind": "exact", "runs": [_full_batch_run(X, y, c, lr, 1)]}))
     X, y, c = _small(rng, int(rng.integers(4, 12)))
     epochs = int(rng.integers(2, 5))
