@@ -67,7 +67,6 @@ def test_the_confusions_named_are_the_ones_the_matrix_shows(printed, answer):
     words = {"two": "2", "three": "3", "four": "4", "five": "5"}
     assert [(t, p, words.get(n, n)) for t, p, n in named] == pairs
     worst = re.search(r"true digits wrong most often: (.*)", look).group(1)
-    digits = re.findall(r"(\d) \((\d+) errors\)", worst)
-    d = digits
-    assert (f"true digits it gets wrong most often are {d[0][0]} ({d[0][1]} errors), {d[1][0]} ({d[1][1]}) and "
-            f"{d[2][0]} ({d[2][1]})") in answer
+    d = re.findall(r"(\d) \((\d+) errors\)", worst)
+    assert (f"true digits it gets wrong most often are {d[0][0]} ({d[0][1]} errors), {d[1][0]} ({d[1][1]}) "
+            f"and {d[2][0]} ({d[2][1]})") in answer
