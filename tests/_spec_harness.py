@@ -28,14 +28,15 @@ def load_parts(assignment: str):
 
 
 def notebook_program(path: Path) -> list[str]:
-    """The code cells a grader executes: everything but nbgrader test cells, magics dropped."""
+    """The code cells a grader executes: nbgrader's setup and answer cells (not tests, not the free
+    "Try it" cells, which nnkit.course.assemble does not run either), magics dropped."""
     nb = json.loads(Path(path).read_text())
     sources = []
     for cell in nb["cells"]:
         if cell["cell_type"] != "code":
             continue
         meta = cell.get("metadata", {}).get("nbgrader", {})
-        if meta.get("grade") and not meta.get("solution"):
+        if not meta or (meta.get("grade") and not meta.get("solution")):
             continue
         src = cell["source"] if isinstance(cell["source"], str) else "".join(cell["source"])
         kept = [line for line in src.splitlines() if not line.lstrip().startswith(("%", "!"))]
@@ -43,8 +44,9 @@ def notebook_program(path: Path) -> list[str]:
     return sources
 
 
-def run_parts(assignment: str, notebook: Path, seed: int = 0) -> dict[str, str | None]:
-    """{grade_id: None if every case passed else the first reason}."""
+def run_parts(assignment: str, notebook: Path, seed: int = 0,
+              only: str | None = None) -> dict[str, str | None]:
+    """{grade_id: None if every case passed else the first reason} (``only``: just that part)."""
     ns: dict = {"__name__": "__main__"}
     for src in notebook_program(notebook):
         try:
@@ -54,6 +56,8 @@ def run_parts(assignment: str, notebook: Path, seed: int = 0) -> dict[str, str |
     rng = np.random.default_rng(seed)
     results = {}
     for part in load_parts(assignment):
+        if only is not None and part.grade_id != only:
+            continue
         fn = ns.get(part.function)
         if not callable(fn):
             results[part.grade_id] = f"function {part.function!r} is not defined"

@@ -70,8 +70,10 @@ def equal_to(reference: Callable) -> Check:
             return "the result is None: did the function forget to `return` it?"
         if g.shape != expected.shape:
             return f"expected shape {expected.shape}, got shape {g.shape}"
-        bad = np.argwhere(g != expected)
+        bad = np.argwhere(np.atleast_1d(g != expected))  # 0-d: argwhere of a scalar finds nothing
         if bad.size:
+            if expected.ndim == 0:
+                return "the value differs from the expected one"
             first = tuple(int(i) for i in bad[0])
             return f"{len(bad)} of {expected.size} entries differ; first at index {first}"
         return None
