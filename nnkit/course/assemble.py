@@ -257,6 +257,7 @@ def assemble(template: dict, submission: dict | None) -> Program:  # noqa: C901 
     written: dict[str, str] = {}
     extras: list[tuple[int, int, str]] = []  # (anchor template position, submission position, source)
     defined_anywhere: set[str] = set()
+    found_by_name: list[str] = []
     anchor = -1
     scells = submission.get("cells", []) if isinstance(submission, dict) else []
     if not isinstance(scells, list):
@@ -301,13 +302,14 @@ def assemble(template: dict, submission: dict | None) -> Program:  # noqa: C901 
             slot = min(matched, key=lambda s: s.position)
             slot.cells.append((spos, src))
             if gid not in slots:
-                fn = slot.graded or slot.functions[0]
-                notes.append(f"Your cell defining {fn}() was used as the answer {slot.grade_id}, found by "
-                             "the function it defines (its nbgrader metadata was missing or changed).")
+                found_by_name.append(f"{slot.graded or slot.functions[0]}()")
             anchor = slot.position
             continue
         extras.append((anchor, spos, src))
 
+    if found_by_name:
+        notes.append(f"Your cells defining {', '.join(found_by_name)} were used as those answers, found by "
+                     "the functions they define (their nbgrader metadata was missing or changed).")
     first_code = next((i for i, c in enumerate(tcells) if c.get("cell_type") == "code"), -1)
     cells: list[dict] = []
     student_cells: list[dict] = []

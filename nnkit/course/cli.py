@@ -173,11 +173,12 @@ def cmd_grade(args) -> int:
             bar.set_postfix_str(f"{student}: {res.score:g}/{res.max_score:g}", refresh=False)
     for name, res in results.items():
         html, _js = report.write(course_dir, name, res, refused=refused[name])
-        for r in refused[name]:
-            if r not in refused_at_import:
-                print(f"not graded: {r}", file=sys.stderr)
+    not_graded = {r.entry: r for rs in refused.values() for r in rs}  # one row per entry, not per assignment
+    for _entry, r in sorted(not_graded.items()):
+        if r not in refused_at_import:
+            print(f"not graded: {r}", file=sys.stderr)
     csv_path = gradebook.export_csv(course_dir)
-    n_refused = len({r for rs in refused.values() for r in rs})
+    n_refused = len(not_graded)
     print(f"graded {counts['graded']}, failed {counts['failed']}, missing {counts['missing']}, "
           f"not graded {n_refused} (why: in the report) "
           f"({len(work)} submissions of {', '.join(names)} in {time.monotonic() - start:.1f} s, "
