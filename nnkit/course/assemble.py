@@ -419,7 +419,7 @@ def find_notebook(folder: Path | None, expected_name: str, template: dict) -> tu
     if len(exact) == 1:
         return exact[0], None
     if len(found) == 1:
-        return found[0], f"the notebook was renamed to {found[0].name}; it was graded anyway"
+        return found[0], f"The notebook was renamed to {found[0].name}; it was graded anyway."
     ids = {str(nbgrader_meta(c).get("grade_id")) for c in template.get("cells", []) if nbgrader_meta(c)}
 
     def score(p: Path) -> int:
@@ -431,4 +431,4 @@ def find_notebook(folder: Path | None, expected_name: str, template: dict) -> tu
 
     best = max(found, key=score)
     return best, (f"{len(found)} notebooks were submitted; {best.name} (the one most like "
-                  f"{expected_name}) was graded")
+                  f"{expected_name}) was graded.")
