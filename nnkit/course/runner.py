@@ -29,6 +29,8 @@ _dumps = json.dumps
 _monotonic = time.monotonic
 _setitimer = signal.setitimer
 _exit = os._exit
+_fingerprint = wire.fingerprint        # bound before student code runs: patching wire cannot blind them
+_changed_inputs = wire.changed_inputs
 
 
 class SoftTimeout(BaseException):
@@ -149,7 +151,7 @@ def main(argv: list[str]) -> None:
             start = _monotonic()
             record: dict = {"ev": "case", "p": p, "c": c}
             inputs = _named_inputs(names, args, kwargs)  # to tell the grader which inputs a call changed
-            before = [wire.fingerprint(v) for _n, v in inputs]
+            before = [_fingerprint(v) for _n, v in inputs]
             try:
                 remaining = deadline - _monotonic()
                 if remaining <= 0:
@@ -159,8 +161,8 @@ def main(argv: list[str]) -> None:
                     with forbid_reference(tuple(part["forbidden"]), namespaces=(ns,), used=used):
                         got = fn(*args, **kwargs)
                     record["value"] = wire.encode_result(got)
-                    record["changed"] = wire.changed_inputs([n for n, _v in inputs], before,
-                                                            [v for _n, v in inputs])
+                    record["changed"] = _changed_inputs([n for n, _v in inputs], before,
+                                                        [v for _n, v in inputs])
                 finally:
                     _timer(0)
                 record["ok"] = True
