@@ -314,3 +314,15 @@ def test_fair_batch_changes_nothing_it_should_not(fair_batch):
     course, _reports, before = fair_batch
     assert _tree_hash(course.parent / "solutions") == before["solutions"]
     assert _tree_hash(course / "graders") == before["graders"]
+
+
+def test_fair_batch_feedback_has_no_hidden_tests(fair_batch):
+    course, _reports, _before = fair_batch
+    root = course.parent
+    for assignment in fairness.ASSIGNMENTS:
+        (sol,) = (root / "solutions" / assignment).glob("*.ipynb")
+        (rel,) = (root / "exercises" / assignment).glob("*.ipynb")
+        hidden = _hidden_lines(json.loads(sol.read_text()), rel.read_text())
+        for f in (course / "feedback").rglob(f"{assignment}/*.html"):
+            plain = html.unescape(f.read_text())
+            assert not [line for line in hidden if line in plain], f
