@@ -276,6 +276,7 @@ def test_fair_batch_reasons_name_the_process(fair_batch):
     r = {(a, s): {p["grade_id"]: p["reason"] or "" for p in st["parts"]}
          for a, by in reports.items() for s, st in by.items()}
     assert "gradient descent" in r[("ex03_softmax_regression", "ridge_fake")]["test_train_softmax_regression"]
+    assert "perceptron rule" in r[("ex01_perceptron", "fit_faked")]["test_fit_perceptron"]
     assert "in place" in r[("ex01_perceptron", "in_place")]["test_perceptron_update"]
     assert "in place" in r[("ex06_optimizers", "state_in_place")]["test_momentum_step"]
     assert "in place" in r[("ex08_digit_classifier", "params_in_place")]["test_train_mlp"]

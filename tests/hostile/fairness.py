@@ -35,6 +35,8 @@ MANIFEST: dict[tuple[str, str], tuple[float, str, str]] = {
     ("ex07_regularization", "answers_moved"): (10, "graded", "every answer in one cell at the end"),
     ("ex05_activations", "huge_plots"): (10, "graded", "correct, with 24 MB of saved plot outputs"),
     # outcomes that can be faked (4)
+    ("ex01_perceptron", "fit_faked"): (5, "graded", "fit corrects one point per epoch, ignores lr, invents "
+                                                    "its mistake counts"),
     ("ex03_softmax_regression", "ridge_fake"): (6, "graded", "closed-form ridge fit and an invented loss curve"),
     ("ex08_digit_classifier", "invented_losses"): (10, "graded", "train_mlp trains but invents its losses"),
     ("ex08_digit_classifier", "lr_ignored"): (10, "graded", "train_mlp uses its own learning rate"),
@@ -159,6 +161,15 @@ def build(assignment: str, name: str, release: dict, solution: dict) -> dict[str
         for cell in [c for c in nb["cells"] if c["cell_type"] == "code"][:4]:
             cell["outputs"] = [png]
         return nb_file(nb)
+    elif name == "fit_faked":
+        a["fit_perceptron"] = (
+            "def fit_perceptron(X, y, lr=1.0, epochs=100):\n"
+            "    X = np.asarray(X, dtype=float)\n    w, b = np.zeros(X.shape[1]), 0.0\n"
+            "    for _ in range(epochs):\n"
+            "        wrong = [i for i in range(len(y)) if y[i] * (X[i] @ w + b) <= 0]\n"
+            "        if not wrong:\n            return w, b, [2, 1, 0]\n"
+            "        w, b = w + y[wrong[0]] * X[wrong[0]], b + y[wrong[0]]\n"
+            "    return w, b, [len(y)] * epochs")
     elif name == "ridge_fake":
         a["train_softmax_regression"] = (
             "def train_softmax_regression(X, y, n_classes, lr=0.5, epochs=20, batch_size=32, seed=0):\n"
