@@ -231,3 +231,16 @@ def test_why_not_a_student_is_a_sentence(name):
     from nnkit.course.submissions import why_not_student
     text = why_not_student(name)
     assert text.endswith(".") and not valid_student(name)
+
+
+def test_an_oversized_entry_is_refused_with_a_row(tmp_path, monkeypatch):
+    from nnkit.course import submissions
+
+    archive = tmp_path / "subs.zip"
+    with zipfile.ZipFile(archive, "w") as zf:
+        zf.writestr("big.ipynb", json.dumps(notebook("release", ANSWERS)))
+        zf.writestr("small.ipynb", json.dumps({"cells": [], "nbformat": 4}))
+    monkeypatch.setattr(submissions, "MAX_FILE", 1000)
+    imported, refused = import_submissions(archive, tmp_path / "course", [ASSIGNMENT], {ASSIGNMENT: set()})
+    assert imported == [("small", ASSIGNMENT)]
+    assert [(r.entry, "larger" in r.reason) for r in refused] == [("subs.zip: big.ipynb", True)]

@@ -21,6 +21,7 @@ import re
 import shutil
 import stat
 import zipfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path, PurePosixPath
@@ -116,7 +117,7 @@ def students_for(course_dir: Path, assignment: str) -> dict[str, Path | None]:
 @dataclass
 class _Entry:
     parts: tuple[str, ...]
-    data: bytes | None = None        # None: not a notebook we take (the reason says why)
+    load: Callable[[], bytes] | None = None   # None: not a notebook we take (the reason says why)
     reason: str | None = None
 
     @property
@@ -124,45 +125,47 @@ class _Entry:
         return "/".join(self.parts)
 
 
-def _entries_from_zip(path: Path):
-    total = 0
-    with zipfile.ZipFile(path) as zf:
-        infos = zf.infolist()
-        if len(infos) > MAX_FILES:
-            raise ValueError(f"{path.name} holds {len(infos)} files (limit {MAX_FILES})")
-        for info in infos:
-            name = info.filename.replace("\\", "/")
-            if info.is_dir():
-                continue
-            pure = PurePosixPath(name)
-            if any(p in _IGNORED for p in pure.parts):
-                continue
-            if pure.is_absolute() or ".." in pure.parts or any(p in ("", ".") for p in pure.parts[:-1]):
-                yield _Entry((name,), reason="has an unsafe path (absolute or with '..'), so it was not "
-                                             "unpacked.")
-                continue
-            if stat.S_ISLNK(info.external_attr >> 16):
-                yield _Entry(pure.parts, reason="is a symbolic link, which the grader does not follow.")
-                continue
-            if pure.suffix != ".ipynb":
-                yield _Entry(pure.parts, reason="is not a notebook (.ipynb).")
-                continue
-            if info.file_size > MAX_FILE:
-                yield _Entry(pure.parts, reason=f"is larger than {MAX_FILE >> 20} MB.")
-                continue
+def _capped(read: Callable[[int], bytes]) -> Callable[[], bytes]:
+    """A loader that reads at most MAX_FILE bytes (a larger file is an error), only when called."""
+    def load() -> bytes:
+        data = read(MAX_FILE + 1)
+        if len(data) > MAX_FILE:
+            raise ValueError(f"is larger than {MAX_FILE >> 20} MB")
+        return data
+    return load
+
+
+def _entries_from_zip(zf: zipfile.ZipFile, label: str):
+    infos = zf.infolist()
+    if len(infos) > MAX_FILES:
+        raise ValueError(f"{label} holds {len(infos)} files (limit {MAX_FILES})")
+    for info in infos:
+        name = info.filename.replace("\\", "/")
+        if info.is_dir():
+            continue
+        pure = PurePosixPath(name)
+        if any(p in _IGNORED for p in pure.parts):
+            continue
+        if pure.is_absolute() or ".." in pure.parts or any(p in ("", ".") for p in pure.parts[:-1]):
+            yield _Entry((name,), reason="has an unsafe path (absolute or with '..'): not unpacked.")
+            continue
+        if stat.S_ISLNK(info.external_attr >> 16):
+            yield _Entry(pure.parts, reason="is a symbolic link, which the grader does not follow.")
+            continue
+        if pure.suffix != ".ipynb":
+            yield _Entry(pure.parts, reason="is not a notebook (.ipynb).")
+            continue
+        if info.file_size > MAX_FILE:
+            yield _Entry(pure.parts, reason=f"is larger than {MAX_FILE >> 20} MB.")
+            continue
+
+        def read(n, info=info):
             with zf.open(info) as fh:
-                data = fh.read(MAX_FILE + 1)
-            if len(data) > MAX_FILE:
-                yield _Entry(pure.parts, reason=f"is larger than {MAX_FILE >> 20} MB.")
-                continue
-            total += len(data)
-            if total > MAX_TOTAL:
-                raise ValueError(f"{path.name} unpacks to more than {MAX_TOTAL >> 30} GB")
-            yield _Entry(pure.parts, data)
+                return fh.read(n)
+        yield _Entry(pure.parts, _capped(read))
 
 
 def _entries_from_dir(root: Path):
-    total = 0
     for dirpath, dirnames, filenames in os.walk(root, followlinks=False):
         keep = []
         for d in sorted(dirnames):
@@ -189,16 +192,16 @@ def _entries_from_dir(root: Path):
             if full.stat().st_size > MAX_FILE:
                 yield _Entry(parts, reason=f"is larger than {MAX_FILE >> 20} MB.")
                 continue
-            data = full.read_bytes()
-            total += len(data)
-            if total > MAX_TOTAL:
-                raise ValueError(f"{root} holds more than {MAX_TOTAL >> 30} GB of notebooks")
-            yield _Entry(parts, data)
+
+            def read(n, full=full):
+                with open(full, "rb") as fh:
+                    return fh.read(n)
+            yield _Entry(parts, _capped(read))
 
 
-def _guess_assignment(data: bytes, grade_ids: dict[str, set[str]]) -> str | None:
+def _guess_assignment(load: Callable[[], bytes], grade_ids: dict[str, set[str]]) -> str | None:
     try:
-        nb = json.loads(data)
+        nb = json.loads(load())
         ids = {str(nbgrader_meta(c).get("grade_id")) for c in nb.get("cells", []) if nbgrader_meta(c)}
     except Exception:  # noqa: BLE001 - an unreadable notebook cannot be matched by content
         return None
@@ -211,7 +214,7 @@ def _unwrap(entries: list[_Entry], assignments: list[str]) -> None:
     safe = [e for e in entries if "/" not in e.parts[0]]  # an unsafe path is kept whole, for its row
     tops = {e.parts[0] for e in safe}
     if len(tops) == 1 and all(len(e.parts) > 1 for e in safe):
-        notebooks = [e for e in safe if e.data is not None]
+        notebooks = [e for e in safe if e.load is not None]
         inner_firsts = {Path(e.parts[1]).stem if len(e.parts) == 2 else e.parts[1] for e in notebooks}
         if not inner_firsts <= set(assignments):
             for e in safe:
@@ -219,18 +222,21 @@ def _unwrap(entries: list[_Entry], assignments: list[str]) -> None:
 
 
 def _place(entry: _Entry, assignments: list[str], grade_ids) -> tuple[str, str | None, str]:
-    """(student, assignment or None, file name) of a notebook entry."""
-    parts, data = entry.parts, entry.data
+    """(student, assignment or None, file name) of a notebook entry (read only to guess an assignment)."""
+    parts = entry.parts
     single = assignments[0] if len(assignments) == 1 else None
+
+    def guess():
+        return single or _guess_assignment(entry.load, grade_ids)
     if len(parts) == 1:
-        student, assignment = Path(parts[0]).stem, single or _guess_assignment(data, grade_ids)
+        student, assignment = Path(parts[0]).stem, guess()
     elif len(parts) == 2:
         student = parts[0]
         stem = Path(parts[1]).stem
-        assignment = stem if stem in assignments else (single or _guess_assignment(data, grade_ids))
+        assignment = stem if stem in assignments else guess()
     else:
         student = parts[0]
-        assignment = parts[1] if parts[1] in assignments else (single or _guess_assignment(data, grade_ids))
+        assignment = parts[1] if parts[1] in assignments else guess()
     fname = Path(parts[-1]).name
     if len(parts) == 1 or not valid_student(Path(fname).stem):
         fname = f"{assignment}.ipynb"  # alice.ipynb names the student, not a renamed notebook
@@ -247,18 +253,22 @@ def import_submissions(source: Path, course_dir: Path, assignments: list[str],
     """
     source = Path(source)
     if source.is_dir():
-        entries = list(_entries_from_dir(source))
-    elif zipfile.is_zipfile(source):
-        entries = list(_entries_from_zip(source))
-    else:
-        raise ValueError(f"{source} is neither a folder nor a zip file")
+        return _import(list(_entries_from_dir(source)), source.name, course_dir, assignments, grade_ids)
+    if zipfile.is_zipfile(source):
+        with zipfile.ZipFile(source) as zf:  # open while the entries are read, one at a time
+            return _import(list(_entries_from_zip(zf, source.name)), source.name, course_dir, assignments,
+                           grade_ids)
+    raise ValueError(f"{source} is neither a folder nor a zip file")
+
+
+def _import(entries: list[_Entry], label: str, course_dir: Path, assignments: list[str],
+            grade_ids) -> tuple[list[tuple[str, str]], list[Refused]]:
     _unwrap(entries, assignments)
-    label = source.name
     refused: list[Refused] = []
     placed: dict[tuple[str, str], list[tuple[_Entry, str]]] = {}
     students_with_notebooks: set[str] = set()
     for e in entries:
-        if e.data is None:
+        if e.load is None:
             continue
         student, assignment, fname = _place(e, assignments, grade_ids)
         if not valid_student(student):
@@ -271,7 +281,7 @@ def import_submissions(source: Path, course_dir: Path, assignments: list[str],
             continue
         placed.setdefault((student, assignment), []).append((e, fname))
     for e in entries:
-        if e.data is not None:
+        if e.load is not None:
             continue
         student = e.parts[0] if len(e.parts) > 1 and valid_student(e.parts[0]) else None
         if student is None or student not in students_with_notebooks:
@@ -279,7 +289,7 @@ def import_submissions(source: Path, course_dir: Path, assignments: list[str],
         # a stray file beside a student's notebook (a .py copy, a PNG) is simply not part of the submission
 
     now = datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S.%f UTC")
-    imported = []
+    imported, total = [], 0
     for (student, assignment), files in sorted(placed.items()):
         names = [fname for _e, fname in files]
         layouts = {len(e.parts) == 1 for e, _f in files}
@@ -292,14 +302,24 @@ def import_submissions(source: Path, course_dir: Path, assignments: list[str],
                     "imported (the grader does not choose between submissions); keep one and import again.",
                     student, assignment))
             continue
+        try:
+            data = [(fname, e.load()) for e, fname in files]
+        except (ValueError, OSError, zipfile.BadZipFile) as exc:
+            for e, _f in files:
+                refused.append(Refused(f"{label}: {e.name}", f"could not be read ({exc}).", student,
+                                       assignment))
+            continue
+        total += sum(len(d) for _f, d in data)
+        if total > MAX_TOTAL:
+            raise ValueError(f"{label} holds more than {MAX_TOTAL >> 30} GB of notebooks")
         dest = Path(course_dir) / "submitted" / student / assignment
         if dest.is_symlink():
             dest.unlink()
         elif dest.exists():
             shutil.rmtree(dest)
         dest.mkdir(parents=True)
-        for e, fname in files:
-            (dest / fname).write_bytes(e.data)
+        for fname, blob in data:
+            (dest / fname).write_bytes(blob)
         (dest / "timestamp.txt").write_text(now)  # as `nbgrader collect` records it
         imported.append((student, assignment))
     return imported, refused
