@@ -244,3 +244,13 @@ def test_an_oversized_entry_is_refused_with_a_row(tmp_path, monkeypatch):
     imported, refused = import_submissions(archive, tmp_path / "course", [ASSIGNMENT], {ASSIGNMENT: set()})
     assert imported == [("small", ASSIGNMENT)]
     assert [(r.entry, "larger" in r.reason) for r in refused] == [("subs.zip: big.ipynb", True)]
+
+
+def test_numbers_and_iterables_of_any_kind_arrive_as_plain_data():
+    from decimal import Decimal
+    from fractions import Fraction
+
+    assert roundtrip(Fraction(1, 4)) == 0.25 and roundtrip(Decimal("2.5")) == 2.5
+    assert roundtrip(x * x for x in range(3)) == [0, 1, 4]
+    assert roundtrip({"a": 1}.values()) == [1]
+    assert isinstance(roundtrip(iter(range(10**6))), wire.Unsupported)  # too many items, not read whole

@@ -417,7 +417,9 @@ def find_notebook(folder: Path | None, expected_name: str, template: dict) -> tu
         return None, "no notebook was submitted"
     exact = [p for p in found if p.name == expected_name]
     if len(exact) == 1:
-        return exact[0], None
+        others = [p.name for p in found if p != exact[0]]
+        return exact[0], (f"{len(found)} notebooks were submitted; {expected_name} (the assignment's own "
+                          f"name) was graded, not {', '.join(others[:3])}." if others else None)
     if len(found) == 1:
         return found[0], f"The notebook was renamed to {found[0].name}; it was graded anyway."
     ids = {str(nbgrader_meta(c).get("grade_id")) for c in template.get("cells", []) if nbgrader_meta(c)}

@@ -198,25 +198,32 @@ def encode_result(value, depth: int = 0):
 
 
 def _as_plain_container(value):
-    """Any mapping as a dict, any other sequence (namedtuple, deque, range) as a tuple or list.
+    """Any mapping as a dict, any other sequence (namedtuple, deque, range) as a tuple or list, any
+    number (Fraction, Decimal) as an int or a float.
 
     Honest answers come in many containers (an ``OrderedDict`` of optimizer state, a ``namedtuple``
     of results); the check needs only their items. Runs in the sandbox, so whatever the container's
     methods do stays there: what leaves is the plain dict/tuple/list built here (None: not a container).
     """
-    from collections.abc import Mapping, Sequence
+    import numbers
+    from collections.abc import Iterable, Mapping
 
     try:
+        if isinstance(value, numbers.Integral):
+            return int(value)
+        if isinstance(value, numbers.Real) or (isinstance(value, numbers.Number)
+                                               and not isinstance(value, numbers.Complex)):  # Decimal
+            return float(value)
         if isinstance(value, Mapping):
             if len(value) > MAX_ITEMS:
                 return None
             return {k: value[k] for k in itertools.islice(iter(value), MAX_ITEMS)}
-        if isinstance(value, (str, bytes, bytearray, memoryview)):
-            return None
-        if isinstance(value, (tuple, list)) or isinstance(value, Sequence):
-            if len(value) > MAX_ITEMS:
+        if isinstance(value, (str, bytes, bytearray, memoryview)) or hasattr(value, "__array__"):
+            return None  # an object posing as an array is named, not converted through its own method
+        if isinstance(value, Iterable):  # any sequence, a deque, a range, a generator of results
+            items = list(itertools.islice(iter(value), MAX_ITEMS + 1))
+            if len(items) > MAX_ITEMS:
                 return None
-            items = list(itertools.islice(iter(value), MAX_ITEMS))
             return tuple(items) if isinstance(value, tuple) else items
     except Exception:  # noqa: BLE001 - a container that cannot be read is reported by type name
         return None
