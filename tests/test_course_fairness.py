@@ -159,11 +159,14 @@ def test_every_folder_in_submitted_gets_a_grade_or_a_reason(tmp_path):
     (tmp_path / "elsewhere" / ASSIGNMENT).mkdir(parents=True)
     os.symlink(tmp_path / "elsewhere", sub / "linked")
     (sub / "stray.ipynb").write_text("{}")
+    (sub / "dora").mkdir()
+    (sub / "dora" / f"{ASSIGNMENT}.ipynb").write_text("{}")  # not in its assignment folder
     os.symlink(tmp_path / "elsewhere" / ASSIGNMENT, sub / "carol" / "ex_other")
     students, refused = collect(course, ASSIGNMENT)
-    assert set(students) == {"alice", "b" * 72, "carol"}
+    assert set(students) == {"alice", "b" * 72, "carol", "dora"} and students["dora"] is None
     why = {r.entry: r.reason for r in refused}
-    assert set(why) == {"submitted/r bad name", "submitted/linked", "submitted/stray.ipynb"}
+    assert set(why) == {"submitted/r bad name", "submitted/linked", "submitted/stray.ipynb",
+                        f"submitted/dora/{ASSIGNMENT}.ipynb"}
     assert "a space" in why["submitted/r bad name"] and "symbolic link" in why["submitted/linked"]
     assert all(r.endswith(".") for r in why.values())
 

@@ -100,6 +100,11 @@ def collect(course_dir: Path, assignment: str) -> tuple[dict[str, Path | None], 
                     out[d.name] = None
                 else:
                     out[d.name] = folder if folder.is_dir() else None
+                    loose = sorted(p.name for p in d.glob("*.ipynb"))
+                    if out[d.name] is None and loose:
+                        refused.append(Refused(f"{entry}/{loose[0]}", f"is not inside {entry}/{assignment}/, "
+                                               "where the grader looks: move it there (or import it with "
+                                               "--submissions).", d.name, assignment))
     if (Path(course_dir) / "gradebook.db").exists():
         with open_gradebook(course_dir) as gb:
             for s in gb.students:
