@@ -300,6 +300,12 @@ def test_fair_batch_nothing_given_is_lost(fair_batch):
     assert "Not graded" in html_text and "r bad name" in html_text
 
 
+def test_fair_batch_the_solution_needs_no_repair(fair_batch):
+    _course, reports, _before = fair_batch
+    notes = {a: by["honest_full"]["notes"] for a, by in reports.items() if by["honest_full"]["notes"]}
+    assert not notes, notes  # no cell of the released notebook raised, nothing was matched by name
+
+
 def test_fair_batch_feedback_reads_as_sentences(fair_batch):
     course, _reports, _before = fair_batch
     files = list((course / "feedback").rglob("*.html"))
