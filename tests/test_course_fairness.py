@@ -257,3 +257,24 @@ def test_numbers_and_iterables_of_any_kind_arrive_as_plain_data():
     assert roundtrip(x * x for x in range(3)) == [0, 1, 4]
     assert roundtrip({"a": 1}.values()) == [1]
     assert isinstance(roundtrip(iter(range(10**6))), wire.Unsupported)  # too many items, not read whole
+
+
+def test_outputs_are_cut_from_the_text_exactly():
+    from nnkit.course.assemble import without_outputs
+
+    tricky = notebook("release", ANSWERS)
+    tricky["cells"][1]["source"] = 'x = {"outputs": [1, "]", "\\\\"]}  # "outputs": [ in a string\n'
+    tricky["cells"][1]["outputs"] = [{"output_type": "stream", "name": "stdout",
+                                      "text": ['a "quoted" ]] line\\n', "\\\\", '"outputs": [']},
+                                     {"output_type": "display_data", "metadata": {},
+                                      "data": {"image/png": "A" * 1000, "text/plain": "[]"}}]
+    for indent in (None, 1):
+        text = json.dumps(tricky, indent=indent).encode()
+        cut = json.loads(without_outputs(text))
+        expected = json.loads(text)
+        for cell in expected["cells"]:
+            if "outputs" in cell:
+                cell["outputs"] = []
+        assert cut == expected
+    broken = b'{"cells": [{"outputs": [1, 2'
+    assert without_outputs(broken) == broken  # unterminated: left for the parser to reject

@@ -82,17 +82,24 @@ def read_notebook(path: Path, max_bytes: int = MAX_NOTEBOOK_BYTES,
                               "for a notebook file even with its outputs; clear the outputs and save again")
     with open(path, "rb") as fh:
         raw = fh.read(file_bytes + 1)
-    try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError:
-        raise NotebookProblem(f"{path.name} is not UTF-8 text, so not a notebook") from None
-    del raw
-    try:
-        nb = json.loads(text, parse_constant=_strict_constant)
-    except json.JSONDecodeError as exc:
-        raise NotebookProblem(f"{path.name} is not valid JSON (line {exc.lineno}, column {exc.colno}: "
-                              f"{exc.msg}); was it saved completely?") from None
-    del text
+    nb = None
+    if len(raw) > max_bytes:  # cut the outputs out of the text first: the parse then holds only code and text
+        try:
+            nb = json.loads(without_outputs(raw).decode("utf-8"), parse_constant=_strict_constant)
+        except (ValueError, NotebookProblem):
+            nb = None  # not what it seemed: the full parse below says what is wrong
+    if nb is None:
+        try:
+            text = raw.decode("utf-8")
+        except UnicodeDecodeError:
+            raise NotebookProblem(f"{path.name} is not UTF-8 text, so not a notebook") from None
+        del raw
+        try:
+            nb = json.loads(text, parse_constant=_strict_constant)
+        except json.JSONDecodeError as exc:
+            raise NotebookProblem(f"{path.name} is not valid JSON (line {exc.lineno}, column {exc.colno}: "
+                                  f"{exc.msg}); was it saved completely?") from None
+        del text
     if not isinstance(nb, dict):
         raise NotebookProblem(f"{path.name} is JSON but not a notebook (no cells)")
     _drop_outputs(nb)
@@ -120,6 +127,77 @@ def read_notebook(path: Path, max_bytes: int = MAX_NOTEBOOK_BYTES,
         return nb
     raise NotebookProblem(f"{path.name} has nbformat {major!r} and no list of cells: not a notebook "
                           "this course can read (expected nbformat 4)")
+
+
+_TOKEN = re.compile(rb'[\[\]"]')
+_SPACE = b" \t\r\n"
+
+
+def _string_end(raw: bytes, start: int) -> int:
+    """Index just after the JSON string whose opening quote is at ``start`` (-1: unterminated)."""
+    i = start
+    while True:
+        i = raw.find(b'"', i + 1)
+        if i < 0:
+            return -1
+        backslashes = 0
+        while raw[i - 1 - backslashes] == 0x5C:
+            backslashes += 1
+        if backslashes % 2 == 0:
+            return i + 1
+
+
+def _array_end(raw: bytes, start: int) -> int:
+    """Index just after the JSON array whose ``[`` is at ``start`` (-1: unterminated)."""
+    depth, i = 0, start
+    while True:
+        m = _TOKEN.search(raw, i)
+        if m is None:
+            return -1
+        i = m.start()
+        if raw[i] == 0x22:  # a string: jump over it whole (base64 images are one long string)
+            i = _string_end(raw, i)
+            if i < 0:
+                return -1
+            continue
+        depth += 1 if raw[i] == 0x5B else -1
+        i += 1
+        if depth == 0:
+            return i
+
+
+def without_outputs(raw: bytes) -> bytes:
+    """The notebook's JSON text with every ``"outputs": [...]`` emptied, without parsing the outputs.
+
+    A key is a quote not escaped by a backslash (inside a JSON string every quote is escaped), followed
+    by ``:`` and an array; the array is skipped string by string, so megabytes of images cost a few
+    ``find`` calls. Anything unexpected leaves the text as it is, for the full parse to judge.
+    """
+    key, out, copied, pos, n = b'"outputs"', [], 0, 0, len(raw)
+    while True:
+        i = raw.find(key, pos)
+        if i < 0:
+            break
+        backslashes = 0
+        while i - 1 - backslashes >= 0 and raw[i - 1 - backslashes] == 0x5C:
+            backslashes += 1
+        k = i + len(key)
+        while k < n and raw[k] in _SPACE:
+            k += 1
+        if backslashes % 2 or k >= n or raw[k] != 0x3A:
+            pos = i + 1
+            continue
+        k += 1
+        while k < n and raw[k] in _SPACE:
+            k += 1
+        end = _array_end(raw, k) if k < n and raw[k] == 0x5B else -1
+        if end < 0:
+            pos = i + 1
+            continue
+        out += [raw[copied:k], b"[]"]
+        copied = pos = end
+    out.append(raw[copied:])
+    return b"".join(out)
 
 
 def _drop_outputs(nb: dict) -> None:
