@@ -278,3 +278,16 @@ def test_outputs_are_cut_from_the_text_exactly():
         assert cut == expected
     broken = b'{"cells": [{"outputs": [1, 2'
     assert without_outputs(broken) == broken  # unterminated: left for the parser to reject
+
+
+def test_a_function_bound_by_assignment_is_an_answer_too():
+    template = notebook("release")
+    sub = notebook("release", {"double": ANSWERS["double"]})
+    sub["cells"] = [c for c in sub["cells"]
+                    if c["metadata"].get("nbgrader", {}).get("grade_id") != "answer_total"]
+    sub["cells"].append({"cell_type": "code", "metadata": {}, "outputs": [], "execution_count": None,
+                         "source": "def my_total(x):\n    return float(np.sum(x))\n\ntotal = my_total"})
+    program = assemble(template, sub)
+    assert not [c for c in program.cells if c["origin"] == "stub:answer_total"]
+    (mine,) = [c for c in program.cells if "total = my_total" in c["source"]]
+    assert mine["origin"] == "answer:answer_total"

@@ -236,13 +236,24 @@ def strip_magics(source: str) -> str | None:
     return "\n".join(out)
 
 
-def defined_functions(source: str) -> tuple[str, ...]:
-    """Names of the functions a cell defines at top level (by a regex if it does not parse)."""
+def defined_functions(source: str, *, assigned: bool = False) -> tuple[str, ...]:
+    """Names of the functions a cell defines at top level (by a regex if it does not parse).
+
+    ``assigned``: also names bound by a top-level assignment (``mse = my_mse``), as a student's cell
+    may define a function that way.
+    """
     try:
         tree = ast.parse(source)
     except (SyntaxError, ValueError):
         return tuple(DEF_RE.findall(source))
-    return tuple(node.name for node in tree.body if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)))
+    names = []
+    for node in tree.body:
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            names.append(node.name)
+        elif assigned and isinstance(node, (ast.Assign, ast.AnnAssign)):
+            targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+            names += [t.id for t in targets if isinstance(t, ast.Name)]
+    return tuple(names)
 
 
 def _given_helpers(source: str) -> dict[str, str]:
@@ -347,7 +358,7 @@ def assemble(template: dict, submission: dict | None) -> Program:  # noqa: C901 
         meta = nbgrader_meta(cell)
         gid = meta.get("grade_id") if isinstance(meta.get("grade_id"), str) else None
         src = source_of(cell)
-        defined = defined_functions(src)
+        defined = defined_functions(src, assigned=True)
         if gid in slots and (ctype == "code" or any(fn in slots[gid].functions for fn in defined)):
             slots[gid].cells.append((spos, src))
             defined_anywhere.update(defined)
@@ -424,7 +435,7 @@ def assemble(template: dict, submission: dict | None) -> Program:  # noqa: C901 
                 notes.append(f"{len(sources)} cells answer {slot.grade_id}; they run in order (the last "
                              "definition counts, as in the notebook).")
             if sources:
-                have = {f for s in sources for f in defined_functions(s)}
+                have = {f for s in sources for f in defined_functions(s, assigned=True)}
                 for helper, helper_src in slot.given.items():
                     if helper not in have and helper not in defined_anywhere:
                         add(helper_src, "template", f"the given helper {helper}() of the released notebook")
