@@ -291,3 +291,8 @@ def test_a_function_bound_by_assignment_is_an_answer_too():
     assert not [c for c in program.cells if c["origin"] == "stub:answer_total"]
     (mine,) = [c for c in program.cells if "total = my_total" in c["source"]]
     assert mine["origin"] == "answer:answer_total"
+    sub["cells"].append({"cell_type": "code", "metadata": {}, "outputs": [], "execution_count": None,
+                         "source": "double = np.ones(3) * 2  # data, not a definition"})
+    program = assemble(template, sub)
+    (data,) = [c for c in program.cells if "data, not" in c["source"]]
+    assert data["origin"] == "student"

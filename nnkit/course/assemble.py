@@ -239,8 +239,9 @@ def strip_magics(source: str) -> str | None:
 def defined_functions(source: str, *, assigned: bool = False) -> tuple[str, ...]:
     """Names of the functions a cell defines at top level (by a regex if it does not parse).
 
-    ``assigned``: also names bound by a top-level assignment (``mse = my_mse``), as a student's cell
-    may define a function that way.
+    ``assigned``: also names bound at top level to another name, an attribute or a lambda
+    (``mse = my_mse``, ``mse = lambda p, t: ...``), as a student's cell may define a function that way;
+    data (``scores = X @ W``) is not a definition.
     """
     try:
         tree = ast.parse(source)
@@ -250,7 +251,8 @@ def defined_functions(source: str, *, assigned: bool = False) -> tuple[str, ...]
     for node in tree.body:
         if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
             names.append(node.name)
-        elif assigned and isinstance(node, (ast.Assign, ast.AnnAssign)):
+        elif assigned and isinstance(node, (ast.Assign, ast.AnnAssign)) and isinstance(
+                node.value, (ast.Name, ast.Attribute, ast.Lambda)):
             targets = node.targets if isinstance(node, ast.Assign) else [node.target]
             names += [t.id for t in targets if isinstance(t, ast.Name)]
     return tuple(names)
