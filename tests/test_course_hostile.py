@@ -242,7 +242,9 @@ def fair_batch(tmp_path_factory):
         zf.writestr(f"{dup}.ipynb", sol.read_bytes())
         zf.writestr(f"{dup}/ex05_activations.ipynb", sol.read_bytes())
         zf.writestr(f"{fairness.INTAKE['zip_no_notebook']}/answers.py", "def sigmoid(z): ...")
-    before = {"solutions": _tree_hash(root / "solutions"), "graders": _tree_hash(course / "graders")}
+    before = {"solutions": _tree_hash(root / "solutions"), "graders": _tree_hash(course / "graders"),
+              "exercises": _tree_hash(root / "exercises"),
+              "tables": _dump_tables(course / "gradebook.db", STRUCTURE_TABLES)}
     assert cli.main(["--course", str(course), "grade", *fairness.ASSIGNMENTS, "--submissions", str(archive),
                      *FAIR_OPTS]) == 0
     reports = {a: {s["student"]: s for s in json.loads((course / "reports" / f"{a}.json").read_text())[
@@ -318,9 +320,22 @@ def test_fair_batch_feedback_reads_as_sentences(fair_batch):
 
 
 def test_fair_batch_changes_nothing_it_should_not(fair_batch):
-    course, _reports, before = fair_batch
+    course, reports, before = fair_batch
     assert _tree_hash(course.parent / "solutions") == before["solutions"]
     assert _tree_hash(course / "graders") == before["graders"]
+    assert _tree_hash(course.parent / "exercises") == before["exercises"]
+    assert _dump_tables(course / "gradebook.db", STRUCTURE_TABLES) == before["tables"]
+    con = sqlite3.connect(f"file:{course / 'gradebook.db'}?mode=ro", uri=True)
+    rows = con.execute("""SELECT a.name, s.student_id, bc.name, g.auto_score
+                          FROM grade g JOIN submitted_notebook sn ON g.notebook_id = sn.id
+                          JOIN submitted_assignment s ON sn.assignment_id = s.id
+                          JOIN assignment a ON s.assignment_id = a.id
+                          JOIN base_cell bc ON g.cell_id = bc.id WHERE g.auto_score IS NOT NULL""").fetchall()
+    con.close()
+    for assignment, student, gid, auto in rows:  # the gradebook holds exactly what the report says
+        want = next(p["points"] for p in reports[assignment][student]["parts"] if p["grade_id"] == gid)
+        assert auto == want, (assignment, student, gid)
+    assert {(a, s) for a, s, _g, _p in rows} >= set(fairness.MANIFEST)
 
 
 def test_fair_batch_feedback_has_no_hidden_tests(fair_batch):
