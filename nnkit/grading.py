@@ -132,8 +132,10 @@ def check_equal(got, expected, name: str) -> None:
         raise CheckFailed(f"{name}: the result is None: did the function forget to `return` it?")
     if g.shape != e.shape:
         raise CheckFailed(f"{name}: expected shape {e.shape}, got shape {g.shape}")
-    mismatch = np.argwhere(g != e)
+    mismatch = np.argwhere(np.atleast_1d(g != e))  # 0-d: argwhere of a scalar would find nothing
     if mismatch.size:
+        if e.ndim == 0:
+            raise CheckFailed(f"{name}: expected {e.tolist()!r}, got {g.tolist()!r}")
         first = tuple(int(i) for i in mismatch[0])
         raise CheckFailed(f"{name}: {len(mismatch)} of {e.size} entries differ; first at index {first}: "
                           f"expected {e[first].tolist()!r}, got {g[first].tolist()!r}")

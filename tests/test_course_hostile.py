@@ -199,3 +199,153 @@ def test_honest_students_grade_the_same_alone(batch, tmp_path):
 def test_no_sandbox_process_left_behind(batch):
     assert not _live_processes_with("nnkit.course.runner")
     assert os.path.exists(sandbox.BWRAP)
+
+
+# ----------------------------------------------------------------------------------------------------------
+# Fairness, intake and process checks across assignments (tests/hostile/fairness.py), graded in ONE batch:
+# honest answers in any container, answers wherever they are, outputs never graded; training functions
+# checked on the process; what the public tests check, the grader checks; nothing given to `grade` is lost.
+
+from tests.hostile import fairness  # noqa: E402
+
+# nothing here loops forever: generous limits, so a slow shared machine never turns a score into a timeout
+FAIR_OPTS = ["--seed", "11", "--quiet", "--jobs", "2", "--part-timeout", "60", "--cell-timeout", "60",
+             "--submission-timeout", "400"]
+
+
+@pytest.fixture(scope="module")
+def fair_batch(tmp_path_factory):
+    import os as _os
+    import zipfile
+
+    tmp = tmp_path_factory.mktemp("fair")
+    course = copy_released(released_tree(), tmp / "repo")
+    root = course.parent
+    for assignment, student in {**fairness.MANIFEST, **fairness.NEEDS_HIDDEN_DATA}:
+        (sol,) = (root / "solutions" / assignment).glob("*.ipynb")
+        (rel,) = (root / "exercises" / assignment).glob("*.ipynb")
+        folder = course / "submitted" / student / assignment
+        folder.mkdir(parents=True)
+        built = fairness.build(assignment, student, json.loads(rel.read_text()), json.loads(sol.read_text()))
+        for fname, data in built.items():
+            (folder / fname).write_bytes(data)
+    (sol,) = (root / "solutions" / "ex05_activations").glob("*.ipynb")
+    (course / "submitted" / fairness.INTAKE["folder_bad_id"] / "ex05_activations").mkdir(parents=True)
+    (course / "submitted" / fairness.INTAKE["folder_bad_id"] / "ex05_activations" / "ex05_activations.ipynb"
+     ).write_bytes(sol.read_bytes())
+    elsewhere = tmp / "elsewhere" / "ex05_activations"
+    elsewhere.mkdir(parents=True)
+    (elsewhere / "ex05_activations.ipynb").write_bytes(sol.read_bytes())
+    _os.symlink(elsewhere.parent, course / "submitted" / fairness.INTAKE["folder_symlink"])
+    archive = tmp / "hand-in.zip"
+    with zipfile.ZipFile(archive, "w") as zf:
+        dup = fairness.INTAKE["zip_collision"]
+        zf.writestr(f"{dup}.ipynb", sol.read_bytes())
+        zf.writestr(f"{dup}/ex05_activations.ipynb", sol.read_bytes())
+        zf.writestr(f"{fairness.INTAKE['zip_no_notebook']}/answers.py", "def sigmoid(z): ...")
+    before = {"solutions": _tree_hash(root / "solutions"), "graders": _tree_hash(course / "graders"),
+              "exercises": _tree_hash(root / "exercises"),
+              "tables": _dump_tables(course / "gradebook.db", STRUCTURE_TABLES)}
+    assert cli.main(["--course", str(course), "grade", *fairness.ASSIGNMENTS, "--submissions", str(archive),
+                     *FAIR_OPTS]) == 0
+    reports = {a: {s["student"]: s for s in json.loads((course / "reports" / f"{a}.json").read_text())[
+        "students"]} for a in fairness.ASSIGNMENTS}
+    return course, reports, before
+
+
+def test_fair_batch_every_expected_score(fair_batch):
+    _course, reports, _before = fair_batch
+    wrong = {}
+    for (assignment, student), (score, status, what) in fairness.MANIFEST.items():
+        got = reports[assignment].get(student)
+        if got is None or (got["score"], got["status"]) != (score, status):
+            wrong[f"{assignment}/{student}"] = (what, score, got and got["score"], got and got["status"],
+                                                got and [(p["grade_id"], p["reason"]) for p in got["parts"]
+                                                         if p["reason"] and p["kind"] == "auto"],
+                                                got and got["notes"])
+    assert not wrong, json.dumps(wrong, indent=1)
+
+
+@pytest.mark.xfail(strict=True, reason="the sandbox must honour the graders' SANDBOX_HIDES_DATA (branch "
+                   "i11-sandbox); when it does, this passes: remove the mark")
+def test_fair_batch_held_out_data_cannot_be_looked_up(fair_batch):
+    _course, reports, _before = fair_batch
+    got = {k: reports[k[0]][k[1]]["score"] for k in fairness.NEEDS_HIDDEN_DATA}
+    assert got == {k: v[0] for k, v in fairness.NEEDS_HIDDEN_DATA.items()}
+
+
+def test_fair_batch_reasons_name_the_process(fair_batch):
+    _course, reports, _before = fair_batch
+    r = {(a, s): {p["grade_id"]: p["reason"] or "" for p in st["parts"]}
+         for a, by in reports.items() for s, st in by.items()}
+    assert "gradient descent" in r[("ex03_softmax_regression", "ridge_fake")]["test_train_softmax_regression"]
+    assert "perceptron rule" in r[("ex01_perceptron", "fit_faked")]["test_fit_perceptron"]
+    assert "in place" in r[("ex01_perceptron", "in_place")]["test_perceptron_update"]
+    assert "in place" in r[("ex06_optimizers", "state_in_place")]["test_momentum_step"]
+    assert "in place" in r[("ex08_digit_classifier", "params_in_place")]["test_train_mlp"]
+    assert "model" in r[("ex08_digit_classifier", "predictions_not_model")]["test_train_digit_classifier"]
+
+
+def test_fair_batch_nothing_given_is_lost(fair_batch):
+    course, reports, _before = fair_batch
+    data = json.loads((course / "reports" / "ex05_activations.json").read_text())
+    rows = {r["entry"]: r for r in data["not_graded"]}
+    why = " ".join(f"{e}: {r['reason']}" for e, r in rows.items())
+    assert "submitted/r bad name" in rows and "a space" in rows["submitted/r bad name"]["reason"]
+    assert "submitted/linked" in rows and "symbolic link" in rows["submitted/linked"]["reason"]
+    dup = [r for e, r in rows.items() if r["student"] == fairness.INTAKE["zip_collision"]]
+    assert len(dup) == 2 and all("collides" in r["reason"] for r in dup), why
+    assert any(r["student"] == fairness.INTAKE["zip_no_notebook"] and "not a notebook" in r["reason"]
+               for r in rows.values()), why
+    assert not (course / "submitted" / fairness.INTAKE["zip_collision"]).exists()
+    assert reports["ex05_activations"][fairness.LONG_ID]["score"] == 10
+    html_text = (course / "reports" / "ex05_activations.html").read_text()
+    assert "Not graded" in html_text and "r bad name" in html_text
+
+
+def test_fair_batch_the_solution_needs_no_repair(fair_batch):
+    _course, reports, _before = fair_batch
+    notes = {a: by["honest_full"]["notes"] for a, by in reports.items() if by["honest_full"]["notes"]}
+    assert not notes, notes  # no cell of the released notebook raised, nothing was matched by name
+
+
+def test_fair_batch_feedback_reads_as_sentences(fair_batch):
+    course, _reports, _before = fair_batch
+    files = list((course / "feedback").rglob("*.html"))
+    assert len(files) == len(fairness.MANIFEST) + len(fairness.NEEDS_HIDDEN_DATA)
+    for f in files:
+        text = html.unescape(f.read_text())
+        assert "a your " not in text.lower() and " a a " not in text.lower(), f
+        if "honest_full" in f.parts:
+            assert "A cell you added" not in text, f  # the released Try-it cells are not the student's
+
+
+def test_fair_batch_changes_nothing_it_should_not(fair_batch):
+    course, reports, before = fair_batch
+    assert _tree_hash(course.parent / "solutions") == before["solutions"]
+    assert _tree_hash(course / "graders") == before["graders"]
+    assert _tree_hash(course.parent / "exercises") == before["exercises"]
+    assert _dump_tables(course / "gradebook.db", STRUCTURE_TABLES) == before["tables"]
+    con = sqlite3.connect(f"file:{course / 'gradebook.db'}?mode=ro", uri=True)
+    rows = con.execute("""SELECT a.name, s.student_id, bc.name, g.auto_score
+                          FROM grade g JOIN submitted_notebook sn ON g.notebook_id = sn.id
+                          JOIN submitted_assignment s ON sn.assignment_id = s.id
+                          JOIN assignment a ON s.assignment_id = a.id
+                          JOIN base_cell bc ON g.cell_id = bc.id WHERE g.auto_score IS NOT NULL""").fetchall()
+    con.close()
+    for assignment, student, gid, auto in rows:  # the gradebook holds exactly what the report says
+        want = next(p["points"] for p in reports[assignment][student]["parts"] if p["grade_id"] == gid)
+        assert auto == want, (assignment, student, gid)
+    assert {(a, s) for a, s, _g, _p in rows} >= set(fairness.MANIFEST)
+
+
+def test_fair_batch_feedback_has_no_hidden_tests(fair_batch):
+    course, _reports, _before = fair_batch
+    root = course.parent
+    for assignment in fairness.ASSIGNMENTS:
+        (sol,) = (root / "solutions" / assignment).glob("*.ipynb")
+        (rel,) = (root / "exercises" / assignment).glob("*.ipynb")
+        hidden = _hidden_lines(json.loads(sol.read_text()), rel.read_text())
+        for f in (course / "feedback").rglob(f"{assignment}/*.html"):
+            plain = html.unescape(f.read_text())
+            assert not [line for line in hidden if line in plain], f

@@ -5,7 +5,7 @@ import pytest
 
 import nnkit
 from nnkit import grading, losses, optim
-from nnkit.grading import CheckFailed, ReferenceUsed, compare, forbid_reference
+from nnkit.grading import CheckFailed, ReferenceUsed, check_equal, compare, forbid_reference
 
 
 def test_compare_agrees_within_tolerance_and_keeps_float32():
@@ -102,3 +102,12 @@ def test_names_bound_inside_the_block_get_the_original_back_and_tripwires_leak_n
     assert namespace["m"] is original
     assert not any(obj is original for obj in reachable), "a tripwire must not hand out the original"
     assert not hasattr(wire, "__wrapped__") and not hasattr(wire, "__wrapped_reference__")
+
+
+def test_check_equal_compares_scalars_too():
+    """A 0-d comparison used to pass whatever the values (argwhere of a scalar finds nothing)."""
+    check_equal(20, 20, "same")
+    with pytest.raises(CheckFailed, match="expected 20, got 860"):
+        check_equal(860, 20, "one loss per epoch")
+    with pytest.raises(CheckFailed):
+        check_equal(np.int64(1), 2, "numpy and Python integers")

@@ -5,8 +5,10 @@ MulticlassPerceptron) on fresh random inputs, including points exactly on the bo
 as +1 for predict and as a mistake for the update). fit_perceptron is checked by its properties, so any
 presentation order is accepted: on freshly drawn linearly separable data (random dimension, offset and
 margin) the returned w, b must classify every training point correctly and the mistakes list must end
-in its first 0; on XOR it must run every epoch with mistakes in each. The written XOR answer is graded
-by hand (no Part).
+in its first 0; on XOR it must run every epoch with mistakes in each. The process is checked too, where
+the outcome could be faked: one example for one epoch is exactly one update from w = 0 (a score of 0
+is a mistake), and with lr = 0 nothing moves, so every example of every epoch is a mistake. The
+written XOR answer is graded by hand (no Part).
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from __future__ import annotations
 import numpy as np
 
 from nnkit.course.spec import Case, Part, close_to, equal_to
+from nnkit.grading import compare
 from nnkit.models import MulticlassPerceptron, Perceptron
 
 # ----------------------------------------------------------------------------------------- predict
@@ -87,6 +90,17 @@ def _fit_cases(rng):
         cases.append(Case((X, y), {"lr": float(rng.choice([1.0, 0.5])), "epochs": 1000},
                           label=f"{n} linearly separable points in {d}-D (margin {margin:.2f})",
                           context={"separable": True, "epochs": 1000}))
+    # the process, whatever the presentation order: from w = 0 the first example is always a mistake
+    # (a score of 0), and with lr = 0 nothing ever moves, so every example of every epoch is one
+    d = int(rng.integers(2, 6))
+    x, label = rng.normal(size=(1, d)), np.array([int(rng.choice([-1, 1]))])
+    lr = float(rng.choice([1.0, 0.5]))
+    cases.append(Case((x, label), {"lr": lr, "epochs": 1}, label=f"one example, one epoch, lr={lr}",
+                      context={"exact": (lr * label[0] * x[0], lr * label[0], [1])}))
+    n, epochs = int(rng.integers(3, 9)), int(rng.integers(2, 5))
+    X, y = _separable(rng, n, d, 0.3)
+    cases.append(Case((X, y), {"lr": 0.0, "epochs": epochs}, label=f"lr = 0, {epochs} epochs: nothing moves",
+                      context={"exact": (np.zeros(d), 0.0, [n] * epochs)}))
     epochs = int(rng.integers(3, 9))
     X_xor = np.array([[0.0, 0.0], [0.0, 1.0], [1.0, 0.0], [1.0, 1.0]])
     cases.append(Case((X_xor, np.array([-1, 1, 1, -1])), {"epochs": epochs},
@@ -114,6 +128,9 @@ def _check_fit(case: Case, got):
         return f"cannot read (w, b, mistakes) as numbers: {exc}"
     if w.shape != (X.shape[1],):
         return f"w: expected shape ({X.shape[1]},), got {w.shape}"
+    if "exact" in case.context:
+        why = compare((w, b, counts), case.context["exact"])
+        return f"(w, b, mistakes) is not what the perceptron rule gives from w = 0: {why}" if why else None
     if not counts:
         return "mistakes is empty: expected one count per epoch run"
     if counts[0] < 1:
@@ -168,7 +185,7 @@ PARTS = [
          description="perceptron prediction sign(Xw + b)"),
     Part("test_perceptron_update", "perceptron_update", _update_cases, close_to(_ref_update),
          forbidden=(("nnkit.models.Perceptron.update", "nnkit.models.Perceptron._update")),
-         description="one step of the perceptron learning rule"),
+         description="one step of the perceptron learning rule", keeps_inputs=True),
     Part("test_fit_perceptron", "fit_perceptron", _fit_cases, _check_fit,
          forbidden=(("nnkit.models.Perceptron.fit", "nnkit.models.Perceptron.update",
                                "nnkit.models.Perceptron._update")),
@@ -176,5 +193,5 @@ PARTS = [
     Part("test_multiclass_update", "multiclass_update", _multiclass_cases, close_to(_ref_multiclass),
          forbidden=(("nnkit.models.MulticlassPerceptron.update",
                                "nnkit.models.MulticlassPerceptron._update")),
-         description="multiclass perceptron update W - lr x^T (h - t)"),
+         description="multiclass perceptron update W - lr x^T (h - t)", keeps_inputs=True),
 ]

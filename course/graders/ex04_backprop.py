@@ -7,10 +7,8 @@ gives the expected gradient. Both the gradient and the array ``x`` after the cal
 are checked, with steps h = 1e-3 where a one-sided difference is off by ~1e-3 and fails.
 
 Layer pairs are compared with nnkit.functional on random shapes, with caches in the notebook's formats
-(dense: ``(x, W, b)``; ReLU: ``x``; sigmoid: its output). The two-layer network is compared with
-nnkit.models.MLP([D, H, C], activation="relu", output="softmax") carrying the same parameters
-(copied into its layers' arrays in place: rebinding a key of ``net.params`` would leave the layers
-with their own initial weights).
+(dense: ``(x, W, b)``; ReLU: ``x``; sigmoid: its output). The two-layer network is compared with the
+same network composed from nnkit.functional's dense and ReLU pairs and nnkit.losses.softmax_cross_entropy.
 """
 
 from __future__ import annotations
@@ -22,7 +20,7 @@ from nnkit.activations import sigmoid
 from nnkit.course.spec import Case, Part, close_to
 from nnkit.gradcheck import numerical_gradient
 from nnkit.grading import compare
-from nnkit.models import MLP
+from nnkit.losses import softmax_cross_entropy
 
 # ----------------------------------------------------------------------------- numerical gradient
 
@@ -165,13 +163,16 @@ def _net_cases(rng):
 
 
 def _ref_net(params, X, y):
-    d, h = params["W1"].shape
-    c = params["W2"].shape[1]
-    net = MLP([d, h, c], activation="relu", output="softmax")
-    for k, v in params.items():  # in place: net.params holds the layers' own arrays
-        net.params[k][...] = v
-    loss, grads = net.loss(X, y)
-    return loss, {k: np.array(v) for k, v in grads.items()}
+    """dense -> ReLU -> dense -> softmax cross-entropy, from nnkit.functional and nnkit.losses."""
+    p = {k: np.array(v, dtype=np.float64) for k, v in params.items()}
+    z1, cache1 = functional.dense_forward(np.asarray(X, dtype=np.float64), p["W1"], p["b1"])
+    a1, cache_relu = functional.relu_forward(z1)
+    s, cache2 = functional.dense_forward(a1, p["W2"], p["b2"])
+    loss, ds = softmax_cross_entropy(s, y)
+    grads = {}
+    da1, grads["W2"], grads["b2"] = functional.dense_backward(ds, cache2)
+    _, grads["W1"], grads["b1"] = functional.dense_backward(functional.relu_backward(da1, cache_relu), cache1)
+    return loss, grads
 
 
 PARTS = [

@@ -4,25 +4,32 @@ The trusted template is ``exercises/<assignment>/<nb>.ipynb`` (the released stud
 no solutions and no hidden tests). From the submission only the *student's* cells are taken:
 
 * answer cells, matched to the template's answer cells by nbgrader ``grade_id``, else by the
-  function they define (``def fn(``), so deleted, duplicated, retyped or metadata-stripped cells
-  still count; a missing answer keeps the template's stub;
+  functions they define, wherever they are, so deleted, duplicated, moved, retyped or
+  metadata-stripped cells still count. The stub of an answer runs only if no cell of the student
+  defines its function; a helper the template gives in an answer cell (``sigmoid_forward`` beside
+  ``sigmoid_backward``) that the student's cell lost is restored from the template;
 * written (markdown) answers, by ``grade_id``, for manual grading;
-* code cells the student added, kept in order after the answer they follow.
+* code cells the student added or changed, kept in order after the answer they follow.
 
 Setup, test and read-only cells always come from the template; copies of them in the submission
-are dropped. IPython magics and shell escapes are removed (the sandbox has no IPython). Reading a
-submission never raises: every problem becomes a note that ends up in the feedback.
+are dropped. The template's free cells ("Try it" demonstrations, no nbgrader metadata) are not
+graded, so they are not run, and an unchanged copy in the submission is neither run nor shown as
+the student's. Outputs are never read: they are dropped on reading, whatever their size. IPython
+magics and shell escapes are removed (the sandbox has no IPython). Reading a submission never raises:
+every problem becomes a note that ends up in the feedback.
 """
 
 from __future__ import annotations
 
+import ast
 import copy
 import json
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-MAX_NOTEBOOK_BYTES = 20 << 20
+MAX_NOTEBOOK_BYTES = 20 << 20     # what is left of a notebook once its outputs are dropped
+MAX_FILE_BYTES = 256 << 20        # the file as saved, outputs (plots, prints) included
 DEF_RE = re.compile(r"^[ \t]*def[ \t]+([A-Za-z_][A-Za-z0-9_]*)[ \t]*\(", re.MULTILINE)
 _NON_PYTHON_CELL_MAGICS = ("%%bash", "%%sh", "%%html", "%%javascript", "%%js", "%%latex",
                            "%%markdown", "%%writefile", "%%script", "%%svg", "%%perl", "%%ruby",
@@ -57,28 +64,49 @@ def _strict_constant(name):
     raise NotebookProblem(f"the notebook is not valid JSON (it contains {name})")
 
 
-def read_notebook(path: Path, max_bytes: int = MAX_NOTEBOOK_BYTES) -> dict:
-    """Parse a submitted notebook defensively; raise :class:`NotebookProblem` with the reason."""
+def read_notebook(path: Path, max_bytes: int = MAX_NOTEBOOK_BYTES,
+                  file_bytes: int = MAX_FILE_BYTES) -> dict:
+    """Parse a submitted notebook defensively; raise :class:`NotebookProblem` with the reason.
+
+    Outputs are dropped as soon as the file is parsed: they are never graded, so a notebook that
+    saved megabytes of plots is read like any other. ``max_bytes`` bounds what is left (the cells'
+    sources and metadata), ``file_bytes`` the file as saved.
+    """
     path = Path(path)
     try:
         size = path.stat().st_size
     except OSError as exc:
         raise NotebookProblem(f"cannot read {path.name}: {exc.strerror}") from None
-    if size > max_bytes:
-        raise NotebookProblem(f"{path.name} is {size / 1e6:.1f} MB, over the {max_bytes >> 20} MB limit")
+    if size > file_bytes:
+        raise NotebookProblem(f"{path.name} is {size / 1e6:.1f} MB, over the {file_bytes >> 20} MB limit "
+                              "for a notebook file even with its outputs; clear the outputs and save again")
     with open(path, "rb") as fh:
-        raw = fh.read(max_bytes + 1)
-    try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError:
-        raise NotebookProblem(f"{path.name} is not UTF-8 text, so not a notebook") from None
-    try:
-        nb = json.loads(text, parse_constant=_strict_constant)
-    except json.JSONDecodeError as exc:
-        raise NotebookProblem(f"{path.name} is not valid JSON (line {exc.lineno}, column {exc.colno}: "
-                              f"{exc.msg}); was it saved completely?") from None
+        raw = fh.read(file_bytes + 1)
+    nb = None
+    if len(raw) > max_bytes:  # cut the outputs out of the text first: the parse then holds only code and text
+        try:
+            nb = json.loads(without_outputs(raw).decode("utf-8"), parse_constant=_strict_constant)
+        except (ValueError, NotebookProblem):
+            nb = None  # not what it seemed: the full parse below says what is wrong
+    if nb is None:
+        try:
+            text = raw.decode("utf-8")
+        except UnicodeDecodeError:
+            raise NotebookProblem(f"{path.name} is not UTF-8 text, so not a notebook") from None
+        del raw
+        try:
+            nb = json.loads(text, parse_constant=_strict_constant)
+        except json.JSONDecodeError as exc:
+            raise NotebookProblem(f"{path.name} is not valid JSON (line {exc.lineno}, column {exc.colno}: "
+                                  f"{exc.msg}); was it saved completely?") from None
+        del text
     if not isinstance(nb, dict):
         raise NotebookProblem(f"{path.name} is JSON but not a notebook (no cells)")
+    _drop_outputs(nb)
+    kept = len(json.dumps(nb, default=str))
+    if kept > max_bytes:
+        raise NotebookProblem(f"{path.name} holds {kept / 1e6:.1f} MB of code and text (outputs not "
+                              f"counted), over the {max_bytes >> 20} MB limit")
     major = nb.get("nbformat")
     if major == 4 and isinstance(nb.get("cells"), list):
         return nb
@@ -99,6 +127,90 @@ def read_notebook(path: Path, max_bytes: int = MAX_NOTEBOOK_BYTES) -> dict:
         return nb
     raise NotebookProblem(f"{path.name} has nbformat {major!r} and no list of cells: not a notebook "
                           "this course can read (expected nbformat 4)")
+
+
+_TOKEN = re.compile(rb'[\[\]"]')
+_SPACE = b" \t\r\n"
+
+
+def _string_end(raw: bytes, start: int) -> int:
+    """Index just after the JSON string whose opening quote is at ``start`` (-1: unterminated)."""
+    i = start
+    while True:
+        i = raw.find(b'"', i + 1)
+        if i < 0:
+            return -1
+        backslashes = 0
+        while raw[i - 1 - backslashes] == 0x5C:
+            backslashes += 1
+        if backslashes % 2 == 0:
+            return i + 1
+
+
+def _array_end(raw: bytes, start: int) -> int:
+    """Index just after the JSON array whose ``[`` is at ``start`` (-1: unterminated)."""
+    depth, i = 0, start
+    while True:
+        m = _TOKEN.search(raw, i)
+        if m is None:
+            return -1
+        i = m.start()
+        if raw[i] == 0x22:  # a string: jump over it whole (base64 images are one long string)
+            i = _string_end(raw, i)
+            if i < 0:
+                return -1
+            continue
+        depth += 1 if raw[i] == 0x5B else -1
+        i += 1
+        if depth == 0:
+            return i
+
+
+def without_outputs(raw: bytes) -> bytes:
+    """The notebook's JSON text with every ``"outputs": [...]`` emptied, without parsing the outputs.
+
+    A key is a quote not escaped by a backslash (inside a JSON string every quote is escaped), followed
+    by ``:`` and an array; the array is skipped string by string, so megabytes of images cost a few
+    ``find`` calls. Anything unexpected leaves the text as it is, for the full parse to judge.
+    """
+    key, out, copied, pos, n = b'"outputs"', [], 0, 0, len(raw)
+    while True:
+        i = raw.find(key, pos)
+        if i < 0:
+            break
+        backslashes = 0
+        while i - 1 - backslashes >= 0 and raw[i - 1 - backslashes] == 0x5C:
+            backslashes += 1
+        k = i + len(key)
+        while k < n and raw[k] in _SPACE:
+            k += 1
+        if backslashes % 2 or k >= n or raw[k] != 0x3A:
+            pos = i + 1
+            continue
+        k += 1
+        while k < n and raw[k] in _SPACE:
+            k += 1
+        end = _array_end(raw, k) if k < n and raw[k] == 0x5B else -1
+        if end < 0:
+            pos = i + 1
+            continue
+        out += [raw[copied:k], b"[]"]
+        copied = pos = end
+    out.append(raw[copied:])
+    return b"".join(out)
+
+
+def _drop_outputs(nb: dict) -> None:
+    """Empty every code cell's outputs (nbformat 4 cells and nbformat 3 worksheets alike)."""
+    groups = [nb.get("cells")]
+    worksheets = nb.get("worksheets")
+    if isinstance(worksheets, list):
+        groups += [w.get("cells") for w in worksheets if isinstance(w, dict)]
+    for cells in groups:
+        if isinstance(cells, list):
+            for cell in cells:
+                if isinstance(cell, dict) and "outputs" in cell:
+                    cell["outputs"] = []
 
 
 def strip_magics(source: str) -> str | None:
@@ -124,6 +236,43 @@ def strip_magics(source: str) -> str | None:
     return "\n".join(out)
 
 
+def defined_functions(source: str, *, assigned: bool = False) -> tuple[str, ...]:
+    """Names of the functions a cell defines at top level (by a regex if it does not parse).
+
+    ``assigned``: also names bound at top level to another name, an attribute or a lambda
+    (``mse = my_mse``, ``mse = lambda p, t: ...``), as a student's cell may define a function that way;
+    data (``scores = X @ W``) is not a definition.
+    """
+    try:
+        tree = ast.parse(source)
+    except (SyntaxError, ValueError):
+        return tuple(DEF_RE.findall(source))
+    names = []
+    for node in tree.body:
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            names.append(node.name)
+        elif assigned and isinstance(node, (ast.Assign, ast.AnnAssign)) and isinstance(
+                node.value, (ast.Name, ast.Attribute, ast.Lambda)):
+            targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+            names += [t.id for t in targets if isinstance(t, ast.Name)]
+    return tuple(names)
+
+
+def _given_helpers(source: str) -> dict[str, str]:
+    """Functions of a template answer cell that are complete (given), not stubs: name -> source."""
+    try:
+        tree = ast.parse(source)
+    except (SyntaxError, ValueError):
+        return {}
+    out = {}
+    for node in tree.body:
+        if isinstance(node, ast.FunctionDef):
+            text = ast.get_source_segment(source, node) or ""
+            if "NotImplementedError" not in text:
+                out[node.name] = text
+    return out
+
+
 @dataclass
 class Slot:
     """An answer cell of the template."""
@@ -132,51 +281,74 @@ class Slot:
     grade_id: str
     functions: tuple[str, ...]
     stub: str
-    cells: list = field(default_factory=list)  # (submission position, source)
+    graded: str = ""                                    # the function the part calls
+    given: dict = field(default_factory=dict)           # helpers the template gives in this cell
+    cells: list = field(default_factory=list)           # (submission position, source)
 
 
 @dataclass
 class Program:
-    cells: list[dict]            # {"index", "source", "origin"}: what the sandbox executes, in order
+    cells: list[dict]            # {"index", "source", "origin", "label"}: what the sandbox executes
     notebook: dict               # the assembled notebook (for the autograded copy / formgrader)
     student_cells: list[dict]    # {"title", "source"}: the student's own code, for the feedback
     written: dict[str, str]      # grade_id -> the student's written answer (markdown)
-    notes: list[str]             # what the grader had to repair
+    notes: list[str]             # what the grader had to repair, each a whole sentence
 
 
 def _norm(src: str) -> str:
     return "\n".join(line.rstrip() for line in src.strip().splitlines())
 
 
-def assemble(template: dict, submission: dict | None) -> Program:
+def _slots(tcells: list[dict]) -> dict[str, Slot]:
+    slots: dict[str, Slot] = {}
+    for pos, cell in enumerate(tcells):
+        meta = nbgrader_meta(cell)
+        if cell.get("cell_type") == "code" and meta.get("solution") and not meta.get("grade"):
+            src = source_of(cell)
+            gid = str(meta.get("grade_id") or f"cell{pos}")
+            fns = defined_functions(src)
+            named = gid.removeprefix("answer_")
+            graded = named if named in fns else (fns[0] if fns else "")
+            given = {k: v for k, v in _given_helpers(src).items() if k != graded}
+            slots[gid] = Slot(pos, gid, fns, src, graded, given)
+    return slots
+
+
+def assemble(template: dict, submission: dict | None) -> Program:  # noqa: C901 - one pass per kind
     """Merge a submission into the trusted template (see the module docstring)."""
     notes: list[str] = []
     tcells = [c for c in template.get("cells", []) if isinstance(c, dict)]
-    slots: dict[str, Slot] = {}
-    slot_by_fn: dict[str, Slot] = {}
+    slots = _slots(tcells)
+    by_graded = {s.graded: s for s in slots.values() if s.graded}
+    by_helper: dict[str, Slot] = {}
+    for s in slots.values():
+        for fn in s.functions:
+            if fn not in by_graded:
+                by_helper.setdefault(fn, s)
     manual: dict[str, int] = {}
     trusted_ids: dict[str, int] = {}
     trusted_sources: dict[str, int] = {}
+    free_sources: dict[str, int] = {}       # the template's "Try it" cells, not graded, not run
     for pos, cell in enumerate(tcells):
         meta = nbgrader_meta(cell)
         gid = meta.get("grade_id")
         src = source_of(cell)
-        if cell.get("cell_type") == "code" and meta.get("solution") and not meta.get("grade"):
-            fns = tuple(DEF_RE.findall(src))
-            slot = Slot(pos, str(gid or f"cell{pos}"), fns, src)
-            slots[slot.grade_id] = slot
-            for fn in fns[:1]:  # the graded function is the first one the cell defines
-                slot_by_fn.setdefault(fn, slot)
-        elif cell.get("cell_type") == "markdown" and meta.get("solution") and meta.get("grade"):
+        if str(gid) in slots and cell.get("cell_type") == "code" and meta.get("solution"):
+            continue
+        if cell.get("cell_type") == "markdown" and meta.get("solution") and meta.get("grade"):
             manual[str(gid)] = pos
         elif meta:
             if gid:
                 trusted_ids[str(gid)] = pos
             if cell.get("cell_type") == "code" and src.strip():
                 trusted_sources[_norm(src)] = pos
+        elif cell.get("cell_type") == "code" and src.strip():
+            free_sources[_norm(src)] = pos
 
     written: dict[str, str] = {}
     extras: list[tuple[int, int, str]] = []  # (anchor template position, submission position, source)
+    defined_anywhere: set[str] = set()
+    found_by_name: list[str] = []
     anchor = -1
     scells = submission.get("cells", []) if isinstance(submission, dict) else []
     if not isinstance(scells, list):
@@ -188,11 +360,12 @@ def assemble(template: dict, submission: dict | None) -> Program:
         meta = nbgrader_meta(cell)
         gid = meta.get("grade_id") if isinstance(meta.get("grade_id"), str) else None
         src = source_of(cell)
-        defined = DEF_RE.findall(src)
+        defined = defined_functions(src, assigned=True)
         if gid in slots and (ctype == "code" or any(fn in slots[gid].functions for fn in defined)):
             slots[gid].cells.append((spos, src))
+            defined_anywhere.update(defined)
             if ctype != "code":
-                notes.append(f"the answer cell {gid} had been turned into a {ctype} cell; its code was used")
+                notes.append(f"The answer cell {gid} had been turned into a {ctype} cell; its code was used.")
             anchor = slots[gid].position
             continue
         if gid in manual and ctype == "markdown":
@@ -204,64 +377,83 @@ def assemble(template: dict, submission: dict | None) -> Program:
             continue  # the trusted copy is used
         if ctype != "code":
             continue
-        by_fn = [slot_by_fn[fn] for fn in defined if fn in slot_by_fn]
-        if by_fn:
-            slot = by_fn[0]
+        norm = _norm(src)
+        if norm in trusted_sources:
+            anchor = max(anchor, trusted_sources[norm])
+            continue
+        if norm in free_sources:
+            anchor = max(anchor, free_sources[norm])
+            continue  # an unchanged "Try it" cell of the template: not graded, so not run
+        if not src.strip():
+            continue
+        defined_anywhere.update(defined)
+        matched = [by_graded[fn] for fn in defined if fn in by_graded] or \
+                  [by_helper[fn] for fn in defined if fn in by_helper]
+        if matched:
+            slot = min(matched, key=lambda s: s.position)
             slot.cells.append((spos, src))
             if gid not in slots:
-                notes.append(f"the answer cell for {slot.functions[0]}() was found by the function name "
-                             "(its nbgrader metadata was missing or changed)")
+                found_by_name.append(f"{slot.graded or slot.functions[0]}()")
             anchor = slot.position
-            continue
-        if _norm(src) in trusted_sources:
-            anchor = max(anchor, trusted_sources[_norm(src)])
-            continue
-        if not src.strip():
             continue
         extras.append((anchor, spos, src))
 
+    if found_by_name:
+        notes.append(f"Your cells defining {', '.join(found_by_name)} were used as those answers, found by "
+                     "the functions they define (their nbgrader metadata was missing or changed).")
     first_code = next((i for i, c in enumerate(tcells) if c.get("cell_type") == "code"), -1)
     cells: list[dict] = []
     student_cells: list[dict] = []
     nb_cells: list[dict] = []
     index = 0
 
-    def add(source: str, origin: str):
+    def add(source: str, origin: str, label: str):
         nonlocal index
         clean = strip_magics(source)
         if clean is None:
-            notes.append(f"a non-Python cell ({source.splitlines()[0][:40]}) was skipped")
+            notes.append(f"A non-Python cell ({source.splitlines()[0][:40]}) was skipped: the grader runs "
+                         "Python only.")
             return
-        cells.append({"index": index, "source": clean, "origin": origin})
+        cells.append({"index": index, "source": clean, "origin": origin, "label": label})
         index += 1
 
     def add_extras(anchor_pos: int):
         for _a, _spos, src in sorted(e for e in extras if e[0] == anchor_pos):
-            add(src, "student")
-            student_cells.append({"title": "a cell you added", "source": src})
+            add(src, "student", "a cell you added or changed")
+            student_cells.append({"title": "A cell you added or changed", "source": src})
             nb_cells.append({"cell_type": "code", "metadata": {}, "source": src,
                              "outputs": [], "execution_count": None})
 
+    slot_at = {s.position: s for s in slots.values()}
     for pos, cell in enumerate(tcells):
         meta = nbgrader_meta(cell)
         ctype = cell.get("cell_type")
         src = source_of(cell)
-        slot = next((s for s in slots.values() if s.position == pos), None)
+        slot = slot_at.get(pos)
         if slot is not None:
-            if slot.cells:
-                if len(slot.cells) > 1:
-                    notes.append(f"{len(slot.cells)} cells answer {slot.grade_id}; they run in order "
-                                 "(the last definition counts, as in the notebook)")
-                sources = [s for _p, s in sorted(slot.cells)]
+            fn = slot.graded or slot.grade_id
+            sources = [s for _p, s in sorted(slot.cells)]
+            if len(sources) > 1:
+                notes.append(f"{len(sources)} cells answer {slot.grade_id}; they run in order (the last "
+                             "definition counts, as in the notebook).")
+            if sources:
+                have = {f for s in sources for f in defined_functions(s, assigned=True)}
+                for helper, helper_src in slot.given.items():
+                    if helper not in have and helper not in defined_anywhere:
+                        add(helper_src, "template", f"the given helper {helper}() of the released notebook")
+                        notes.append(f"Your answer cell for {fn}() no longer defines the given helper "
+                                     f"{helper}(); the released notebook's version was used.")
+                for s in sources:
+                    add(s, f"answer:{slot.grade_id}", f"your answer cell for {fn}()")
+                    student_cells.append({"title": f"Your answer ({slot.grade_id})", "source": s})
+            elif slot.graded and slot.graded in defined_anywhere:
+                notes.append(f"{fn}() is defined in a cell of yours other than its answer cell; that "
+                             "definition was graded.")
             else:
-                sources = [slot.stub]
-                fn = slot.functions[0] if slot.functions else slot.grade_id
-                notes.append(f"no answer cell for {fn}() was found; the empty stub was graded")
-            for s in sources:
-                add(s, f"answer:{slot.grade_id}")
-                student_cells.append({"title": f"your answer ({slot.grade_id})", "source": s})
+                add(slot.stub, f"stub:{slot.grade_id}", f"the released stub of {fn}()")
+                notes.append(f"No answer cell for {fn}() was found, so the released stub was graded.")
             merged = copy.deepcopy(cell)
-            merged["source"] = "\n\n".join(sources)
+            merged["source"] = "\n\n".join(sources) if sources else slot.stub
             merged["outputs"], merged["execution_count"] = [], None
             nb_cells.append(merged)
         elif ctype == "markdown" and str(meta.get("grade_id")) in manual:
@@ -270,13 +462,13 @@ def assemble(template: dict, submission: dict | None) -> Program:
             if gid in written:
                 merged["source"] = written[gid]
             else:
-                notes.append(f"the written answer {gid} is missing")
+                notes.append(f"The written answer {gid} is missing.")
             nb_cells.append(merged)
         elif ctype == "code" and not meta:
-            pass  # a free cell of the template: the student's own version (if any) is an extra
+            pass  # a free cell of the template: not graded, not run; the student's changed copy is an extra
         else:
             if ctype == "code" and not (meta.get("grade") and not meta.get("solution")):
-                add(src, "trusted")
+                add(src, "trusted", f"the notebook's read-only cell {meta.get('grade_id') or pos}")
             trusted = copy.deepcopy(cell)
             if ctype == "code":
                 trusted["outputs"], trusted["execution_count"] = [], None
@@ -301,18 +493,26 @@ def find_notebook(folder: Path | None, expected_name: str, template: dict) -> tu
     """The submitted notebook in ``folder`` (renamed ones accepted) and a note, or (None, reason)."""
     if folder is None or not Path(folder).is_dir():
         return None, "no submission folder"
-    found = []
+    found, links = [], []
     for p in sorted(Path(folder).rglob("*.ipynb")):
-        if ".ipynb_checkpoints" in p.parts or p.is_symlink() or not p.is_file():
+        if ".ipynb_checkpoints" in p.parts:
             continue
-        found.append(p)
+        if p.is_symlink():
+            links.append(p.name)
+        elif p.is_file():
+            found.append(p)
+    if not found and links:
+        return None, (f"the only notebook, {links[0]}, is a symbolic link, which the grader does not follow "
+                      "(submit the file itself)")
     if not found:
         return None, "no notebook was submitted"
     exact = [p for p in found if p.name == expected_name]
     if len(exact) == 1:
-        return exact[0], None
+        others = [p.name for p in found if p != exact[0]]
+        return exact[0], (f"{len(found)} notebooks were submitted; {expected_name} (the assignment's own "
+                          f"name) was graded, not {', '.join(others[:3])}." if others else None)
     if len(found) == 1:
-        return found[0], f"the notebook was renamed to {found[0].name}; it was graded anyway"
+        return found[0], f"The notebook was renamed to {found[0].name}; it was graded anyway."
     ids = {str(nbgrader_meta(c).get("grade_id")) for c in template.get("cells", []) if nbgrader_meta(c)}
 
     def score(p: Path) -> int:
@@ -324,4 +524,4 @@ def find_notebook(folder: Path | None, expected_name: str, template: dict) -> tu
 
     best = max(found, key=score)
     return best, (f"{len(found)} notebooks were submitted; {best.name} (the one most like "
-                  f"{expected_name}) was graded")
+                  f"{expected_name}) was graded.")

@@ -117,6 +117,7 @@ def cmd_grade(args) -> int:
                 a.manual[gid] = recorded[gid]
         assignments[name] = a
 
+    refused_at_import: list = []
     if args.submissions:
         src = Path(args.submissions)
         if not src.exists():
@@ -129,7 +130,8 @@ def cmd_grade(args) -> int:
         except (ValueError, OSError) as exc:
             return _fail(f"cannot read {src}: {exc}")
         for note in notes:
-            print(f"note: {note}", file=sys.stderr)
+            print(f"not imported: {note}", file=sys.stderr)
+        refused_at_import = list(notes)
         print(f"imported {len(imported)} notebooks from {src} into {course_dir / 'submitted'}")
 
     try:
@@ -141,8 +143,12 @@ def cmd_grade(args) -> int:
     limits = sandbox.Limits(cell_seconds=args.cell_timeout, part_cap_seconds=args.part_timeout,
                             total_seconds=args.submission_timeout)
     run_seed = args.seed if args.seed is not None else secrets.randbits(62)
-    work = [(a, s, folder) for name, a in assignments.items()
-            for s, folder in submissions.students_for(course_dir, name).items()]
+    work = []
+    refused = {name: [r for r in refused_at_import if r.assignment in (None, name)] for name in names}
+    for name, a in assignments.items():
+        students, not_graded = submissions.collect(course_dir, name)
+        refused[name] += not_graded
+        work += [(a, s, folder) for s, folder in students.items()]
     jobs = args.jobs or os.cpu_count() or 1
     results: dict[str, list] = {name: [] for name in names}
     counts = {"graded": 0, "failed": 0, "missing": 0}
@@ -166,9 +172,15 @@ def cmd_grade(args) -> int:
                     counts["failed"] += 1
             bar.set_postfix_str(f"{student}: {res.score:g}/{res.max_score:g}", refresh=False)
     for name, res in results.items():
-        html, _js = report.write(course_dir, name, res)
+        html, _js = report.write(course_dir, name, res, refused=refused[name])
+    not_graded = {r.entry: r for rs in refused.values() for r in rs}  # one row per entry, not per assignment
+    for _entry, r in sorted(not_graded.items()):
+        if r not in refused_at_import:
+            print(f"not graded: {r}", file=sys.stderr)
     csv_path = gradebook.export_csv(course_dir)
-    print(f"graded {counts['graded']}, failed {counts['failed']}, missing {counts['missing']} "
+    n_refused = len(not_graded)
+    print(f"graded {counts['graded']}, failed {counts['failed']}, missing {counts['missing']}, "
+          f"not graded {n_refused} (why: in the report) "
           f"({len(work)} submissions of {', '.join(names)} in {time.monotonic() - start:.1f} s, "
           f"sandbox: {kind}) -> {csv_path}, reports in {course_dir / 'reports'}")
     return 0

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
-from nnkit.course import sandbox, wire
+from nnkit.course import feedback, sandbox, wire
 from nnkit.course.assemble import NotebookProblem, assemble, find_notebook, nbgrader_meta, read_notebook
 
 
@@ -149,6 +149,10 @@ def _case_reason(part, case, record, timeout: float) -> str | None:
         if exc == "NotImplementedError":
             return "not implemented yet (the function raises NotImplementedError)"
         return f"{label}raised {exc}: {msg}" if msg else f"{label}raised {exc}"
+    changed = record.get("changed")
+    if getattr(part, "keeps_inputs", False) and isinstance(changed, list) and changed:
+        return (f"{label}the function changed its argument {str(changed[0])[:40]} in place (the caller's "
+                "data is modified); work on a copy and return new arrays")
     try:
         got = wire.decode_result(record.get("value"))
     except (wire.WireError, ValueError, TypeError, KeyError) as exc:
@@ -331,8 +335,8 @@ def _grade(assignment, student, folder, run_seed, limits, kind, result: Submissi
             if stage[0] == "cell" and isinstance(stage[1], int) and stage[1] not in skip:
                 skip.add(stage[1])
                 cell = program.cells[stage[1]] if stage[1] < len(program.cells) else {}
-                result.notes.append(f"a {_origin(cell)} cell {why} ({outcome.stopped}) and was skipped "
-                                    f"when grading: {_first_line(cell.get('source', ''))}")
+                result.notes.append(feedback.cell_note(
+                    cell, f"{why} ({outcome.stopped}), so it was skipped when grading"))
                 continue
             if not progressed:
                 reason = (f"the program could not run in the sandbox ({why}; exit code "
@@ -347,11 +351,8 @@ def _grade(assignment, student, folder, run_seed, limits, kind, result: Submissi
         result.output = "\n".join(outputs)[: limits.output_bytes]
         for i, err in sorted(cell_errors.items()):
             cell = program.cells[i] if i < len(program.cells) else {}
-            if cell.get("origin", "").startswith("answer") or cell.get("origin") == "student":
-                result.notes.append(f"running {_origin(cell)} cell `{_first_line(cell.get('source', ''))}` "
-                                    f"raised {err}")
-            elif cell.get("origin") == "trusted":
-                result.notes.append(f"a setup cell of the notebook raised {err}")
+            if cell:
+                result.notes.append(feedback.cell_note(cell, f"raised {feedback.describe_error(err)}"))
 
         for i, part in enumerate(assignment.parts):
             max_pts = assignment.points.get(part.grade_id, 0.0)
@@ -376,17 +377,3 @@ def _grade(assignment, student, folder, run_seed, limits, kind, result: Submissi
         _add_manual(assignment, result)
     finally:
         shutil.rmtree(job_dir, ignore_errors=True)
-
-
-def _origin(cell: dict) -> str:
-    origin = cell.get("origin", "")
-    if origin.startswith("answer"):
-        return "your answer"
-    return {"student": "your added", "trusted": "setup"}.get(origin, "a")
-
-
-def _first_line(source: str) -> str:
-    for line in source.splitlines():
-        if line.strip() and not line.strip().startswith("#"):
-            return line.strip()[:80]
-    return "(empty)"

@@ -59,6 +59,48 @@ if every case passes.</p>
 """)
 
 
+_LABELS = {"student": "a cell you added or changed", "trusted": "a read-only cell of the notebook",
+           "template": "a given helper of the released notebook"}
+
+
+def cell_label(cell: dict) -> str:
+    """Who wrote a program cell, as a noun phrase ("your answer cell for mse()")."""
+    label = cell.get("label")
+    if isinstance(label, str) and label:
+        return label
+    origin = str(cell.get("origin", ""))
+    if origin.startswith("answer:"):
+        return f"your answer cell {origin.split(':', 1)[1]}"
+    if origin.startswith("stub:"):
+        return f"the released stub {origin.split(':', 1)[1]}"
+    return _LABELS.get(origin, "a cell of the notebook")
+
+
+def first_line(source: str) -> str:
+    for line in source.splitlines():
+        if line.strip() and not line.strip().startswith("#"):
+            return line.strip()[:80]
+    return "(empty)"
+
+
+def describe_error(error: str) -> str:
+    """``"Name: message"`` as a phrase that always says why, even when the message is empty."""
+    name, _, message = str(error).partition(":")
+    message = message.strip()
+    if message:
+        return f"{name.strip()}: {message}"
+    if name.strip() == "NotImplementedError":
+        return "NotImplementedError (it calls a function that is still the released stub)"
+    return f"{name.strip()} (with no message)"
+
+
+def cell_note(cell: dict, what: str) -> str:
+    """A whole sentence about a program cell: "Your answer cell for mse() (`def mse(a, b):`) raised ..."."""
+    label = cell_label(cell)
+    text = f"{label[:1].upper()}{label[1:]} (`{first_line(str(cell.get('source', '')))}`) {what.strip()}"
+    return text if text.endswith((".", "!", "?")) else text + "."
+
+
 def render(result) -> str:
     auto = [p for p in result.parts if p.kind == "auto"]
     manual = [p for p in result.parts if p.kind == "manual"]

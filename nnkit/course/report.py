@@ -1,8 +1,9 @@
 """The instructor's run report per assignment: where the class struggles, and every lost point.
 
 ``course/reports/<assignment>.json`` is machine-readable (per student: score, per-part points and
-reason, sandbox used, duration); ``course/reports/<assignment>.html`` shows the score distribution
-(a matplotlib PNG embedded in the page), the parts most often failed and the most common failure
+reason, sandbox used, duration; and every entry given to the grader that got no grade, with why);
+``course/reports/<assignment>.html`` shows the score distribution (a matplotlib PNG embedded in the
+page), what was not graded and why, the parts most often failed and the most common failure
 messages. Both are for the instructor only (they may hold grader diagnostics).
 """
 
@@ -31,10 +32,16 @@ th { background: #f3f3f3; }
 </style></head><body>
 <h1>Grading report: {{ assignment }}</h1>
 <p>{{ when }} &middot; {{ n }} students: {{ counts.graded }} graded, {{ counts.failed }} failed,
-{{ counts.missing }} missing &middot; mean {{ "%.2f"|format(mean) }} / {{ "%g"|format(max_score) }}
+{{ counts.missing }} missing, {{ not_graded|length }} entries not graded
+&middot; mean {{ "%.2f"|format(mean) }} / {{ "%g"|format(max_score) }}
 &middot; sandbox: {{ sandboxes|join(", ") }}</p>
 {% if "rlimit-only" in sandboxes %}<p class="warn">Some submissions ran WITHOUT bubblewrap (rlimits
 only): their code could read files of the grading account.</p>{% endif %}
+{% if not_graded %}<h2>Not graded</h2>
+<p class="warn">These entries were given to the grader but got no grade; each says why.</p>
+<table><tr><th>Entry</th><th>Student</th><th>Why not</th></tr>
+{% for r in not_graded %}<tr><td><code>{{ r.entry }}</code></td><td>{{ r.student or "?" }}</td>
+<td>{{ r.reason }}</td></tr>{% endfor %}</table>{% endif %}
 <h2>Score distribution</h2>
 <img alt="histogram of autograded scores" src="data:image/png;base64,{{ plot }}">
 <h2>Parts most often failed</h2>
@@ -87,15 +94,17 @@ def _plot(scores: list[float], max_score: float) -> str:
     return base64.b64encode(buf.getvalue()).decode("ascii")
 
 
-def write(course_dir: Path, assignment: str, results: list) -> tuple[Path, Path]:
+def write(course_dir: Path, assignment: str, results: list, refused=()) -> tuple[Path, Path]:
+    """Write the JSON and HTML reports; ``refused``: :class:`nnkit.course.submissions.Refused` rows."""
     out = Path(course_dir) / "reports"
     out.mkdir(parents=True, exist_ok=True)
     students = sorted((r.summary() for r in results), key=lambda s: s["student"])
     n = len(students)
     auto_max = max((sum(p["max_points"] for p in s["parts"] if p["kind"] == "auto") for s in students),
                    default=0.0)
+    not_graded = [r.row() for r in refused]
     data = {"assignment": assignment, "generated": datetime.now(UTC).isoformat(),
-            "students": students}
+            "students": students, "not_graded": not_graded}
     json_path = out / f"{assignment}.json"
     json_path.write_text(json.dumps(data, indent=1, default=str), encoding="utf-8")
 
@@ -117,7 +126,7 @@ def write(course_dir: Path, assignment: str, results: list) -> tuple[Path, Path]
         sandboxes=sorted({s["sandbox"] for s in students}) or ["none"],
         plot=_plot(scores, auto_max),
         failed_parts=[(g, desc[g], c, pts[g]) for g, c in lost.most_common()],
-        messages=messages.most_common(15), students=students)
+        messages=messages.most_common(15), students=students, not_graded=not_graded)
     html_path = out / f"{assignment}.html"
     html_path.write_text(html, encoding="utf-8")
     return html_path, json_path

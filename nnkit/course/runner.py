@@ -29,6 +29,8 @@ _dumps = json.dumps
 _monotonic = time.monotonic
 _setitimer = signal.setitimer
 _exit = os._exit
+_fingerprint = wire.fingerprint        # bound before student code runs: patching wire cannot blind them
+_changed_inputs = wire.changed_inputs
 
 
 class SoftTimeout(BaseException):
@@ -82,6 +84,20 @@ def _timer(seconds: float) -> None:
         pass
 
 
+def _parameter_names(fn) -> list[str]:
+    try:
+        import inspect
+
+        return [str(n)[:40] for n in inspect.signature(fn).parameters]
+    except Exception:  # noqa: BLE001 - a builtin or an odd callable: positions are named instead
+        return []
+
+
+def _named_inputs(names: list[str], args, kwargs) -> list[tuple[str, object]]:
+    out = [(names[i] if i < len(names) else f"argument {i + 1}", a) for i, a in enumerate(args)]
+    return out + [(str(k), v) for k, v in kwargs.items()]
+
+
 def main(argv: list[str]) -> None:
     job_dir, fd = argv[0], int(argv[1])
     emit = Emitter(fd)
@@ -129,10 +145,13 @@ def main(argv: list[str]) -> None:
             emit(ev="part_end", p=p, missing=True)
             continue
         deadline = _monotonic() + float(part["timeout"])
+        names = _parameter_names(fn)
         for c, (args, kwargs) in enumerate(cases):
             used: list = []
             start = _monotonic()
             record: dict = {"ev": "case", "p": p, "c": c}
+            inputs = _named_inputs(names, args, kwargs)  # to tell the grader which inputs a call changed
+            before = [_fingerprint(v) for _n, v in inputs]
             try:
                 remaining = deadline - _monotonic()
                 if remaining <= 0:
@@ -142,6 +161,8 @@ def main(argv: list[str]) -> None:
                     with forbid_reference(tuple(part["forbidden"]), namespaces=(ns,), used=used):
                         got = fn(*args, **kwargs)
                     record["value"] = wire.encode_result(got)
+                    record["changed"] = _changed_inputs([n for n, _v in inputs], before,
+                                                        [v for _n, v in inputs])
                 finally:
                     _timer(0)
                 record["ok"] = True

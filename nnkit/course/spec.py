@@ -70,8 +70,10 @@ def equal_to(reference: Callable) -> Check:
             return "the result is None: did the function forget to `return` it?"
         if g.shape != expected.shape:
             return f"expected shape {expected.shape}, got shape {g.shape}"
-        bad = np.argwhere(g != expected)
+        bad = np.argwhere(np.atleast_1d(g != expected))  # 0-d: argwhere of a scalar finds nothing
         if bad.size:
+            if expected.ndim == 0:
+                return "the value differs from the expected one"
             first = tuple(int(i) for i in bad[0])
             return f"{len(bad)} of {expected.size} entries differ; first at index {first}"
         return None
@@ -93,6 +95,8 @@ class Part:
         function calls one, the part earns nothing and the feedback says why.
     timeout : seconds of wall-clock time allowed for all the calls of this part together.
     description : one line shown in feedback ("softmax cross-entropy: loss and gradient").
+    keeps_inputs : the function must leave its arguments as they were (its public test checks that
+        the ``w`` or optimizer state passed in is not modified); a call that changes one fails.
     """
 
     grade_id: str
@@ -102,3 +106,4 @@ class Part:
     forbidden: tuple[str, ...] = ()
     timeout: float = 10.0
     description: str = ""
+    keeps_inputs: bool = False
