@@ -23,6 +23,7 @@ whose workers keep dying, a lost scheduler) is never a student's zero: the futur
 
 from __future__ import annotations
 
+import collections
 import concurrent.futures as cf
 import hashlib
 import importlib.machinery
@@ -30,6 +31,7 @@ import os
 import sys
 import tempfile
 import threading
+import time
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
@@ -42,6 +44,7 @@ from nnkit.course.assemble import MAX_NOTEBOOK_BYTES
 SHIP_BYTES = 64 << 20            # at most this much of one submission folder travels as content
 ENVIRONMENT_RETRIES = 2          # a task refused by a misconfigured worker is retried this often
 WAIT_FOR_WORKERS_SECONDS = 600.0  # how long ``grade`` waits for the first worker to join
+MIN_IN_FLIGHT = 32               # submissions on the cluster at once, at least (else 2 per worker thread)
 
 
 class ClusterFault(Exception):
@@ -269,9 +272,16 @@ class DaskPool:
         self.where = where
         self.fingerprint = environment_fingerprint()
         self._assignments: dict[int, object] = {}
-        self._pending: set = set()
+        self._queue: collections.deque = collections.deque()
+        self._in_flight: dict[object, object] = {}   # token -> distributed future (None while sending)
         self._lock = threading.Lock()
+        self._closed = False
+        self.peak_in_flight = 0
+        self._threads, self._threads_at = 0, 0.0
         try:
+            if not self.workers:
+                print(f"waiting up to {wait_for_workers:g} s for a worker to join {where} ...",
+                      file=sys.stderr)
             self.client.wait_for_workers(1, timeout=wait_for_workers)
         except (TimeoutError, OSError) as exc:
             self.client.close()
@@ -306,24 +316,57 @@ class DaskPool:
         return self._assignments[key][1]
 
     def submit(self, fn, assignment, student: str, folder: Path | None, /, **kwargs) -> cf.Future:
-        """Like ``ThreadPoolExecutor.submit(fn, assignment, student, folder, **kwargs)``."""
+        """Like ``ThreadPoolExecutor.submit(fn, assignment, student, folder, **kwargs)``.
+
+        The submission is queued here and read from disk only when it is sent, with at most
+        :meth:`in_flight_limit` on the cluster at a time: a cohort of 18,000 notebooks is never held
+        in the instructor's or the scheduler's memory at once.
+        """
         done = cf.Future()
-        done.set_running_or_notify_cancel()
-        try:
-            shipped = ShippedFolder.pack(folder)
-        except OSError as exc:
-            done.set_exception(ClusterFault(f"cannot read the submission folder {folder}: {exc}"))
-            return done
-        remote = self.client.submit(
-            grade_on_worker, fn, self._assignment_future(assignment), student, shipped, self.fingerprint,
-            kwargs, pure=False, retries=ENVIRONMENT_RETRIES,
-            key=f"nnkit-grade-{assignment.name}-{student}-{uuid.uuid4().hex[:8]}")
+        item = (fn, self._assignment_future(assignment), assignment.name, student, folder, kwargs, done)
         with self._lock:
-            self._pending.add(remote)
-        remote.add_done_callback(lambda f: self._resolve(f, done, student, assignment.name))
+            self._queue.append(item)
+        self._dispatch()
         return done
 
-    def _resolve(self, remote, done: cf.Future, student: str, assignment: str) -> None:
+    def in_flight_limit(self) -> int:
+        """Two submissions per worker thread, at least MIN_IN_FLIGHT (threads counted every 5 s)."""
+        now = time.monotonic()
+        if now - self._threads_at > 5.0:
+            try:
+                self._threads = sum(self.client.nthreads().values())
+            except Exception:  # noqa: BLE001 - keep the last known count; a lost scheduler shows elsewhere
+                pass
+            self._threads_at = now
+        return max(MIN_IN_FLIGHT, 2 * self._threads)
+
+    def _dispatch(self) -> None:
+        while True:
+            with self._lock:
+                if not self._queue or len(self._in_flight) >= self.in_flight_limit():
+                    return
+                fn, assignment, name, student, folder, kwargs, done = self._queue.popleft()
+                if not done.set_running_or_notify_cancel():
+                    continue
+                token = object()
+                self._in_flight[token] = None
+                self.peak_in_flight = max(self.peak_in_flight, len(self._in_flight))
+            try:
+                shipped = ShippedFolder.pack(folder)
+                remote = self.client.submit(
+                    grade_on_worker, fn, assignment, student, shipped, self.fingerprint, kwargs, pure=False,
+                    retries=ENVIRONMENT_RETRIES, key=f"nnkit-grade-{name}-{student}-{uuid.uuid4().hex[:8]}")
+            except Exception as exc:  # noqa: BLE001 - unreadable folder, closed client: this one is not graded
+                with self._lock:
+                    del self._in_flight[token]
+                done.set_exception(_fault(student, name, "error", exc, self.where))
+                continue
+            with self._lock:
+                self._in_flight[token] = remote
+            remote.add_done_callback(
+                lambda f, t=token, d=done, s=student, n=name: self._resolve(f, t, d, s, n))
+
+    def _resolve(self, remote, token, done: cf.Future, student: str, assignment: str) -> None:
         try:
             if remote.status == "finished":
                 done.set_result(remote.result())
@@ -335,13 +378,20 @@ class DaskPool:
                 done.set_exception(_fault(student, assignment, "error", exc, self.where))
         finally:
             with self._lock:
-                self._pending.discard(remote)
+                self._in_flight.pop(token, None)
+            if not self._closed:
+                self._dispatch()
 
     def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:
         with self._lock:
-            pending = list(self._pending)
-        if cancel_futures and pending:
-            self.client.cancel(pending)
+            self._closed = True
+            queued = list(self._queue)
+            self._queue.clear()
+            remote = [f for f in self._in_flight.values() if f is not None]
+        for item in queued:
+            item[-1].cancel()
+        if cancel_futures and remote:
+            self.client.cancel(remote)
         self.client.close()
 
     def __enter__(self) -> DaskPool:
