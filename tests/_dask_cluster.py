@@ -65,6 +65,8 @@ def start_worker(cluster: Cluster, name: str, hide=(), nthreads: int = 1) -> sub
            "--local-directory", str(cluster.scheduler_file.parent / f"scratch-{name}")]
     if hide:
         wrap = [BWRAP, "--dev-bind", "/", "/", "--die-with-parent"]
+        if os.geteuid() != 0:  # as the sandbox does: an unprivileged user namespace
+            wrap.insert(1, "--unshare-user")
         for path in hide:
             wrap += ["--tmpfs", str(path)]
         cmd = [*wrap, "--", *cmd]
