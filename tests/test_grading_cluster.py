@@ -240,3 +240,31 @@ def test_a_shipped_folder_is_the_folder(tmp_path):
     hostile.unpack(tmp_path / "out2")
     assert not (tmp_path / "escape.ipynb").exists()
     assert distributed.ShippedFolder.pack(tmp_path / "nope") is None
+
+
+def test_a_lost_scheduler_leaves_submissions_ungraded_not_zero(tmp_path, capsys):
+    _, ctx = _course(tmp_path / "template", [])
+    students = {f"slow_{i}": _slow_honest(ctx, 3) for i in range(3)}
+    course, _ = _course(tmp_path / "batch", students)
+    outcome: dict = {}
+    with local_cluster(tmp_path / "cluster", workers=1, hide=[course.parent]) as cluster:
+        run = threading.Thread(target=lambda: outcome.update(rc=cli.main(
+            ["--course", str(course), "grade", ASSIGNMENT, *OPTS, "--scheduler", cluster.address])))
+        run.start()
+        deadline = time.monotonic() + 240
+        while time.monotonic() < deadline and run.is_alive():
+            if any("nnkit.course.runner" in cmd for _pid, cmd in descendants(cluster.workers[0].pid)):
+                os.killpg(cluster.scheduler.pid, signal.SIGKILL)
+                break
+            time.sleep(0.05)
+        run.join(timeout=400)
+        assert not run.is_alive(), "grading did not finish"
+        assert cluster.scheduler.wait(timeout=30) is not None
+    err = capsys.readouterr().err
+    assert outcome["rc"] == 1
+    assert "was not graded on the cluster" in err and "were NOT graded" in err
+    graded = {r[0] for r in _grades(course)}
+    report = _report(course)
+    # whatever finished before the scheduler died is recorded with full marks; nothing else is recorded
+    assert graded == set(report) and len(graded) < len(students)
+    assert all((s["status"], s["score"]) == ("graded", 10.0) for s in report.values())
