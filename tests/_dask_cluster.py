@@ -59,17 +59,18 @@ def _wait_for(cond, timeout: float, what: str, procs) -> None:
     raise TimeoutError(f"{what} within {timeout:g} s")
 
 
-def start_worker(cluster: Cluster, name: str, hide=(), nthreads: int = 1) -> subprocess.Popen:
+def start_worker(cluster: Cluster, name: str, hide=(), nthreads: int = 1, wrap_args=()) -> subprocess.Popen:
+    """One ``dask worker`` process; ``hide``/``wrap_args`` run it in a bubblewrap mount namespace."""
     cmd = [sys.executable, "-m", "dask", "worker", "--scheduler-file", str(cluster.scheduler_file),
            "--nthreads", str(nthreads), "--no-nanny", "--no-dashboard", "--name", name,
            "--local-directory", str(cluster.scheduler_file.parent / f"scratch-{name}")]
-    if hide:
+    if hide or wrap_args:
         wrap = [BWRAP, "--dev-bind", "/", "/", "--die-with-parent"]
         if os.geteuid() != 0:  # as the sandbox does: an unprivileged user namespace
             wrap.insert(1, "--unshare-user")
         for path in hide:
             wrap += ["--tmpfs", str(path)]
-        cmd = [*wrap, "--", *cmd]
+        cmd = [*wrap, *wrap_args, "--", *cmd]
     log = open(cluster.scheduler_file.parent / f"{name}.log", "wb")  # noqa: SIM115 - closed with the process
     proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
     log.close()

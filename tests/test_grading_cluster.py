@@ -30,7 +30,7 @@ import pytest
 
 from nnkit.course import cli, distributed, engine, sandbox
 from tests import _course_fixture as fx
-from tests._dask_cluster import descendants, local_cluster
+from tests._dask_cluster import descendants, local_cluster, start_worker, worker_count
 from tests.hostile.cases import ASSIGNMENT, MANIFEST, build
 
 pytestmark = [
@@ -268,3 +268,20 @@ def test_a_lost_scheduler_leaves_submissions_ungraded_not_zero(tmp_path, capsys)
     # whatever finished before the scheduler died is recorded with full marks; nothing else is recorded
     assert graded == set(report) and len(graded) < len(students)
     assert all((s["status"], s["score"]) == ("graded", 10.0) for s in report.values())
+
+
+def test_a_worker_without_bubblewrap_never_grades_unsandboxed(tmp_path, capsys):
+    course, _ = _course(tmp_path, ["honest_full"])
+    with local_cluster(tmp_path / "cluster", workers=1, hide=[course.parent]) as cluster:
+        # a second worker on which /usr/bin/bwrap is an empty, non-executable file
+        start_worker(cluster, "nobwrap", hide=[course.parent],
+                     wrap_args=["--ro-bind", "/dev/null", sandbox.BWRAP])
+        deadline = time.monotonic() + 120
+        while worker_count(cluster.scheduler_file) < 2 and time.monotonic() < deadline:
+            time.sleep(0.5)
+        assert worker_count(cluster.scheduler_file) == 2
+        for prefer in ("auto", "bwrap"):
+            assert cli.main(["--course", str(course), "grade", ASSIGNMENT, *OPTS, "--sandbox", prefer,
+                             "--scheduler", cluster.address]) == cli.USAGE_ERROR
+            assert "1 of 2 workers have no usable bubblewrap" in capsys.readouterr().err
+    assert _grades(course) == []
