@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 BENCH = Path(__file__).resolve().parent.parent / "benchmarks"
-SCRIPTS = ("training", "profile_training", "widgets", "grading", "run_all")
+SCRIPTS = ("training", "profile_training", "widgets", "grading", "grading_cluster", "run_all")
 
 
 def run(script, *args, timeout=600):
@@ -142,3 +142,25 @@ def test_grading_quick_runs_every_contender():
     assert len(rows) == 3
     assert all(number(r[1]) > 0 and number(r[3]) > 0 for r in rows)
     assert "graded 3, failed 0" in text
+
+
+@pytest.mark.slow
+def test_grading_cluster_quick_grades_the_same_on_every_contender():
+    text = run("grading_cluster", "--quick", timeout=1800)
+    check_header(text)
+    rows = re.findall(r"^(local pool, --jobs 1|Dask, \d+ workers?)\s+([\d.,]+)\s+([\d.,]+)\s+([\d.,]+)",
+                      text, re.M)
+    assert [r[0] for r in rows] == ["local pool, --jobs 1", "Dask, 1 worker", "Dask, 2 workers"]
+    assert all(number(x) > 0 for r in rows for x in r[1:])
+    trips = re.findall(r"^([12])\s+([\d.,]+)\s+([\d.,]+)$", text, re.M)
+    assert [t[0] for t in trips] == ["1", "2"] and all(number(x) > 0 for t in trips for x in t[1:])
+    summaries = re.findall(r"^(?:local pool, --jobs 1|Dask, \d+ workers?): graded (\d+), failed (\d+), "
+                           r"missing (\d+) \((\d+) submissions", text, re.M)
+    assert len(summaries) == 3 and len(set(summaries)) == 1  # every contender graded the same cohort alike
+    graded, failed, missing, total = map(int, summaries[0])
+    assert graded + failed + missing == total == 4
+    assert "did not grade every notebook" not in text
+    projected = re.findall(r"^(1|8|32|128|512)\s+([\d.]+) (h|min)\s+(workers|instructor)$", text, re.M)
+    assert [p[0] for p in projected] == ["1", "8", "32", "128", "512"]
+    minutes = [float(v) * (60 if u == "h" else 1) for _, v, u, _ in projected]
+    assert minutes == sorted(minutes, reverse=True) and minutes[-1] > 0  # more workers never take longer

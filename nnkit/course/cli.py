@@ -1,7 +1,7 @@
 """``nnkit-course``: the instructor's command (release exercises, grade submissions).
 
     nnkit-course release [ASSIGNMENT ...]
-    nnkit-course grade ASSIGNMENT ... | --all [--submissions DIR|ZIP] [--jobs N]
+    nnkit-course grade ASSIGNMENT ... | --all [--submissions DIR|ZIP] [--jobs N | --scheduler tcp://H:P]
     nnkit-course export --format canvas|moodle|csv [--roster CSV] [ASSIGNMENT ...]
     nnkit-course similarity ASSIGNMENT ... | --all
 
@@ -80,6 +80,7 @@ def cmd_grade(args) -> int:
     from tqdm import tqdm
 
     from nnkit.course import engine, feedback, gradebook, report, sandbox, submissions
+    from nnkit.course.distributed import ClusterFault
 
     course_dir = find_course_dir(args.course)
     known = all_assignments(course_dir)
@@ -134,9 +135,13 @@ def cmd_grade(args) -> int:
         refused_at_import = list(notes)
         print(f"imported {len(imported)} notebooks from {src} into {course_dir / 'submitted'}")
 
+    pool = None
     try:
-        kind = sandbox.detect(args.sandbox)
-    except RuntimeError as exc:
+        pool = _grading_pool(args)  # a Dask cluster (--scheduler) or None: the local threads
+        kind = pool.sandbox_kind(args.sandbox) if pool else sandbox.detect(args.sandbox)
+    except (RuntimeError, ValueError, ClusterFault) as exc:
+        if pool:
+            pool.shutdown()
         return _fail(str(exc))
     if kind != "bwrap":
         sandbox.warn_fallback()
@@ -153,14 +158,19 @@ def cmd_grade(args) -> int:
     results: dict[str, list] = {name: [] for name in names}
     counts = {"graded": 0, "failed": 0, "missing": 0}
     start = time.monotonic()
-    with ThreadPoolExecutor(max_workers=jobs) as pool:
+    with pool or ThreadPoolExecutor(max_workers=jobs) as pool:
         futures = {pool.submit(engine.grade_submission, a, s, folder, run_seed=run_seed, limits=limits,
                                kind=kind): (a, s, folder) for a, s, folder in work}
         bar = tqdm(as_completed(futures), total=len(futures), unit="student", disable=args.quiet,
                    desc="grading")
         for fut in bar:
             a, student, folder = futures[fut]
-            res = fut.result()  # grade_submission never raises
+            try:
+                res = fut.result()  # grade_submission never raises; a cluster can fail to run it
+            except ClusterFault as exc:  # never a student's zero: not recorded, earlier grade kept
+                print(f"error: {exc}", file=sys.stderr)
+                counts["not graded"] = counts.get("not graded", 0) + 1
+                continue
             results[a.name].append(res)
             counts[res.status] = counts.get(res.status, 0) + 1
             if folder is not None:  # a student with no folder at all has nothing to record
@@ -183,7 +193,22 @@ def cmd_grade(args) -> int:
           f"not graded {n_refused} (why: in the report) "
           f"({len(work)} submissions of {', '.join(names)} in {time.monotonic() - start:.1f} s, "
           f"sandbox: {kind}) -> {csv_path}, reports in {course_dir / 'reports'}")
+    if counts.get("not graded"):
+        print(f"{counts['not graded']} submissions were NOT graded because of cluster faults (see the errors "
+              "above); their earlier grades are unchanged: grade them again", file=sys.stderr)
+        return 1
     return 0
+
+
+def _grading_pool(args):
+    """The Dask pool for ``--scheduler``/``--scheduler-file`` (see nnkit.course.distributed), else None."""
+    if not (args.scheduler or args.scheduler_file):
+        return None
+    if args.jobs is not None:
+        raise ValueError("--jobs sets the local pool; on a cluster the workers' threads set the parallelism")
+    from nnkit.course.distributed import DaskPool
+
+    return DaskPool(args.scheduler, args.scheduler_file)
 
 
 def cmd_export(args) -> int:
@@ -273,6 +298,12 @@ def build_parser() -> argparse.ArgumentParser:
                     help="seconds for one submission in total, retries included")
     gr.add_argument("--seed", type=int, default=None, help=argparse.SUPPRESS)
     gr.add_argument("--quiet", action="store_true", help="no progress bar")
+    cluster = gr.add_mutually_exclusive_group()
+    cluster.add_argument("--scheduler", metavar="tcp://HOST:PORT",
+                         help="grade on this Dask scheduler's workers (default: local processes)")
+    cluster.add_argument("--scheduler-file", metavar="FILE",
+                         help="grade on the Dask scheduler described in FILE "
+                              "(dask scheduler --scheduler-file)")
     gr.set_defaults(func=cmd_grade)
     ex = sub.add_parser("export", help="write the gradebook's grades in Canvas's or Moodle's import format")
     ex.add_argument("assignments", nargs="*", help="default: every assignment in the gradebook")
