@@ -150,6 +150,10 @@ def declare(name, *, label, update=None, hyper=None, cls=None, doc="", sliders=N
     for k in rule.sliders:
         if k not in rule.hyper:
             raise ValueError(f"optimizer {name!r}: slider for undeclared hyper-parameter {k!r}")
+    # the classes call the kernel positionally: its parameters after (x, g, state) are the declared ones
+    takes = tuple(inspect.signature(rule.update).parameters)[3:]
+    if takes != tuple(rule.hyper):
+        raise ValueError(f"optimizer {name!r}: the kernel takes {takes}, the declaration {tuple(rule.hyper)}")
     DECLARATIONS[name] = rule
     return rule
 
@@ -402,7 +406,7 @@ class Optimizer:
             hyper[k] = v
         checked = self.rule.check(hyper, cls)
         self.__dict__.update(checked)
-        self.__dict__["_hyper"] = checked
+        self.__dict__["_hyper"] = tuple(checked.values())   # None: validate again at the next step
         self.params = params
         self.state: dict[str, dict] = {}
 
@@ -417,14 +421,18 @@ class Optimizer:
 
     def step(self, grads: dict) -> None:
         """Update every parameter in place from ``grads`` (a dict with the same keys as ``params``)."""
-        hyper = self._hyper
-        if hyper is None:
-            hyper = self.__dict__["_hyper"] = self.hyper()
+        values = self._hyper                           # the kernel's parameters, in declared order
+        if values is None:
+            values = self.__dict__["_hyper"] = tuple(self.hyper().values())
         update, state = self.rule.update, self.state
+        if not isinstance(grads, dict):
+            raise TypeError(f"grads: expected a dict name -> ndarray, got {type(grads).__name__}")
         for name, x in self.params.items():
-            g = grads.get(name)
-            if g is None:
-                raise ValueError(f"grads: missing gradient for parameter {name!r} (got keys {sorted(grads)})")
+            try:
+                g = grads[name]
+            except KeyError:
+                raise ValueError(f"grads: missing gradient for parameter {name!r} "
+                                 f"(got keys {sorted(grads)})") from None
             if type(g) is not np.ndarray or g.dtype != x.dtype:
                 g = np.asarray(g).astype(x.dtype, copy=False)
             if g.shape != x.shape:
@@ -433,7 +441,7 @@ class Optimizer:
             s = state.get(name)
             if s is None:
                 s = state[name] = {}
-            update(x, g, s, **hyper)
+            update(x, g, s, *values)
 
     def __repr__(self):
         args = ", ".join(f"{k}={v!r}" for k, v in self.hyper().items())

@@ -446,6 +446,9 @@ def test_mlp_backward_checks_the_upstream_gradient():
     with pytest.raises(ValueError, match="dout: contains NaN"):
         model.backward(np.full((5, 2), np.nan))
     assert model.backward(np.ones((5, 2))).shape == (5, 3)
+    model.loss(np.ones((5, 3)), np.zeros(5, dtype=int))     # loss() consumed its own forward pass
+    with pytest.raises(RuntimeError, match=r"forward\(X\) first \(loss\(\) runs its own backward"):
+        model.backward(np.ones((5, 2)))
 
 
 @pytest.mark.parametrize("output, loss", PAIRS + [("linear", "hinge")])
@@ -457,6 +460,7 @@ def test_evaluate_is_the_loss_without_side_effects(output, loss):
     X, y = _problem(output, loss, 3)
     X2, y2 = _problem(output, loss, 3, seed=9, n=4)
     model.loss(X, y)                                   # the gradients a student is about to apply
+    model.forward(X, train=True)                       # and a forward pass a backward will follow
     arrays = dict(model.grads)
     saved = {k: v.copy() for k, v in model.grads.items()}
     rng_state = model.rng.bit_generator.state
@@ -466,5 +470,5 @@ def test_evaluate_is_the_loss_without_side_effects(output, loss):
     assert all(model.grads[k] is arrays[k] for k in arrays)
     for k in saved:
         np.testing.assert_array_equal(model.grads[k], saved[k], err_msg=k)
-    assert model.backward(np.ones((X.shape[0], 3))).shape == X.shape    # backward still follows loss(X)
+    assert model.backward(np.ones((X.shape[0], 3))).shape == X.shape    # backward still follows forward(X)
     assert value == model.loss(X2, y2, train=False)[0]

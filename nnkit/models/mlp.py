@@ -47,6 +47,8 @@ OUTPUTS = ("softmax", "sigmoid", "linear")
 LOSSES = {"cross_entropy": ("softmax",), "bce": ("sigmoid",), "mse": OUTPUTS, "mae": OUTPUTS,
           "hinge": ("linear",)}
 _DEFAULT_LOSS = {"softmax": "cross_entropy", "sigmoid": "bce", "linear": "mse"}
+_UNSIGNED = {k: np.dtype(f"u{k}") for k in (1, 2, 4, 8)}
+_max, _sum = np.maximum.reduce, np.add.reduce            # the reductions without ndarray.max's wrapper
 
 
 def _check_dtype(dtype):
@@ -184,7 +186,7 @@ class MLP(Sequential):
         passes the scan and trains on (as before: the loss says inf).
         """
         z = self.layers[0]._forward(X, train, store)
-        if not math.isfinite(z.sum()):
+        if not math.isfinite(_sum(z, None)):
             check_finite(X, "X")
         return z
 
@@ -217,7 +219,8 @@ class MLP(Sequential):
         ``δ^{l-1} = σ'(z^{l-1}) ⊙ (δ^l W^{lᵀ})``.
         """
         if self.layers[-1]._cache is None:
-            raise RuntimeError("backward: call forward(X) first")
+            raise RuntimeError("backward: call forward(X) first (loss() runs its own backward pass and "
+                               "releases the forward pass's caches)")
         dout = as_float_array(dout, "dout", dtype=self.dtype)
         check_shape(dout, "dout", self._out_shape())
         return self._backward(dout, need_dx=True)
@@ -233,7 +236,8 @@ class MLP(Sequential):
             if y.shape[0] != n:
                 raise ValueError(f"X has {n} rows but y has {y.shape[0]}; "
                                  "they must describe the same examples")
-            if y.size and (y.min() < 0 or y.max() >= C):
+            # one reduction instead of min and max: seen as unsigned, a negative label is huge
+            if y.size and _max(y.view(_UNSIGNED[y.dtype.itemsize])) >= C:
                 as_labels(y, "y", C)                         # raises, naming the bad label
             return y
         y_arr = np.asarray(y)
@@ -316,7 +320,7 @@ class MLP(Sequential):
         t = self._targets(y, X.shape[0])
         scores = self._forward(self._first_layer(X, train, True), train, True, start=1)
         value, dscores = self._data_loss(scores, t)
-        self._backward(dscores, need_dx=False)
+        self._backward(dscores, need_dx=False, consume=True)
         grads = self.grads
         if self.l2 or self.l1:
             value = self._penalties(value, grads)
