@@ -157,7 +157,7 @@ class Dense(Layer):
             self._cache = (x, out)
         return out
 
-    def _backward(self, dout, need_dx):
+    def _backward(self, dout, need_dx=True):
         """Stores ``grads["W"] = xᵀ dout``, ``grads["b"] = Σ_n dout``; returns ``dout Wᵀ`` (or None).
 
         Called after a forward pass (the public :meth:`Layer.backward` checks that there was one).
@@ -168,6 +168,8 @@ class Dense(Layer):
         grads["W"] = x.T @ dout
         grads["b"] = _sum(dout, 0)
         return dout @ self.params["W"].T if need_dx else None
+
+    _backward_into = _backward              # dout is only read
 
     def __repr__(self):
         return f"Dense({self.d_in}, {self.d_out}, init={self.init!r})"
@@ -374,8 +376,9 @@ class Sequential(Layer):
         for layer in layers[:0:-1]:
             dout = layer._backward_into(dout)
             layer._cache = None
-        dx = layers[0]._backward(dout, need_dx)
-        layers[0]._cache = None
+        first = layers[0]
+        dx = first._backward(dout, need_dx)
+        first._cache = None
         return dx
 
     def __len__(self):

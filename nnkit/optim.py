@@ -433,7 +433,7 @@ class Optimizer:
             except KeyError:
                 raise ValueError(f"grads: missing gradient for parameter {name!r} "
                                  f"(got keys {sorted(grads)})") from None
-            if type(g) is not np.ndarray or g.dtype != x.dtype:
+            if type(g) is not np.ndarray or (g.dtype is not x.dtype and g.dtype != x.dtype):
                 g = np.asarray(g).astype(x.dtype, copy=False)
             if g.shape != x.shape:
                 raise ValueError(f"grads[{name!r}]: expected the shape of params[{name!r}] {x.shape}, "
