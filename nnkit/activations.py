@@ -187,6 +187,36 @@ declare("elu", layer="ELU", init="he",
         formula=r"\mathrm{elu}(z) = z \text{ if } z > 0 \text{ else } \alpha (e^{z} - 1)",
         dformula=r"\mathrm{elu}'(z) = 1 \text{ if } z > 0 \text{ else } \alpha e^{z} "
                  r"= \mathrm{elu}(z) + \alpha")
+_GELU_C, _GELU_A = math.sqrt(2 / math.pi), 0.044715
+
+
+def _gelu_parts(z):
+    """``(zc, tanh u)``, ``u = √(2/π)(zc + 0.044715 zc³)``, ``zc`` = z clipped to [-10, 10].
+
+    From |z| = 10 on, u > 43 and tanh u is ±1 to the last bit in float32 and float64 alike, so the clip
+    changes no value; it only keeps z³ from overflowing for huge inputs.
+    """
+    zc = np.clip(z, -10, 10)
+    return zc, np.tanh(_GELU_C * (zc + _GELU_A * (zc * zc * zc)))
+
+
+def _gelu(z):
+    return 0.5 * z * (1 + _gelu_parts(z)[1])
+
+
+def _gelu_grad(z, h):
+    zc, t = _gelu_parts(z)
+    return 0.5 * (1 + t) + (0.5 * _GELU_C) * zc * (1 - t * t) * (1 + 3 * _GELU_A * (zc * zc))
+
+
+declare("gelu", layer="GELU", init="he",
+        f=_gelu, df=_gelu_grad,
+        summary="Gaussian error linear unit (Hendrycks and Gimpel 2016) in its tanh form (GPT-2, BERT; "
+                "PyTorch's gelu(approximate='tanh')): z weighted by a smooth step, ≈ z Φ(z).",
+        formula=r"\mathrm{gelu}(z) = \tfrac12 z \left(1 + \tanh u\right), \quad "
+                r"u = \sqrt{2/\pi}\,(z + 0.044715 z^3)",
+        dformula=r"\mathrm{gelu}'(z) = \tfrac12 (1 + \tanh u) + \tfrac12 z (1 - \tanh^2 u)\,"
+                 r"\sqrt{2/\pi}\,(1 + 3 \cdot 0.044715 z^2)")
 declare("gaussian", layer="Gaussian",
         f=lambda z: np.exp(-0.5 * z * z),
         df=lambda z, h: -z * h,

@@ -1,4 +1,4 @@
-r"""First-order optimizers: SGD (+ momentum, Nesterov), AdaGrad, RMSProp, Adam and AdamW, each declared once.
+r"""First-order optimizers: SGD (+ momentum, Nesterov), AdaGrad, RMSProp, Adam, AdamW, NAdam, declared once.
 
 An update rule is one :func:`declare` call below: its in-place kernel ``update(x, g, state, **hyper)``
 (the arithmetic on a single array), its hyper-parameters with their defaults and allowed ranges
@@ -317,6 +317,48 @@ declare("adamw", label="AdamW", cls="AdamW", update=_adamw,
             x_{t-1} = x_{t-1} (1 - α λ)                   decoupled weight decay
             m_t, v_t, m̂_t, v̂_t as in Adam with g_t = grad_t (no λ x term)
             x_t   = x_{t-1} - α m̂_t / (sqrt(v̂_t) + ε)
+    """)
+
+
+def _nadam(x, g, state, lr, beta1, beta2, eps, weight_decay, momentum_decay):
+    if weight_decay:
+        g = g + weight_decay * x
+    t = state["t"] = state.get("t", 0) + 1
+    m, v = state.get("m"), state.get("v")
+    if m is None:
+        m = state["m"] = np.zeros_like(x)
+        v = state["v"] = np.zeros_like(x)
+    mu = beta1 * (1.0 - 0.5 * 0.96 ** (t * momentum_decay))              # momentum schedule μ_t
+    mu_next = beta1 * (1.0 - 0.5 * 0.96 ** ((t + 1) * momentum_decay))
+    mu_product = state["mu_product"] = state.get("mu_product", 1.0) * mu   # Π_{i<=t} μ_i (a python float)
+    m += (1.0 - beta1) * (g - m)
+    v *= beta2
+    v += (1.0 - beta2) * (g * g)
+    denom = np.sqrt(v / (1.0 - beta2 ** t))
+    denom += eps
+    x -= (lr * (1.0 - mu) / (1.0 - mu_product)) * (g / denom)              # the gradient's share
+    x -= (lr * mu_next / (1.0 - mu_product * mu_next)) * (m / denom)      # the look-ahead momentum
+
+
+declare("nadam", label="NAdam", cls="NAdam", update=_nadam,
+        hyper={**_ADAM_HYPER, "lr": Hyper(2e-3, "positive", _LR),
+               "weight_decay": Hyper(0.0, "nonnegative", _WD),
+               "momentum_decay": Hyper(4e-3, "nonnegative", "ψ, how fast μ_t warms up to β1")},
+        sliders={"lr": "lr", "beta1": "beta1", "beta2": "beta2"},
+        doc=r"""NAdam (Dozat 2016): Adam with Nesterov momentum, stepping from where momentum is about to go.
+
+    Adam's step uses m̂_t; NAdam mixes the current gradient with the *next* momentum, as Nesterov's method
+    looks ahead, and warms the momentum coefficient up over the first steps. Same semantics as
+    ``torch.optim.NAdam`` (decoupled_weight_decay off)::
+
+        for t = 1, 2, ...:
+            g_t   = grad_t + λ x_{t-1}
+            μ_t   = β1 (1 - ½ 0.96^(t ψ)),   μ_{t+1} = β1 (1 - ½ 0.96^((t+1) ψ))
+            m_t   = β1 m_{t-1} + (1 - β1) g_t
+            v_t   = β2 v_{t-1} + (1 - β2) g_t²
+            d_t   = sqrt(v_t / (1 - β2^t)) + ε
+            x_t   = x_{t-1} - α (1 - μ_t) / (1 - Π_{i<=t} μ_i) · g_t / d_t
+                            - α μ_{t+1} / (1 - Π_{i<=t+1} μ_i) · m_t / d_t
     """)
 
 
