@@ -9,7 +9,7 @@ allowed ranges) and the initialization it wants. Everything else is derived from
 * :mod:`nnkit.functional`: the pair ``relu_forward(x) -> (out, cache)`` / ``relu_backward(dout, cache)``;
 * :mod:`nnkit.layers`: the layer class (``ReLU``) and the initialization of :class:`~nnkit.layers.Dense`;
 * :mod:`nnkit.autograd`: the op ``Tensor.relu()``;
-* the lectures' widgets: the activation choices.
+* :data:`TRAINABLE`, the names a widget may offer as hidden activations (its choices are a selection of it).
 
 Backpropagation through an activation is ``dz = dh * f'(z)`` (lecture notation ``δ = σ'(z) ⊙ ...``); a
 derivative kernel receives both ``z`` and ``h = f(z)`` because some derivatives are cheapest in terms of
@@ -30,8 +30,9 @@ import numpy as np
 
 from nnkit._validate import as_float_array, check_finite
 
-__all__ = ["NAMES", "DECLARATIONS", "Declaration", "Param", "Activation", "declare", "get", "check_name",
-           "check_kwargs", "bind", "softmax", "log_softmax"]   # + "<name>" and "<name>_grad", added below
+# + "<name>" and "<name>_grad" for every declared activation, added below
+__all__ = ["NAMES", "TRAINABLE", "DECLARATIONS", "Declaration", "Param", "Activation", "declare", "get",
+           "check_name", "check_kwargs", "bind", "softmax", "log_softmax"]
 
 
 def _as_float(x, name: str, ndim=None) -> np.ndarray:
@@ -232,6 +233,9 @@ declare("linear", layer="Identity",
 
 #: the activation names, in the order of the course (derived from :data:`DECLARATIONS`)
 NAMES = tuple(DECLARATIONS)
+#: the names gradient descent can train (a derivative that is not zero almost everywhere): the hidden
+#: activations a network or a widget may offer
+TRAINABLE = tuple(name for name, decl in DECLARATIONS.items() if decl.trainable)
 
 
 # --------------------------------------------------------------------------- checks

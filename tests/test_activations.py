@@ -35,6 +35,7 @@ def test_every_declared_activation_has_an_oracle_and_derived_functions():
     from nnkit import autograd, functional, layers
 
     assert A.NAMES == tuple(A.DECLARATIONS)
+    assert A.TRAINABLE == tuple(n for n in A.NAMES if A.DECLARATIONS[n].trainable)
     assert set(TORCH_ACTIVATIONS) == set(A.NAMES)
     for name, decl in A.DECLARATIONS.items():
         assert callable(getattr(A, name)) and callable(getattr(A, f"{name}_grad")), name
@@ -49,6 +50,14 @@ def test_every_declared_activation_has_an_oracle_and_derived_functions():
             if param.low > -np.inf:
                 with pytest.raises(ValueError, match=f"{pname}: expected a value in"):
                     A.get(name, **{pname: param.low - 1})
+
+
+def test_widget_activation_choices_are_declared_trainable_activations():
+    """A widget offers a selection of the declared activations, each one a network can train."""
+    pytest.importorskip("ipywidgets")
+    from nnkit.widgets import boundary
+
+    assert boundary.ACTIVATIONS and set(boundary.ACTIVATIONS) <= set(A.TRAINABLE)
 
 
 def test_hand_values():

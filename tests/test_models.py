@@ -170,6 +170,26 @@ def test_initialization_he_and_glorot_seeded():
     assert not np.array_equal(MLP([3, 4, 2], seed=5).params["W1"], MLP([3, 4, 2], seed=6).params["W1"])
 
 
+@pytest.mark.parametrize("act", activations.NAMES)
+def test_one_initialization_policy_for_every_declared_activation(act):
+    """The policy of nnkit.layers (He for the ReLU family, Glorot otherwise, as each activation declares),
+    applied to every dense layer, output layer included; and MLP is exactly the Sequential that
+    layers.stack builds from the same seed: one composition path."""
+    from nnkit import layers
+
+    model = MLP([400, 300, 200], activation=act, seed=0)
+    he = activations.DECLARATIONS[act].init == "he"
+    for l, (d_in, d_out) in enumerate(((400, 300), (300, 200)), start=1):
+        want = np.sqrt(2 / d_in) if he else np.sqrt(2 / (d_in + d_out))
+        assert model.params[f"W{l}"].std() == pytest.approx(want, rel=0.02), (act, l)
+        assert not model.params[f"b{l}"].any()
+    net = layers.Sequential(*layers.stack([400, 300, 200], act, seed=0))
+    assert [type(layer) for layer in net] == [type(layer) for layer in model.layers]
+    assert net.params.keys() == model.params.keys()
+    for k, v in net.params.items():
+        np.testing.assert_array_equal(v, model.params[k], err_msg=k)
+
+
 def test_softmax_regression_lecture_scores():
     model = SoftmaxRegression(1, 3)
     model.params["W1"][...] = [[3.2, 5.1, -1.7]]
