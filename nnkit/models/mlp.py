@@ -326,6 +326,26 @@ class MLP(Sequential):
             value = self._penalties(value, grads)
         return value, grads
 
+    def validate(self, X, y) -> None:
+        """Check a whole data set against this model once, with the messages :meth:`loss` would give.
+
+        :func:`nnkit.train.fit` calls it before the first step, so a bad label in the last batch stops
+        training before any parameter has changed; the per-batch checks of :meth:`loss` then only look at
+        attributes and one reduction.
+
+        Parameters
+        ----------
+        X : array_like (N, D)
+        y : targets, as for :meth:`loss`
+
+        Raises
+        ------
+        ValueError, TypeError
+            Naming the argument and what was wrong (shape, NaN/inf, a label out of range, ...).
+        """
+        X = self._check_X(X)
+        self._targets(y, X.shape[0])
+
     def evaluate(self, X, y) -> float:
         """The loss on a batch in test mode (no dropout), regularization included, without a backward pass.
 
