@@ -169,8 +169,6 @@ class Dense(Layer):
         grads["b"] = _sum(dout, 0)
         return dout @ self.params["W"].T if need_dx else None
 
-    _backward_into = _backward              # dout is only read
-
     def __repr__(self):
         return f"Dense({self.d_in}, {self.d_out}, init={self.init!r})"
 

@@ -418,6 +418,23 @@ def test_bad_data():
         MLP([3, 2], output="linear").loss(X, np.zeros((5, 1)))
 
 
+@pytest.mark.parametrize("dtype", [np.int8, np.int16, np.int32, np.int64, np.uint8, np.uint16, np.uint64])
+def test_labels_of_every_integer_width_are_range_checked(dtype):
+    """loss() checks labels by one reduction of their unsigned reading: negative labels of any width are
+    caught, also when there are more classes than the width's positive half (int8 and 129 classes)."""
+    X = np.zeros((3, 2))
+    for C in (3, 129):
+        model = MLP([2, C], seed=0)
+        assert np.isfinite(model.loss(X, np.array([0, 1, 2], dtype=dtype))[0])
+        if C <= np.iinfo(dtype).max:                         # (int8 cannot hold the label 129)
+            with pytest.raises(ValueError, match=f"label {C} out of range for {C} classes"):
+                model.loss(X, np.array([0, C, 1], dtype=dtype))
+        if np.issubdtype(dtype, np.signedinteger):
+            for negative in (-1, np.iinfo(dtype).min):          # int8's -128 reads as 128 < 129 unsigned
+                with pytest.raises(ValueError, match=f"labels must be >= 0, got {negative}"):
+                    model.loss(X, np.array([0, negative, 2], dtype=dtype))
+
+
 def test_one_hot_least_squares_classifier_and_soft_bce_targets():
     rng = np.random.default_rng(0)
     y = np.arange(90) % 3

@@ -51,6 +51,20 @@ _UNSIGNED = {k: np.dtype(f"u{k}") for k in (1, 2, 4, 8)}
 _max, _sum = np.maximum.reduce, np.add.reduce            # the reductions without ndarray.max's wrapper
 
 
+def _out_of_range(labels, C) -> bool:
+    """Whether an integer label lies outside [0, C), by one reduction where min and max take two.
+
+    Read as unsigned integers of the same width, negative labels become the largest values (at least
+    2^(bits-1)), so ``max >= C`` finds them too whenever ``C <= 2^(bits-1)``; otherwise min and max.
+    """
+    size = labels.dtype.itemsize
+    if labels.dtype.kind == "u":
+        return _max(labels) >= C
+    if C <= 2 ** (8 * size - 1):
+        return _max(labels.view(_UNSIGNED[size])) >= C
+    return labels.min() < 0 or labels.max() >= C
+
+
 def _check_dtype(dtype):
     try:
         dt = np.dtype(dtype)
@@ -236,8 +250,7 @@ class MLP(Sequential):
             if y.shape[0] != n:
                 raise ValueError(f"X has {n} rows but y has {y.shape[0]}; "
                                  "they must describe the same examples")
-            # one reduction instead of min and max: seen as unsigned, a negative label is huge
-            if y.size and _max(y.view(_UNSIGNED[y.dtype.itemsize])) >= C:
+            if y.size and _out_of_range(y, C):
                 as_labels(y, "y", C)                         # raises, naming the bad label
             return y
         y_arr = np.asarray(y)
