@@ -12,8 +12,8 @@ every other layer receives the previous layer's own output.
 Initialization policy (the only one in nnkit): the weights of a dense layer are drawn for the activation
 of the network, as declared in :mod:`nnkit.activations` (``Declaration.init``):
 
-* He, :math:`W \sim \mathcal N(0, 2/d_{in})`, for the ReLU family (relu, leaky_relu, elu): it keeps the
-  variance of the activations constant across layers when half the units are cut at zero;
+* He, :math:`W \sim \mathcal N(0, 2/d_{in})`, for the ReLU family (relu, leaky_relu, elu, gelu): it keeps
+  the variance of the activations constant across layers when half the units are cut at zero;
 * Glorot/Xavier, :math:`W \sim \mathcal N(0, 2/(d_{in} + d_{out}))`, for every other activation
   (sigmoid, tanh, gaussian, linear, ...);
 
