@@ -312,7 +312,13 @@ class MLP(Sequential):
         return value
 
     def loss(self, X, y, train=True):
-        """Loss and gradients on a batch, regularization included.
+        """Loss and gradients on a batch, regularization included: forward pass, loss, backward pass.
+
+        Checked per call from attributes and one reduction each (X's dtype and shape, the labels' range,
+        NaN/inf through the first layer's output), so the training loop pays little for clear errors.
+        The backward pass consumes the forward pass (as PyTorch frees its graph after ``backward()``):
+        each layer's cache is released once used, so a :meth:`backward` of your own needs its own
+        :meth:`forward`.
 
         Parameters
         ----------
