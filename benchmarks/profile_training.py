@@ -1,213 +1,174 @@
-"""Where the time of one nnkit.MLP epoch goes, and what a proposed patch buys back.
+"""Where the time of one nnkit.MLP epoch goes, and what each of nnkit's obligations costs.
 
-1. cProfile of one epoch of ``MLP.loss`` + ``SGD.step`` (784-30-10, ReLU, softmax CE): the functions with the
-   most self time, grouped as "dense layers" (the matrix products live there: cProfile cannot see ``@``),
-   "input checks" (nnkit._validate, numpy dtype tests), "optimizer", "loss", "other".
-2. An ablation, cumulative, each step timed as a median over repeats, every row next to the fused numpy
-   loop (the floor) and to the bare matrix products:
+1. A profile of one epoch of ``MLP.loss`` + ``SGD.step`` (784-30-10, ReLU, softmax CE): cProfile's self
+   time grouped by category ("dense layers": the matrix products live there, cProfile cannot see ``@``;
+   "activations", "input checks", "loss", "optimizer", "glue": the Python of the layer and optimizer
+   objects), then, with ``--pyinstrument``, pyinstrument's call tree of the same epoch.
+2. The gap to the hand-fused loop, taken apart. Starting from the fused numpy loop of
+   benchmarks/training.py (the floor: no checks, no loss value, the learning rate folded into
+   backpropagation), each row adds one thing the public API must do, cumulatively:
 
-   * ``nnkit (current)``: the installed nnkit.models.MLP + nnkit.optim.SGD;
-   * ``+ no dX for the input layer``: ``loss()`` never uses dL/dX, yet ``backward`` computes
-     ``dout @ W1.T`` (N x 784), a third of the first layer's work;
-   * ``+ trusted kernels``: X and y are validated once per batch; the layers after that run unchecked
-     kernels (no re-validation, no ``isfinite`` pass over every intermediate, no dtype tests);
-   * ``+ in-place SGD step``: hyper-parameters were checked in the constructor; the step is
-     ``x -= lr * g`` (no re-validation per array, no temporaries copied back);
-   * ``+ trusted loss kernel``: softmax cross-entropy on labels already checked by ``_targets``, with a
-     single finiteness test on the loss value (a diverging run still stops with a clear error).
+   * ``+ loss value``: ``loss()`` returns the batch loss (the fused loop never computes it);
+   * ``+ gradients and a separate step``: the gradients are returned as arrays (``dL/dW``, not ``lr·dL/dW``)
+     and the optimizer applies ``x -= lr * g`` to each: one more pass over every parameter;
+   * ``+ input checks``: X by its attributes, the labels by one reduction, NaN/inf by one sum over the
+     first layer's output (what ``MLP.loss`` checks per call);
+   * ``nnkit (public API)``: ``MLP.loss`` + ``SGD.step`` themselves; the step from the row above is the
+     Python of the layer, model and optimizer objects.
 
-   The patched classes below (:class:`ProposedMLP`, :class:`ProposedSGD`) are the proposal written as
-   subclasses so it can be measured without touching nnkit; the report gives the same change as a patch of
-   nnkit/models/mlp.py, nnkit/functional.py and nnkit/optim.py. Once it is applied, the "current" row shows
-   the "after" ratio. Every patched variant is checked to give the same parameters as the current code.
+   Every row is checked to give the same parameters as nnkit after an epoch on the same rows (the
+   variants are written out as plain numpy here, not as subclasses of nnkit's classes, so a change of
+   nnkit's internals cannot silently turn them into something else).
 
-Usage: ``python benchmarks/profile_training.py [--quick] [--batch-size 32 ...] [--repeats 5]``
+Usage: ``python benchmarks/profile_training.py [--quick] [--batch-size 10 32 ...] [--repeats 5]``
 """
 
 from __future__ import annotations
 
 import argparse
 import cProfile
+import inspect
 import math
 import pstats
 
 import numpy as np
-from _common import load_data, machine_info, median, print_header, repeat, table
-from training import LR, SIZES, blas_threads, make_epoch, make_fused, make_matmul, set_threads
+from _common import load_data, machine_info, median, print_header, table
+from training import LR, SIZES, blas_threads, initial_params, make_epoch, make_matmul, set_threads
 
+from nnkit import layers as _layers
 from nnkit.models import MLP
+from nnkit.models import mlp as _mlp
 from nnkit.optim import SGD
-
-# --------------------------------------------------------------------------- the proposal, as subclasses
-
-#: unchecked activation kernels: name -> (forward(z) -> out, backward(d, z, out) -> dz)
-KERNELS = {
-    "relu": (lambda z: np.maximum(z, 0), lambda d, z, out: d * (z > 0)),
-    "tanh": (np.tanh, lambda d, z, out: d * (1 - out * out)),
-    "sigmoid": (None, lambda d, z, out: d * out * (1 - out)),   # forward filled in below (stable form)
-    "linear": (lambda z: z, lambda d, z, out: d),
-}
-
-
-def _sigmoid(z):
-    from nnkit import activations
-    return activations._sigmoid(z)
-
-
-KERNELS["sigmoid"] = (_sigmoid, KERNELS["sigmoid"][1])
-
-
-class ProposedMLP(MLP):
-    """MLP with the proposed changes; ``skip_input_dx`` and ``trusted`` switch them on one by one."""
-
-    skip_input_dx = True
-    trusted = True
-    trusted_loss = True
-
-    def _use_trusted(self, train):
-        return self.trusted and self.activation in KERNELS and not (train and self.dropout > 0)
-
-    def loss(self, X, y, train=True):
-        X = self._check_X(X)                              # the only checks of the batch: X and y
-        t = self._targets(y, X.shape[0])
-        if self._use_trusted(train):
-            scores = self._forward_trusted(X)
-        else:
-            scores = self._forward(X, train)
-        value, dscores = self._data_loss(scores, t)
-        self._backward(dscores, need_dx=not self.skip_input_dx)
-        for lam, penalty in ((self.l2, _l2), (self.l1, _l1)):
-            if lam:
-                extra, g = penalty(self.params, lam)
-                value += extra
-                for Wn, _ in self._names:
-                    self.grads[Wn] += g[Wn]
-        return value, self.grads
-
-    def _data_loss(self, scores, t):
-        if not (self.trusted and self.trusted_loss and self.loss_name == "cross_entropy"):
-            return super()._data_loss(scores, t)
-        # labels t were checked by _targets; scores come from our own layers: one finiteness test, on the loss
-        n = scores.shape[0]
-        rows = np.arange(n)
-        shifted = scores - scores.max(axis=1, keepdims=True)
-        p = np.exp(shifted)
-        sums = p.sum(axis=1, keepdims=True)
-        value = float(np.log(sums[:, 0]).sum() - shifted[rows, t].sum()) / n
-        if not math.isfinite(value):
-            raise ValueError(f"loss is {value} (training diverged: lower the learning rate)")
-        p /= sums
-        p[rows, t] -= 1
-        p *= 1 / n
-        return value, p
-
-    def _forward_trusted(self, a):
-        fwd = KERNELS[self.activation][0]
-        caches = []
-        for l, (Wn, bn) in enumerate(self._names):
-            z = a @ self.params[Wn]
-            z += self.params[bn]
-            out = fwd(z) if l < len(self._names) - 1 else z
-            caches.append(("trusted", a, z, out))
-            a = out
-        self._caches = caches
-        return a
-
-    def _backward(self, d, need_dx=True):
-        if self._caches and self._caches[0][0] == "trusted":
-            bwd = KERNELS[self.activation][1]
-            for l in range(len(self._names) - 1, -1, -1):
-                (Wn, bn), (_, a_in, z, out) = self._names[l], self._caches[l]
-                if l < len(self._names) - 1:
-                    d = bwd(d, z, out)
-                self.grads[Wn], self.grads[bn] = a_in.T @ d, d.sum(axis=0)
-                if l > 0 or need_dx:
-                    d = d @ self.params[Wn].T
-            return d if need_dx else None
-        from nnkit.functional import activation_backward, dense_backward, dropout_backward
-        for l in range(len(self._names) - 1, -1, -1):
-            (Wn, bn), (c_dense, c_act, c_drop) = self._names[l], self._caches[l]
-            if c_drop is not None:
-                d = dropout_backward(d, c_drop)
-            if c_act is not None:
-                d = activation_backward(d, c_act)
-            if l > 0 or need_dx:
-                d, self.grads[Wn], self.grads[bn] = dense_backward(d, c_dense)
-            else:                                         # input layer: dW and db only
-                _, x, _ = c_dense
-                self.grads[Wn], self.grads[bn] = x.T @ d, d.sum(axis=0)
-                d = None
-        return d
-
-
-def _l2(params, lam):
-    from nnkit.functional import l2_penalty
-    return l2_penalty(params, lam)
-
-
-def _l1(params, lam):
-    from nnkit.functional import l1_penalty
-    return l1_penalty(params, lam)
-
-
-class ProposedSGD(SGD):
-    """SGD whose plain step (no momentum, no weight decay) updates in place with the checked lr."""
-
-    def step(self, grads):
-        if self.momentum or self.weight_decay:
-            return super().step(grads)
-        lr = self.lr
-        for name, x in self.params.items():
-            x -= lr * grads[name]
-        return None
-
 
 # --------------------------------------------------------------------------- the variants
 
+_max, _sum = np.maximum.reduce, np.add.reduce
+
+
+def make_variant(X, y, batch, dtype, *, loss_value=True, separate_step=True, checks=True):
+    """The fused loop with some of nnkit's obligations switched on (see the module docstring).
+
+    With all three off this is, operation for operation, ``make_fused`` of benchmarks/training.py.
+    """
+    p = initial_params(dtype)
+    params = [p["W1"], p["b1"], p["W2"], p["b2"]]
+    W1, b1, W2, b2 = params
+    n, lr, d_in, n_classes = X.shape[0], LR, SIZES[0], SIZES[-1]
+    unsigned = np.dtype(f"u{y.dtype.itemsize}")
+    last_loss = [math.nan]
+
+    def epoch():
+        for i in range(0, n, batch):
+            xb, yb = X[i:i + batch], y[i:i + batch]
+            m = xb.shape[0]
+            if checks:
+                if not (type(xb) is np.ndarray and xb.dtype == dtype and xb.ndim == 2
+                        and xb.shape[1] == d_in):
+                    raise ValueError("X: bad batch")
+                if yb.shape[0] != m or _max(yb.view(unsigned)) >= n_classes:
+                    raise ValueError("y: bad labels")
+            h = xb @ W1
+            h += b1
+            if checks and not math.isfinite(_sum(h, None)):
+                raise ValueError("X: contains NaN or inf")
+            np.maximum(h, 0, out=h)                          # ReLU in place
+            s = h @ W2
+            s += b2
+            rows = np.arange(m)
+            s -= s.max(axis=1, keepdims=True)
+            picked = s[rows, yb] if loss_value else None
+            np.exp(s, out=s)
+            sums = s.sum(axis=1, keepdims=True)
+            if loss_value:
+                per_row = np.log(sums[:, 0])
+                per_row -= picked
+                last_loss[0] = float(_sum(per_row)) / m
+            s /= sums
+            s[rows, yb] -= 1
+            s *= (1 / m) if separate_step else (lr / m)      # dL/dscores, or lr · dL/dscores
+            dh = s @ W2.T
+            dh *= h > 0
+            if separate_step:                                # gradients as arrays, then x -= lr * g
+                for x, g in zip(params, (xb.T @ dh, dh.sum(axis=0), h.T @ s, s.sum(axis=0))):
+                    x -= lr * g
+            else:                                            # the fused loop's in-place updates
+                np.subtract(W2, h.T @ s, out=W2)
+                np.subtract(b2, s.sum(axis=0), out=b2)
+                np.subtract(W1, xb.T @ dh, out=W1)
+                np.subtract(b1, dh.sum(axis=0), out=b1)
+    epoch.params = {"W1": W1, "b1": b1, "W2": W2, "b2": b2}
+    return epoch
+
+
+def make_nnkit(X, y, batch, dtype):
+    net = MLP(SIZES, activation="relu", output="softmax", seed=0, dtype=dtype)
+    epoch = make_epoch(net, SGD(net.params, lr=LR), X, y, batch)
+    epoch.params = net.params
+    return epoch
+
+
 VARIANTS = [
-    ("nnkit (current)", dict(proposed=False)),
-    ("+ no dX for the input layer", dict(proposed=True, skip_input_dx=True, trusted=False, sgd=False,
-                                         loss=False)),
-    ("+ trusted layer kernels", dict(proposed=True, skip_input_dx=True, trusted=True, sgd=False, loss=False)),
-    ("+ in-place SGD step", dict(proposed=True, skip_input_dx=True, trusted=True, sgd=True, loss=False)),
-    ("+ trusted loss kernel", dict(proposed=True, skip_input_dx=True, trusted=True, sgd=True, loss=True)),
+    ("fused numpy loop", lambda X, y, b, d: make_variant(X, y, b, d, loss_value=False, separate_step=False,
+                                                         checks=False)),
+    ("+ loss value", lambda X, y, b, d: make_variant(X, y, b, d, separate_step=False, checks=False)),
+    ("+ gradients and a separate step", lambda X, y, b, d: make_variant(X, y, b, d, checks=False)),
+    ("+ input checks", make_variant),
+    ("nnkit (public API)", make_nnkit),
 ]
 
 
-def build(variant, dtype):
-    if not variant["proposed"]:
-        net = MLP(SIZES, seed=0, dtype=dtype)
-        return net, SGD(net.params, lr=LR)
-    net = ProposedMLP(SIZES, seed=0, dtype=dtype)
-    net.skip_input_dx, net.trusted = variant["skip_input_dx"], variant["trusted"]
-    net.trusted_loss = variant["loss"]
-    opt = (ProposedSGD if variant["sgd"] else SGD)(net.params, lr=LR)
-    return net, opt
+# --------------------------------------------------------------------------- the profile
+
+def _where(fn):
+    code = inspect.unwrap(fn).__code__
+    return code.co_filename, code.co_firstlineno
 
 
-CATEGORIES = [
-    ("dense layers (matmuls)", ("functional.py:dense_", "functional.py:_dense_")),
-    ("activations", ("_forward_kernel", "_backward_kernel", "activations.py:_")),
-    ("input checks", ("_validate.py", "numerictypes.py", "_methods.py", "functional.py:_dout",
-                      "functional.py:_cache", "functional.py:_x", "activations.py:check_",
-                      "builtins.issubclass", "numpy.asarray", "method 'all'")),
-    ("optimizer", ("optim.py",)),
-    ("loss", ("losses.py", "mlp.py:_targets", "mlp.py:_data_loss")),
-]
+#: (file, first line) of nnkit's functions -> category; everything else by file name below
+_FUNCTIONS = {
+    **{_where(f): "dense layers (matmuls)" for f in (_layers.Dense._forward, _layers.Dense._backward)},
+    **{_where(f): "activations" for f in (_layers.Activation._forward, _layers.Activation._backward,
+                                          _layers.Activation._backward_into)},
+    **{_where(f): "input checks" for f in (MLP._check_X, MLP._targets)},
+    **{_where(f): "loss" for f in (MLP._data_loss,)},
+}
+_FILES = [("activations.py", "activations"), ("losses.py", "loss"), ("optim.py", "optimizer"),
+          ("_validate.py", "input checks")]
+
+
+def _qualnames(*modules):
+    """(file, first line) -> qualified name (``Dense._backward``) of the functions and methods of modules."""
+    out = {}
+    for module in modules:
+        for obj in vars(module).values():
+            own_class = inspect.isclass(obj) and obj.__module__ == module.__name__
+            members = vars(obj).values() if own_class else [obj]
+            for fn in members:
+                fn = getattr(fn, "fget", fn)                     # properties: their getter
+                if inspect.isfunction(fn):
+                    out[_where(fn)] = fn.__qualname__
+    return out
+
+
+_QUALNAMES = _qualnames(_layers, _mlp)
 
 
 def categorize(key):
-    filename, _, func = key
-    label = f"{filename.rsplit('/', 1)[-1]}:{func}"
-    for cat, needles in CATEGORIES:
-        if any(nd in label for nd in needles):
-            return cat, label
-    return "other (glue, activations, ufunc reductions)", label
+    filename, line, func = key
+    func = _QUALNAMES.get((filename, line), func)
+    label = f"{filename.rsplit('/', 1)[-1]}:{func}" if filename != "~" else func
+    cat = _FUNCTIONS.get((filename, line))
+    if cat is None and filename == _mlp.__file__ and func == "_first_layer":
+        cat = "dense layers (matmuls)"                     # the first layer's matmul + the NaN/inf sum
+    if cat is None:
+        cat = next((c for f, c in _FILES if filename.endswith(f)), None)
+    if cat is None:
+        cat = "glue (layers, model, optimizer objects)" if "nnkit" in filename else "other (numpy, the loop)"
+    return cat, label
 
 
 def profile_epoch(X, y, batch, dtype, top):
-    net, opt = build(VARIANTS[0][1], dtype)
-    epoch = make_epoch(net, opt, X, y, batch)
+    epoch = make_nnkit(X, y, batch, dtype)
     epoch()                                               # warm-up
     prof = cProfile.Profile()
     prof.enable()
@@ -224,22 +185,65 @@ def profile_epoch(X, y, batch, dtype, top):
     return total, cats, rows[:top]
 
 
+def pyinstrument_epoch(X, y, batch, dtype):
+    """pyinstrument's call tree of one epoch (None if pyinstrument is not installed)."""
+    try:
+        from pyinstrument import Profiler
+    except ImportError:
+        return None
+    epoch = make_nnkit(X, y, batch, dtype)
+    epoch()
+    prof = Profiler(interval=1e-4)
+    prof.start()
+    epoch()
+    prof.stop()
+    return prof.output_text(unicode=False, color=False, show_all=False)
+
+
+# --------------------------------------------------------------------------- timing
+
+def time_interleaved(epochs, repeats, clock):
+    """Median seconds of each epoch function, the repeats interleaved across them (one warm-up each)."""
+    from _common import CLOCKS
+
+    timer = CLOCKS[clock]
+    times = {name: [] for name in epochs}
+    for fn in epochs.values():
+        fn()
+    for _ in range(repeats):
+        for name, fn in epochs.items():
+            t0 = timer()
+            fn()
+            times[name].append(timer() - t0)
+    return {name: median(ts) for name, ts in times.items()}
+
+
+def same_params(make, X, y, batch, dtype, reference):
+    """'same params' if ``make``'s epoch on these rows ends where nnkit's does, else 'DIFFERENT'."""
+    epoch = make(X, y, batch, dtype)
+    epoch()
+    tol = 1e-4 if dtype == np.float32 else 1e-10
+    ok = all(np.allclose(epoch.params[k], reference[k], rtol=tol, atol=tol) for k in reference)
+    return "same params" if ok else "DIFFERENT"
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--quick", action="store_true", help="tiny run (1,000 rows, 1 repeat)")
-    ap.add_argument("--batch-size", type=int, nargs="+", default=None, help="default: 1 32 128 512")
+    ap.add_argument("--batch-size", type=int, nargs="+", default=None, help="default: 1 10 32 128 512")
     ap.add_argument("--rows", type=int, default=None,
                     help="rows per timed epoch (default 60,000; b=1: 5,000)")
     ap.add_argument("--repeats", type=int, default=None)
     ap.add_argument("--dtype", choices=("float32", "float64"), default="float32")
     ap.add_argument("--threads", type=int, default=None)
     ap.add_argument("--top", type=int, default=12)
+    ap.add_argument("--pyinstrument", action="store_true", help="also print pyinstrument's call tree")
     ap.add_argument("--synthetic", action="store_true", help="synthetic data even if Fashion-MNIST is there")
     ap.add_argument("--clock", choices=("wall", "cpu"), default="wall",
                     help="wall time (default) or process CPU time (steadier on a busy machine; use 1 thread)")
     args = ap.parse_args(argv)
     quick = args.quick
-    batches = args.batch_size or ([1, 128] if quick else [1, 32, 128, 512])
+    batches = args.batch_size or ([1, 128] if quick else [1, 10, 32, 128, 512])
     repeats = args.repeats or (1 if quick else 5)
     threads = args.threads or (1 if quick else blas_threads())
     set_threads(threads, torch_too=False)
@@ -248,13 +252,13 @@ def main(argv=None):
     X = X.astype(dtype)
     print_header("Where the time of an nnkit.MLP epoch goes", machine_info(
         network=f"784-30-10 ReLU, softmax CE, SGD lr={LR}, {args.dtype}",
-        repeats=f"median of {repeats} after 1 warm-up",
+        repeats=f"median of {repeats} after 1 warm-up, interleaved across the rows of a batch size",
         clock="wall time" if args.clock == "wall" else "process CPU time (--clock cpu)"),
         [f"rows per timed epoch: {args.rows or X.shape[0]:,} (batch 1: {min(X.shape[0], 5_000):,}), "
          "times scaled to 60,000 rows"])
 
     # 1. profile
-    pb = 32 if 32 in batches else batches[0]
+    pb = 10 if 10 in batches else batches[0]
     prof_rows = min(X.shape[0], 10_000)
     total, cats, top = profile_epoch(X[:prof_rows], y[:prof_rows], pb, dtype, args.top)
     print(f"cProfile, one epoch of {prof_rows:,} rows at batch {pb} (self time; profiling adds overhead):")
@@ -263,42 +267,33 @@ def main(argv=None):
     print()
     print(table(["function", "calls", "self s", "cum s", "category"],
                 [[label, nc, tt, ct, cat] for tt, label, nc, ct, cat in top]))
+    if args.pyinstrument:
+        text = pyinstrument_epoch(X[:prof_rows], y[:prof_rows], pb, dtype)
+        print("\npyinstrument, the same epoch:\n" + (text or "(pyinstrument is not installed)"))
 
-    # 2. ablation
+    # 2. the gap to the fused loop, taken apart
     results = []
     for batch in batches:
         rows = args.rows or (min(X.shape[0], 5_000) if batch == 1 else X.shape[0])
         Xb, yb = X[:rows], y[:rows]
         scale = 60_000 / rows
-        fused = median(repeat(make_fused(Xb, yb, batch, dtype), repeats, clock=args.clock)) * scale
-        mm = median(repeat(make_matmul(Xb, yb, batch, dtype), repeats, clock=args.clock)) * scale
-        ref_params = None
-        for name, variant in VARIANTS:
-            net, opt = build(variant, dtype)
-            epoch = make_epoch(net, opt, Xb, yb, batch)
-            try:
-                sec = median(repeat(epoch, repeats, clock=args.clock)) * scale
-            except Exception as exc:  # the model's internals changed under the subclass
-                results.append([f"{batch}", name, None, None, None, f"failed: {type(exc).__name__}"])
-                continue
-            # same trajectory as the current code (fresh models, one epoch each)
-            check_net, check_opt = build(variant, dtype)
-            make_epoch(check_net, check_opt, Xb[:2_000], yb[:2_000], batch)()
-            if ref_params is None:
-                ref_params, same = {k: v.copy() for k, v in check_net.params.items()}, "reference"
-            else:
-                tol = 1e-4 if dtype == np.float32 else 1e-10
-                ok = all(np.allclose(check_net.params[k], ref_params[k], rtol=tol, atol=tol)
-                         for k in ref_params)
-                same = "same params" if ok else "DIFFERENT"
-            results.append([f"{batch}", name, sec, sec / fused, sec / mm, same])
-        results.append([f"{batch}", "fused numpy loop", fused, 1.0, fused / mm, ""])
+        epochs = {name: make(Xb, yb, batch, dtype) for name, make in VARIANTS}
+        epochs["np.matmul only"] = make_matmul(Xb, yb, batch, dtype)
+        sec = {k: v * scale for k, v in time_interleaved(epochs, repeats, args.clock).items()}
+        check_rows = min(rows, 2_000)
+        reference = make_nnkit(Xb[:check_rows], yb[:check_rows], batch, dtype)
+        reference()
+        fused, mm = sec["fused numpy loop"], sec["np.matmul only"]
+        for name, make in VARIANTS:
+            check = "reference" if make is make_nnkit else same_params(make, Xb[:check_rows], yb[:check_rows],
+                                                                     batch, dtype, reference.params)
+            results.append([f"{batch}", name, sec[name], sec[name] / fused, sec[name] / mm, check])
         results.append([f"{batch}", "np.matmul only", mm, mm / fused, 1.0, ""])
     print()
     print(table(["batch", "variant", "s/epoch", "/fused", "/matmul", "check"], results))
-    print("(nnkit (current) is the installed code: its /fused is the before/after ratio. The '+' rows build "
-          "the proposal\n step by step from nnkit's public functional pairs, each adding its change to the "
-          "row above)")
+    print("(cumulative: each row adds its obligation to the row above; 'nnkit (public API)' /fused is the "
+          "ratio\n benchmarks/training.py reports, and its step from '+ input checks' is the Python of the "
+          "objects)")
     return results
 
 

@@ -9,7 +9,7 @@ allowed ranges) and the initialization it wants. Everything else is derived from
 * :mod:`nnkit.functional`: the pair ``relu_forward(x) -> (out, cache)`` / ``relu_backward(dout, cache)``;
 * :mod:`nnkit.layers`: the layer class (``ReLU``) and the initialization of :class:`~nnkit.layers.Dense`;
 * :mod:`nnkit.autograd`: the op ``Tensor.relu()``;
-* the lectures' widgets: the activation choices.
+* :data:`TRAINABLE`, the names a widget may offer as hidden activations (its choices are a selection of it).
 
 Backpropagation through an activation is ``dz = dh * f'(z)`` (lecture notation ``δ = σ'(z) ⊙ ...``); a
 derivative kernel receives both ``z`` and ``h = f(z)`` because some derivatives are cheapest in terms of
@@ -30,8 +30,9 @@ import numpy as np
 
 from nnkit._validate import as_float_array, check_finite
 
-__all__ = ["NAMES", "DECLARATIONS", "Declaration", "Param", "Activation", "declare", "get", "check_name",
-           "check_kwargs", "bind", "softmax", "log_softmax"]   # + "<name>" and "<name>_grad", added below
+# + "<name>" and "<name>_grad" for every declared activation, added below
+__all__ = ["NAMES", "TRAINABLE", "DECLARATIONS", "Declaration", "Param", "Activation", "declare", "get",
+           "check_name", "check_kwargs", "bind", "softmax", "log_softmax"]
 
 
 def _as_float(x, name: str, ndim=None) -> np.ndarray:
@@ -187,6 +188,36 @@ declare("elu", layer="ELU", init="he",
         formula=r"\mathrm{elu}(z) = z \text{ if } z > 0 \text{ else } \alpha (e^{z} - 1)",
         dformula=r"\mathrm{elu}'(z) = 1 \text{ if } z > 0 \text{ else } \alpha e^{z} "
                  r"= \mathrm{elu}(z) + \alpha")
+_GELU_C, _GELU_A = math.sqrt(2 / math.pi), 0.044715
+
+
+def _gelu_parts(z):
+    """``(zc, tanh u)``, ``u = √(2/π)(zc + 0.044715 zc³)``, ``zc`` = z clipped to [-10, 10].
+
+    From |z| = 10 on, u > 43 and tanh u is ±1 to the last bit in float32 and float64 alike, so the clip
+    changes no value; it only keeps z³ from overflowing for huge inputs.
+    """
+    zc = np.clip(z, -10, 10)
+    return zc, np.tanh(_GELU_C * (zc + _GELU_A * (zc * zc * zc)))
+
+
+def _gelu(z):
+    return 0.5 * z * (1 + _gelu_parts(z)[1])
+
+
+def _gelu_grad(z, h):
+    zc, t = _gelu_parts(z)
+    return 0.5 * (1 + t) + (0.5 * _GELU_C) * zc * (1 - t * t) * (1 + 3 * _GELU_A * (zc * zc))
+
+
+declare("gelu", layer="GELU", init="he",
+        f=_gelu, df=_gelu_grad,
+        summary="Gaussian error linear unit (Hendrycks and Gimpel 2016) in its tanh form (GPT-2, BERT; "
+                "PyTorch's gelu(approximate='tanh')): z weighted by a smooth step, ≈ z Φ(z).",
+        formula=r"\mathrm{gelu}(z) = \tfrac12 z \left(1 + \tanh u\right), \quad "
+                r"u = \sqrt{2/\pi}\,(z + 0.044715 z^3)",
+        dformula=r"\mathrm{gelu}'(z) = \tfrac12 (1 + \tanh u) + \tfrac12 z (1 - \tanh^2 u)\,"
+                 r"\sqrt{2/\pi}\,(1 + 3 \cdot 0.044715 z^2)")
 declare("gaussian", layer="Gaussian",
         f=lambda z: np.exp(-0.5 * z * z),
         df=lambda z, h: -z * h,
@@ -202,6 +233,9 @@ declare("linear", layer="Identity",
 
 #: the activation names, in the order of the course (derived from :data:`DECLARATIONS`)
 NAMES = tuple(DECLARATIONS)
+#: the names gradient descent can train (a derivative that is not zero almost everywhere): the hidden
+#: activations a network or a widget may offer
+TRAINABLE = tuple(name for name, decl in DECLARATIONS.items() if decl.trainable)
 
 
 # --------------------------------------------------------------------------- checks

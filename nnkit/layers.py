@@ -12,8 +12,8 @@ every other layer receives the previous layer's own output.
 Initialization policy (the only one in nnkit): the weights of a dense layer are drawn for the activation
 of the network, as declared in :mod:`nnkit.activations` (``Declaration.init``):
 
-* He, :math:`W \sim \mathcal N(0, 2/d_{in})`, for the ReLU family (relu, leaky_relu, elu): it keeps the
-  variance of the activations constant across layers when half the units are cut at zero;
+* He, :math:`W \sim \mathcal N(0, 2/d_{in})`, for the ReLU family (relu, leaky_relu, elu, gelu): it keeps
+  the variance of the activations constant across layers when half the units are cut at zero;
 * Glorot/Xavier, :math:`W \sim \mathcal N(0, 2/(d_{in} + d_{out}))`, for every other activation
   (sigmoid, tanh, gaussian, linear, ...);
 
@@ -22,6 +22,8 @@ dense layer (the output layer too), and a hand-built ``Dense`` takes it as ``ini
 """
 
 from __future__ import annotations
+
+from functools import partial
 
 import numpy as np
 
@@ -33,6 +35,7 @@ __all__ = ["Layer", "Dense", "Activation", "Dropout", "Sequential", "INITS", "in
 # + one activation layer class per declared activation (ReLU, Sigmoid, Tanh, ...), added below
 
 INITS = ("he", "glorot", "xavier", "normal")
+_sum = np.add.reduce                      # ndarray.sum without its Python wrapper (a small batch notices)
 
 
 def init_for(activation) -> str:
@@ -87,6 +90,10 @@ class Layer:
 
     def _backward(self, dout, need_dx):  # pragma: no cover - interface
         raise NotImplementedError
+
+    def _backward_into(self, dout):
+        """``_backward(dout, True)`` for a ``dout`` nobody else holds: a layer may overwrite it."""
+        return self._backward(dout, True)
 
     def _out_shape(self):
         return self._need_cache()[-1].shape
@@ -150,12 +157,16 @@ class Dense(Layer):
             self._cache = (x, out)
         return out
 
-    def _backward(self, dout, need_dx):
-        """Stores ``grads["W"] = xᵀ dout``, ``grads["b"] = Σ_n dout``; returns ``dout Wᵀ`` (or None)."""
-        x = self._need_cache()[0]
+    def _backward(self, dout, need_dx=True):
+        """Stores ``grads["W"] = xᵀ dout``, ``grads["b"] = Σ_n dout``; returns ``dout Wᵀ`` (or None).
+
+        Called after a forward pass (the public :meth:`Layer.backward` checks that there was one).
+        """
+        x = self._cache[0]
         grads = self.grads
+        grads["W"] = grads["b"] = None      # the last arrays go before the new ones exist (peak memory)
         grads["W"] = x.T @ dout
-        grads["b"] = dout.sum(axis=0)
+        grads["b"] = _sum(dout, 0)
         return dout @ self.params["W"].T if need_dx else None
 
     def __repr__(self):
@@ -183,17 +194,24 @@ class Activation(Layer):
         self.name, self.kw = name, _act.check_kwargs(name, kw)
         self._given = {k: self.kw[k] for k in kw}
         decl = _act.DECLARATIONS[name]
-        self._f, self._df = decl.f, decl.df
+        # the kernels with the parameters bound once (a call with **kw on every step costs more)
+        self._f = partial(decl.f, **self.kw) if self.kw else decl.f
+        self._df = partial(decl.df, **self.kw) if self.kw else decl.df
 
     def _forward(self, x, train, store):
-        h = self._f(x, **self.kw)
+        h = self._f(x)
         if store:
             self._cache = (x, h)
         return h
 
     def _backward(self, dout, need_dx):
-        x, h = self._need_cache()
-        return dout * self._df(x, h, **self.kw)
+        x, h = self._cache
+        return dout * self._df(x, h)
+
+    def _backward_into(self, dout):
+        x, h = self._cache
+        dout *= self._df(x, h)
+        return dout
 
     def __repr__(self):
         extra = "".join(f", {k}={v!r}" for k, v in self._given.items())
@@ -251,8 +269,14 @@ class Dropout(Layer):
         return out
 
     def _backward(self, dout, need_dx):
-        scale = self._need_cache()[0]
+        scale = self._cache[0]
         return dout if scale is None else dout * scale
+
+    def _backward_into(self, dout):
+        scale = self._cache[0]
+        if scale is not None:
+            dout *= scale
+        return dout
 
     def __repr__(self):
         return f"Dropout(p={self.p}, inverted={self.inverted})"
@@ -333,11 +357,27 @@ class Sequential(Layer):
     def _out_shape(self):
         return self.layers[-1]._out_shape()
 
-    def _backward(self, dout, need_dx):
+    def _backward(self, dout, need_dx, consume=False):
+        """The layers' backward passes in reverse order.
+
+        ``consume=True`` is for a caller that owns ``dout`` and needs the forward pass no more (as
+        :meth:`nnkit.models.MLP.loss`): each layer may then overwrite the gradient it receives, and
+        drops its cache as soon as it has used it, so one training step holds about what a hand-fused
+        loop holds (PyTorch frees its graph after ``backward()`` the same way).
+        """
+        self._grads.clear()                 # refilled by ``grads``; holds no stale array meanwhile
         layers = self.layers
+        if not consume:
+            for layer in layers[:0:-1]:
+                dout = layer._backward(dout, True)
+            return layers[0]._backward(dout, need_dx)
         for layer in layers[:0:-1]:
-            dout = layer._backward(dout, True)
-        return layers[0]._backward(dout, need_dx)
+            dout = layer._backward_into(dout)
+            layer._cache = None
+        first = layers[0]
+        dx = first._backward(dout, need_dx)
+        first._cache = None
+        return dx
 
     def __len__(self):
         return len(self.layers)

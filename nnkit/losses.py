@@ -17,6 +17,8 @@ from nnkit.activations import _as_float, _sigmoid
 __all__ = ["mse", "mae", "zero_one", "hinge", "binary_cross_entropy", "softmax_cross_entropy",
            "kl_divergence"]
 
+_max, _sum = np.maximum.reduce, np.add.reduce    # ndarray.max/sum without their Python wrapper
+
 
 def _pair(pred, target, pred_name="pred", target_name="target"):
     """``pred`` as a float array and ``target`` cast to its dtype, with identical shapes."""
@@ -232,12 +234,14 @@ def _softmax_cross_entropy_kernel(scores, labels):
     """:func:`softmax_cross_entropy` for checked int labels, overwriting ``scores`` with the gradient."""
     n = scores.shape[0]
     rows = np.arange(n)
-    scores -= scores.max(axis=1, keepdims=True)          # <= 0: exp never overflows
+    scores -= _max(scores, 1, keepdims=True)             # <= 0: exp never overflows
     picked = scores[rows, labels]
     p = np.exp(scores, out=scores)
-    sums = p.sum(axis=1, keepdims=True)                  # in [1, C]: its log is safe
+    sums = _sum(p, 1, keepdims=True)                     # in [1, C]: its log is safe
     # -log p_k = log Σ_j e^{shifted_j} - shifted_k (both terms >= 0, so the sums do not cancel)
-    loss = (float(np.log(sums).sum()) - float(picked.sum())) / n
+    per_row = np.log(sums[:, 0])
+    per_row -= picked
+    loss = float(_sum(per_row)) / n
     sums *= n
     p /= sums
     p[rows, labels] -= 1 / n

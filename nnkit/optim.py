@@ -1,4 +1,4 @@
-r"""First-order optimizers: SGD (+ momentum, Nesterov), AdaGrad, RMSProp, Adam and AdamW, each declared once.
+r"""First-order optimizers: SGD (+ momentum, Nesterov), AdaGrad, RMSProp, Adam, AdamW, NAdam, declared once.
 
 An update rule is one :func:`declare` call below: its in-place kernel ``update(x, g, state, **hyper)``
 (the arithmetic on a single array), its hyper-parameters with their defaults and allowed ranges
@@ -150,6 +150,10 @@ def declare(name, *, label, update=None, hyper=None, cls=None, doc="", sliders=N
     for k in rule.sliders:
         if k not in rule.hyper:
             raise ValueError(f"optimizer {name!r}: slider for undeclared hyper-parameter {k!r}")
+    # the classes call the kernel positionally: its parameters after (x, g, state) are the declared ones
+    takes = tuple(inspect.signature(rule.update).parameters)[3:]
+    if takes != tuple(rule.hyper):
+        raise ValueError(f"optimizer {name!r}: the kernel takes {takes}, the declaration {tuple(rule.hyper)}")
     DECLARATIONS[name] = rule
     return rule
 
@@ -316,6 +320,48 @@ declare("adamw", label="AdamW", cls="AdamW", update=_adamw,
     """)
 
 
+def _nadam(x, g, state, lr, beta1, beta2, eps, weight_decay, momentum_decay):
+    if weight_decay:
+        g = g + weight_decay * x
+    t = state["t"] = state.get("t", 0) + 1
+    m, v = state.get("m"), state.get("v")
+    if m is None:
+        m = state["m"] = np.zeros_like(x)
+        v = state["v"] = np.zeros_like(x)
+    mu = beta1 * (1.0 - 0.5 * 0.96 ** (t * momentum_decay))              # momentum schedule μ_t
+    mu_next = beta1 * (1.0 - 0.5 * 0.96 ** ((t + 1) * momentum_decay))
+    mu_product = state["mu_product"] = state.get("mu_product", 1.0) * mu   # Π_{i<=t} μ_i (a python float)
+    m += (1.0 - beta1) * (g - m)
+    v *= beta2
+    v += (1.0 - beta2) * (g * g)
+    denom = np.sqrt(v / (1.0 - beta2 ** t))
+    denom += eps
+    x -= (lr * (1.0 - mu) / (1.0 - mu_product)) * (g / denom)              # the gradient's share
+    x -= (lr * mu_next / (1.0 - mu_product * mu_next)) * (m / denom)      # the look-ahead momentum
+
+
+declare("nadam", label="NAdam", cls="NAdam", update=_nadam,
+        hyper={**_ADAM_HYPER, "lr": Hyper(2e-3, "positive", _LR),
+               "weight_decay": Hyper(0.0, "nonnegative", _WD),
+               "momentum_decay": Hyper(4e-3, "nonnegative", "ψ, how fast μ_t warms up to β1")},
+        sliders={"lr": "lr", "beta1": "beta1", "beta2": "beta2"},
+        doc=r"""NAdam (Dozat 2016): Adam with Nesterov momentum, stepping from where momentum is about to go.
+
+    Adam's step uses m̂_t; NAdam mixes the current gradient with the *next* momentum, as Nesterov's method
+    looks ahead, and warms the momentum coefficient up over the first steps. Same semantics as
+    ``torch.optim.NAdam`` (decoupled_weight_decay off)::
+
+        for t = 1, 2, ...:
+            g_t   = grad_t + λ x_{t-1}
+            μ_t   = β1 (1 - ½ 0.96^(t ψ)),   μ_{t+1} = β1 (1 - ½ 0.96^((t+1) ψ))
+            m_t   = β1 m_{t-1} + (1 - β1) g_t
+            v_t   = β2 v_{t-1} + (1 - β2) g_t²
+            d_t   = sqrt(v_t / (1 - β2^t)) + ε
+            x_t   = x_{t-1} - α (1 - μ_t) / (1 - Π_{i<=t} μ_i) · g_t / d_t
+                            - α μ_{t+1} / (1 - Π_{i<=t+1} μ_i) · m_t / d_t
+    """)
+
+
 # ---------------------------------------------------------------------------------------------------
 # derived: the pure single-array rules
 
@@ -402,7 +448,7 @@ class Optimizer:
             hyper[k] = v
         checked = self.rule.check(hyper, cls)
         self.__dict__.update(checked)
-        self.__dict__["_hyper"] = checked
+        self.__dict__["_hyper"] = tuple(checked.values())   # None: validate again at the next step
         self.params = params
         self.state: dict[str, dict] = {}
 
@@ -417,15 +463,19 @@ class Optimizer:
 
     def step(self, grads: dict) -> None:
         """Update every parameter in place from ``grads`` (a dict with the same keys as ``params``)."""
-        hyper = self._hyper
-        if hyper is None:
-            hyper = self.__dict__["_hyper"] = self.hyper()
+        values = self._hyper                           # the kernel's parameters, in declared order
+        if values is None:
+            values = self.__dict__["_hyper"] = tuple(self.hyper().values())
         update, state = self.rule.update, self.state
+        if not isinstance(grads, dict):
+            raise TypeError(f"grads: expected a dict name -> ndarray, got {type(grads).__name__}")
         for name, x in self.params.items():
-            g = grads.get(name)
-            if g is None:
-                raise ValueError(f"grads: missing gradient for parameter {name!r} (got keys {sorted(grads)})")
-            if type(g) is not np.ndarray or g.dtype != x.dtype:
+            try:
+                g = grads[name]
+            except KeyError:
+                raise ValueError(f"grads: missing gradient for parameter {name!r} "
+                                 f"(got keys {sorted(grads)})") from None
+            if type(g) is not np.ndarray or (g.dtype is not x.dtype and g.dtype != x.dtype):
                 g = np.asarray(g).astype(x.dtype, copy=False)
             if g.shape != x.shape:
                 raise ValueError(f"grads[{name!r}]: expected the shape of params[{name!r}] {x.shape}, "
@@ -433,7 +483,7 @@ class Optimizer:
             s = state.get(name)
             if s is None:
                 s = state[name] = {}
-            update(x, g, s, **hyper)
+            update(x, g, s, *values)
 
     def __repr__(self):
         args = ", ".join(f"{k}={v!r}" for k, v in self.hyper().items())

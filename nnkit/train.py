@@ -94,6 +94,12 @@ def fit(model, X, y, optimizer, epochs=10, batch_size=32, shuffle=True, seed=0, 
     Returns
     -------
     History
+
+    Raises
+    ------
+    ValueError, TypeError
+        Bad arguments, before any step: the data are checked once per call (``model.validate(X, y)`` when
+        the model has one, e.g. every label in range), not batch by batch.
     """
     for attr in ("params", "loss", "score"):
         if not hasattr(model, attr):
@@ -121,6 +127,11 @@ def fit(model, X, y, optimizer, epochs=10, batch_size=32, shuffle=True, seed=0, 
             raise ValueError("early_stopping: needs validation data, pass X_val and y_val")
     if callback is not None and not callable(callback):
         raise TypeError(f"callback: expected a callable(epoch, history), got {type(callback).__name__}")
+    validate = getattr(model, "validate", None)       # the whole data set checked once, not per batch
+    if validate is not None:
+        validate(X, y)
+        if has_val:
+            validate(X_val, y_val)
 
     rng = as_rng(seed)
     n = X.shape[0]

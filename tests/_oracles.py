@@ -65,6 +65,7 @@ TORCH_ACTIVATIONS = {
     "relu": (torch.relu, {}),
     "leaky_relu": (lambda z: _F.leaky_relu(z, 0.01), {}),
     "elu": (_F.elu, {}),
+    "gelu": (lambda z: _F.gelu(z, approximate="tanh"), {}),
     "gaussian": (lambda z: torch.exp(-z * z / 2), {}),
     "linear": (lambda z: z * 1, {}),
 }

@@ -25,7 +25,8 @@ from tests._oracles import (
 
 
 def test_names_are_the_contract():
-    assert A.NAMES == ("step", "sign", "sigmoid", "tanh", "relu", "leaky_relu", "elu", "gaussian", "linear")
+    assert A.NAMES == ("step", "sign", "sigmoid", "tanh", "relu", "leaky_relu", "elu", "gelu", "gaussian",
+                       "linear")
 
 
 def test_every_declared_activation_has_an_oracle_and_derived_functions():
@@ -34,6 +35,7 @@ def test_every_declared_activation_has_an_oracle_and_derived_functions():
     from nnkit import autograd, functional, layers
 
     assert A.NAMES == tuple(A.DECLARATIONS)
+    assert A.TRAINABLE == tuple(n for n in A.NAMES if A.DECLARATIONS[n].trainable)
     assert set(TORCH_ACTIVATIONS) == set(A.NAMES)
     for name, decl in A.DECLARATIONS.items():
         assert callable(getattr(A, name)) and callable(getattr(A, f"{name}_grad")), name
@@ -48,6 +50,14 @@ def test_every_declared_activation_has_an_oracle_and_derived_functions():
             if param.low > -np.inf:
                 with pytest.raises(ValueError, match=f"{pname}: expected a value in"):
                     A.get(name, **{pname: param.low - 1})
+
+
+def test_widget_activation_choices_are_declared_trainable_activations():
+    """A widget offers a selection of the declared activations, each one a network can train."""
+    pytest.importorskip("ipywidgets")
+    from nnkit.widgets import boundary
+
+    assert boundary.ACTIVATIONS and set(boundary.ACTIVATIONS) <= set(A.TRAINABLE)
 
 
 def test_hand_values():
@@ -75,6 +85,11 @@ def test_hand_values():
     np.testing.assert_array_equal(A.linear_grad(z), 1)
     np.testing.assert_allclose(A.elu_grad(z), [np.exp(-2), 1, 1])     # α e^0 = 1 at the kink (torch)
     np.testing.assert_allclose(A.elu_grad(z, alpha=0.5), [0.5 * np.exp(-2), 0.5, 1])
+    # gelu (tanh form): 0 and slope 1/2 at 0; gelu(1) = ½(1 + tanh(√(2/π)·1.044715)) = 0.841192 (torch)
+    assert A.gelu(0.0) == 0 and A.gelu_grad(0.0) == 0.5
+    assert A.gelu(1.0) == pytest.approx(0.5 * (1 + np.tanh(np.sqrt(2 / np.pi) * 1.044715)), rel=1e-15)
+    assert A.gelu(1.0) == pytest.approx(0.841192, abs=1e-6)
+    np.testing.assert_allclose(A.gelu(z) - A.gelu(-z), z, rtol=1e-14, atol=1e-15)   # as z Φ(z) - (-z) Φ(-z)
 
 
 def test_softmax_hand_example_and_rows_sum_to_one():
@@ -126,6 +141,11 @@ def test_stable_for_large_inputs():
         sm = A.softmax(big)
         ls = A.log_softmax(big)
         e, eg = A.elu(big), A.elu_grad(big)
+        ge, gg = A.gelu(big), A.gelu_grad(big)
+        g32 = A.gelu_grad(np.array([-1e30, 1e30], dtype=np.float32))     # z³ would overflow float32
+    np.testing.assert_array_equal(ge, [0, 0, 0, 800, 1e4])
+    np.testing.assert_array_equal(gg, [0, 0, 0.5, 1, 1])
+    np.testing.assert_array_equal(g32, [0, 1])
     np.testing.assert_array_equal(e[-2:], [800, 1e4])
     np.testing.assert_array_equal(eg[-2:], 1)
     assert e[0] == -1 and eg[0] == 0
@@ -167,7 +187,7 @@ def test_get_returns_frozen_activation_with_parameters():
 
 def test_unknown_name_lists_valid_names():
     with pytest.raises(ValueError, match="unknown name 'softplus'.*step, sign, sigmoid, tanh, relu, "
-                                         "leaky_relu, elu, gaussian, linear"):
+                                         "leaky_relu, elu, gelu, gaussian, linear"):
         A.get("softplus")
     with pytest.raises(TypeError, match="expected a name"):
         A.get(3)

@@ -209,6 +209,19 @@ def test_float32_end_to_end():
     assert all(p.dtype == np.float32 for p in net.params.values())
 
 
+def test_backward_leaves_the_callers_arrays_alone():
+    """Only a pass that owns its upstream gradient (MLP.loss) may overwrite it; the public backward of a
+    network that ends in an activation or dropout must not touch the caller's ``dout``."""
+    net = layers.Sequential(layers.Dense(3, 4, seed=1), layers.Tanh(), layers.Dropout(0.5, seed=2))
+    x = np.random.default_rng(0).standard_normal((5, 3))
+    out = net.forward(x, train=True)
+    dout = np.random.default_rng(1).standard_normal(out.shape)
+    kept = dout.copy()
+    net.backward(dout)
+    np.testing.assert_array_equal(dout, kept)
+    assert all(layer._cache is not None for layer in net)          # and keeps its caches
+
+
 def test_errors():
     with pytest.raises(ValueError, match="init: expected one of he, glorot, xavier, normal, got 'lecun'"):
         layers.Dense(3, 2, init="lecun")

@@ -170,6 +170,26 @@ def test_initialization_he_and_glorot_seeded():
     assert not np.array_equal(MLP([3, 4, 2], seed=5).params["W1"], MLP([3, 4, 2], seed=6).params["W1"])
 
 
+@pytest.mark.parametrize("act", activations.NAMES)
+def test_one_initialization_policy_for_every_declared_activation(act):
+    """The policy of nnkit.layers (He for the ReLU family, Glorot otherwise, as each activation declares),
+    applied to every dense layer, output layer included; and MLP is exactly the Sequential that
+    layers.stack builds from the same seed: one composition path."""
+    from nnkit import layers
+
+    model = MLP([400, 300, 200], activation=act, seed=0)
+    he = activations.DECLARATIONS[act].init == "he"
+    for l, (d_in, d_out) in enumerate(((400, 300), (300, 200)), start=1):
+        want = np.sqrt(2 / d_in) if he else np.sqrt(2 / (d_in + d_out))
+        assert model.params[f"W{l}"].std() == pytest.approx(want, rel=0.02), (act, l)
+        assert not model.params[f"b{l}"].any()
+    net = layers.Sequential(*layers.stack([400, 300, 200], act, seed=0))
+    assert [type(layer) for layer in net] == [type(layer) for layer in model.layers]
+    assert net.params.keys() == model.params.keys()
+    for k, v in net.params.items():
+        np.testing.assert_array_equal(v, model.params[k], err_msg=k)
+
+
 def test_softmax_regression_lecture_scores():
     model = SoftmaxRegression(1, 3)
     model.params["W1"][...] = [[3.2, 5.1, -1.7]]
@@ -398,6 +418,23 @@ def test_bad_data():
         MLP([3, 2], output="linear").loss(X, np.zeros((5, 1)))
 
 
+@pytest.mark.parametrize("dtype", [np.int8, np.int16, np.int32, np.int64, np.uint8, np.uint16, np.uint64])
+def test_labels_of_every_integer_width_are_range_checked(dtype):
+    """loss() checks labels by one reduction of their unsigned reading: negative labels of any width are
+    caught, also when there are more classes than the width's positive half (int8 and 129 classes)."""
+    X = np.zeros((3, 2))
+    for C in (3, 129):
+        model = MLP([2, C], seed=0)
+        assert np.isfinite(model.loss(X, np.array([0, 1, 2], dtype=dtype))[0])
+        if C <= np.iinfo(dtype).max:                         # (int8 cannot hold the label 129)
+            with pytest.raises(ValueError, match=f"label {C} out of range for {C} classes"):
+                model.loss(X, np.array([0, C, 1], dtype=dtype))
+        if np.issubdtype(dtype, np.signedinteger):
+            for negative in (-1, np.iinfo(dtype).min):          # int8's -128 reads as 128 < 129 unsigned
+                with pytest.raises(ValueError, match=f"labels must be >= 0, got {negative}"):
+                    model.loss(X, np.array([0, negative, 2], dtype=dtype))
+
+
 def test_one_hot_least_squares_classifier_and_soft_bce_targets():
     rng = np.random.default_rng(0)
     y = np.arange(90) % 3
@@ -446,6 +483,9 @@ def test_mlp_backward_checks_the_upstream_gradient():
     with pytest.raises(ValueError, match="dout: contains NaN"):
         model.backward(np.full((5, 2), np.nan))
     assert model.backward(np.ones((5, 2))).shape == (5, 3)
+    model.loss(np.ones((5, 3)), np.zeros(5, dtype=int))     # loss() consumed its own forward pass
+    with pytest.raises(RuntimeError, match=r"forward\(X\) first \(loss\(\) runs its own backward"):
+        model.backward(np.ones((5, 2)))
 
 
 @pytest.mark.parametrize("output, loss", PAIRS + [("linear", "hinge")])
@@ -457,6 +497,7 @@ def test_evaluate_is_the_loss_without_side_effects(output, loss):
     X, y = _problem(output, loss, 3)
     X2, y2 = _problem(output, loss, 3, seed=9, n=4)
     model.loss(X, y)                                   # the gradients a student is about to apply
+    model.forward(X, train=True)                       # and a forward pass a backward will follow
     arrays = dict(model.grads)
     saved = {k: v.copy() for k, v in model.grads.items()}
     rng_state = model.rng.bit_generator.state
@@ -466,5 +507,5 @@ def test_evaluate_is_the_loss_without_side_effects(output, loss):
     assert all(model.grads[k] is arrays[k] for k in arrays)
     for k in saved:
         np.testing.assert_array_equal(model.grads[k], saved[k], err_msg=k)
-    assert model.backward(np.ones((X.shape[0], 3))).shape == X.shape    # backward still follows loss(X)
+    assert model.backward(np.ones((X.shape[0], 3))).shape == X.shape    # backward still follows forward(X)
     assert value == model.loss(X2, y2, train=False)[0]

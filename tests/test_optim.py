@@ -27,6 +27,11 @@ CASES = {
     "adamw": (optim.AdamW, {"lr": 0.01}, "AdamW", {"lr": 0.01}),
     "adamw_decay": (optim.AdamW, {"lr": 0.01, "beta1": 0.8, "weight_decay": 0.3},
                     "AdamW", {"lr": 0.01, "betas": (0.8, 0.999), "weight_decay": 0.3}),
+    "nadam": (optim.NAdam, {"lr": 0.01}, "NAdam", {"lr": 0.01}),
+    "nadam_all": (optim.NAdam, {"lr": 0.02, "beta1": 0.8, "beta2": 0.99, "eps": 1e-6, "weight_decay": 0.05,
+                                "momentum_decay": 0.01},
+                  "NAdam", {"lr": 0.02, "betas": (0.8, 0.99), "eps": 1e-6, "weight_decay": 0.05,
+                            "momentum_decay": 0.01}),
     "adam_betas": (optim.Adam, {"lr": 0.01, "beta1": 0.5, "beta2": 0.9, "eps": 1e-6, "weight_decay": 0.01},
                    "Adam", {"lr": 0.01, "betas": (0.5, 0.9), "eps": 1e-6, "weight_decay": 0.01}),
 }
@@ -56,8 +61,23 @@ def test_trajectory_matches_torch_optim(case):
     tparams = {k: torch.tensor(x0, dtype=torch.float64, requires_grad=True)
                for k, (_, _, x0) in problem.items()}
     opt = cls(params, **kw)
-    topt = getattr(torch.optim, tname)(list(tparams.values()), **tkw)
     arrays = {k: params[k] for k in params}          # the optimizer must update these very objects
+    # torch keeps scalar state (NAdam's running product of μ_t) in its default dtype: float64 here, like ours
+    previous = torch.get_default_dtype()
+    torch.set_default_dtype(torch.float64)
+    try:
+        topt = getattr(torch.optim, tname)(list(tparams.values()), **tkw)
+        worst = _run_against_torch(opt, topt, params, tparams, problem)
+    finally:
+        torch.set_default_dtype(previous)
+    assert worst < 1e-12, f"{case}: mine vs torch max rel diff {worst:.3g}"
+    assert all(params[k] is arrays[k] for k in params)
+    # the trajectory really moved (the test would be void on a no-op optimizer)
+    assert max(np.max(np.abs(params[k] - problem[k][2])) for k in params) > 1e-2
+
+
+def _run_against_torch(opt, topt, params, tparams, problem):
+    """100 steps of both on the same quadratic; the largest relative difference seen."""
     worst = 0.0
     for _ in range(100):
         opt.step({k: _grad(problem, k, params[k]) for k in params})
@@ -67,10 +87,7 @@ def test_trajectory_matches_torch_optim(case):
         for k in params:
             theirs = tparams[k].detach().numpy()
             worst = max(worst, np.max(np.abs(params[k] - theirs)) / max(1.0, np.max(np.abs(theirs))))
-    assert worst < 1e-12, f"{case}: mine vs torch max rel diff {worst:.3g}"
-    assert all(params[k] is arrays[k] for k in params)
-    # the trajectory really moved (the test would be void on a no-op optimizer)
-    assert max(np.max(np.abs(params[k] - problem[k][2])) for k in params) > 1e-2
+    return worst
 
 
 def test_every_declared_rule_has_a_torch_oracle_and_derived_tables():
@@ -148,7 +165,8 @@ def test_float32_stays_float32_in_place_and_state_is_lazy(cls):
 
 
 def test_rules_names():
-    assert list(optim.RULES) == ["sgd", "momentum", "nesterov", "adagrad", "rmsprop", "adam", "adamw"]
+    assert list(optim.RULES) == ["sgd", "momentum", "nesterov", "adagrad", "rmsprop", "adam", "adamw",
+                                 "nadam"]
     # the presets can be overridden
     x, s = optim.RULES["momentum"](np.array([1.0]), np.array([1.0]), None, lr=1.0, momentum=0.5)
     x, s = optim.RULES["momentum"](x, np.array([1.0]), s, lr=1.0, momentum=0.5)
@@ -224,6 +242,18 @@ def test_undeclared_hyper_parameters_are_rejected():
     with pytest.raises(TypeError, match="nesterov: expected True or False"):
         optim.SGD(p, lr=0.1, momentum=0.9, nesterov="yes")
     assert optim.SGD(p, 0.1, 0.9).momentum == 0.9              # positional, in declared order
+
+
+def test_nadam_first_step_by_hand():
+    # t = 1, eps = 0: m = (1-β1) g and sqrt(v / (1-β2)) = |g|, so the step is
+    # lr·sign(g)·(1 + μ2 (1-β1) / (1 - μ1 μ2)), μ_t = β1 (1 - ½ 0.96^(t ψ)): the gradient's share
+    # (1-μ1)/(1-μ1) = 1 plus the look-ahead momentum
+    b1, psi, lr = 0.9, 0.004, 0.1
+    mu1, mu2 = b1 * (1 - 0.5 * 0.96 ** psi), b1 * (1 - 0.5 * 0.96 ** (2 * psi))
+    x, state = optim.nadam_step(np.array([1.0, 1.0]), np.array([3.0, -0.5]), None, lr=lr, eps=0.0)
+    step = lr * (1 + mu2 * (1 - b1) / (1 - mu1 * mu2))
+    np.testing.assert_allclose(x, [1 - step, 1 + step], rtol=1e-14)
+    assert state["t"] == 1 and state["mu_product"] == pytest.approx(mu1, rel=1e-15)
 
 
 def test_adamw_decay_is_decoupled_by_hand():

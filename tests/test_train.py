@@ -161,6 +161,28 @@ def test_bad_arguments():
         fit(model, np.zeros((60, 5)), y, opt, progress=False)
 
 
+def test_bad_data_stops_fit_before_the_first_step():
+    """The data are checked once, up front: a bad label in the last batch changes no parameter."""
+    X, y = _blobs()
+    X_val, y_val = _blobs(30, seed=1)
+    model = _model()
+    before = {k: v.copy() for k, v in model.params.items()}
+    opt = optim.SGD(model.params, lr=0.1)
+    y_bad = y.copy()
+    y_bad[-1] = 3
+    with pytest.raises(ValueError, match=r"y: label 3 out of range for 3 classes"):
+        fit(model, X, y_bad, opt, batch_size=8, shuffle=False, progress=False)
+    y_val_bad = y_val.copy()
+    y_val_bad[0] = -1
+    with pytest.raises(ValueError, match="y: labels must be >= 0, got -1"):
+        fit(model, X, y, opt, X_val=X_val, y_val=y_val_bad, progress=False)
+    with pytest.raises(ValueError, match=r"X: expected shape \(\?, 2\)"):
+        fit(model, X, y, opt, X_val=np.zeros((30, 3)), y_val=y_val, progress=False)
+    for k, v in before.items():
+        np.testing.assert_array_equal(model.params[k], v, err_msg=k)
+    assert opt.state == {}
+
+
 def test_validation_leaves_the_last_gradients_alone():
     """fit's validation loss comes from model.evaluate: the grads after fit are the last batch's."""
     X, y = _blobs()

@@ -47,6 +47,22 @@ OUTPUTS = ("softmax", "sigmoid", "linear")
 LOSSES = {"cross_entropy": ("softmax",), "bce": ("sigmoid",), "mse": OUTPUTS, "mae": OUTPUTS,
           "hinge": ("linear",)}
 _DEFAULT_LOSS = {"softmax": "cross_entropy", "sigmoid": "bce", "linear": "mse"}
+_UNSIGNED = {k: np.dtype(f"u{k}") for k in (1, 2, 4, 8)}
+_max, _sum = np.maximum.reduce, np.add.reduce            # the reductions without ndarray.max's wrapper
+
+
+def _out_of_range(labels, C) -> bool:
+    """Whether an integer label lies outside [0, C), by one reduction where min and max take two.
+
+    Read as unsigned integers of the same width, negative labels become the largest values (at least
+    2^(bits-1)), so ``max >= C`` finds them too whenever ``C <= 2^(bits-1)``; otherwise min and max.
+    """
+    size = labels.dtype.itemsize
+    if labels.dtype.kind == "u":
+        return _max(labels) >= C
+    if C <= 2 ** (8 * size - 1):
+        return _max(labels.view(_UNSIGNED[size])) >= C
+    return labels.min() < 0 or labels.max() >= C
 
 
 def _check_dtype(dtype):
@@ -184,7 +200,7 @@ class MLP(Sequential):
         passes the scan and trains on (as before: the loss says inf).
         """
         z = self.layers[0]._forward(X, train, store)
-        if not math.isfinite(z.sum()):
+        if not math.isfinite(_sum(z, None)):
             check_finite(X, "X")
         return z
 
@@ -217,7 +233,8 @@ class MLP(Sequential):
         ``δ^{l-1} = σ'(z^{l-1}) ⊙ (δ^l W^{lᵀ})``.
         """
         if self.layers[-1]._cache is None:
-            raise RuntimeError("backward: call forward(X) first")
+            raise RuntimeError("backward: call forward(X) first (loss() runs its own backward pass and "
+                               "releases the forward pass's caches)")
         dout = as_float_array(dout, "dout", dtype=self.dtype)
         check_shape(dout, "dout", self._out_shape())
         return self._backward(dout, need_dx=True)
@@ -233,7 +250,7 @@ class MLP(Sequential):
             if y.shape[0] != n:
                 raise ValueError(f"X has {n} rows but y has {y.shape[0]}; "
                                  "they must describe the same examples")
-            if y.size and (y.min() < 0 or y.max() >= C):
+            if y.size and _out_of_range(y, C):
                 as_labels(y, "y", C)                         # raises, naming the bad label
             return y
         y_arr = np.asarray(y)
@@ -295,7 +312,13 @@ class MLP(Sequential):
         return value
 
     def loss(self, X, y, train=True):
-        """Loss and gradients on a batch, regularization included.
+        """Loss and gradients on a batch, regularization included: forward pass, loss, backward pass.
+
+        Checked per call from attributes and one reduction each (X's dtype and shape, the labels' range,
+        NaN/inf through the first layer's output), so the training loop pays little for clear errors.
+        The backward pass consumes the forward pass (as PyTorch frees its graph after ``backward()``):
+        each layer's cache is released once used, so a :meth:`backward` of your own needs its own
+        :meth:`forward`.
 
         Parameters
         ----------
@@ -316,11 +339,31 @@ class MLP(Sequential):
         t = self._targets(y, X.shape[0])
         scores = self._forward(self._first_layer(X, train, True), train, True, start=1)
         value, dscores = self._data_loss(scores, t)
-        self._backward(dscores, need_dx=False)
+        self._backward(dscores, need_dx=False, consume=True)
         grads = self.grads
         if self.l2 or self.l1:
             value = self._penalties(value, grads)
         return value, grads
+
+    def validate(self, X, y) -> None:
+        """Check a whole data set against this model once, with the messages :meth:`loss` would give.
+
+        :func:`nnkit.train.fit` calls it before the first step, so a bad label in the last batch stops
+        training before any parameter has changed; the per-batch checks of :meth:`loss` then only look at
+        attributes and one reduction.
+
+        Parameters
+        ----------
+        X : array_like (N, D)
+        y : targets, as for :meth:`loss`
+
+        Raises
+        ------
+        ValueError, TypeError
+            Naming the argument and what was wrong (shape, NaN/inf, a label out of range, ...).
+        """
+        X = self._check_X(X)
+        self._targets(y, X.shape[0])
 
     def evaluate(self, X, y) -> float:
         """The loss on a batch in test mode (no dropout), regularization included, without a backward pass.
