@@ -291,10 +291,14 @@ declare("adam", label="Adam", cls="Adam", update=_adam,
             g_t   = grad_t + λ x_{t-1}
             m_t   = β1 m_{t-1} + (1 - β1) g_t             first moment  (momentum)
             v_t   = β2 v_{t-1} + (1 - β2) g_t²            second moment (RMSProp)
-            m̂_t   = m_t / (1 - β1^t)                      bias correction: m_t, v_t start at 0 and
-            v̂_t   = v_t / (1 - β2^t)                      would make the first steps far too small
+            m̂_t   = m_t / (1 - β1^t)                      bias correction: m_t, v_t start at 0, so
+            v̂_t   = v_t / (1 - β2^t)                      both are biased towards 0
             x_t   = x_{t-1} - α m̂_t / (sqrt(v̂_t) + ε)
         return x
+
+    Without the correction the first step would be too *large*, not too small: at t = 1,
+    m_1 / sqrt(v_1) = (1 - β1) g / (sqrt(1 - β2) |g|), i.e. 0.1 / sqrt(0.001) ≈ 3.16 times the
+    corrected step α sign(g) for the default β1 = 0.9, β2 = 0.999.
     """)
 
 
