@@ -81,8 +81,8 @@ def as_user(settings: dict, name: str, cmd: list[str], cwd: str | None = None, c
 
 def check_python(settings: dict, name: str) -> None:
     """Every user's server runs the course's Python: it must run as a user, not only as root."""
-    probe = as_user(settings, name, [settings["python"], "-c", "import jupyterhub, nbgrader, nnkit"], check=False,
-                    timeout=120)
+    probe = as_user(settings, name, [settings["python"], "-c", "import jupyterhub, nbgrader, nnkit"],
+                    check=False, timeout=120)
     if probe.returncode != 0:
         raise SystemExit(
             f"deploy: {settings['python']} does not run as the user {name}:\n{probe.stderr.strip()[-800:]}\n"
@@ -152,6 +152,8 @@ def setup(args) -> dict:
             made["users"].append(name)
         elif name in instructors + graders:
             run(["usermod", "-aG", staff_group, name])
+        # a student's home holds the secret of each submission (nbgrader's cache): nobody else reads it
+        os.chmod(pwd.getpwnam(name).pw_dir, 0o700)
         passwords[name] = args.password or secrets.token_urlsafe(9)
         run(["chpasswd"], input=f"{name}:{passwords[name]}\n")
     (state / ACCOUNTS).write_text(json.dumps(made))
@@ -197,8 +199,8 @@ def setup(args) -> dict:
     names = args.assignment or sorted(d.name for d in (course / "solutions").iterdir() if d.is_dir())
     root = settings["course_root"]
     check_python(settings, students[0] if students else args.instructor)
-    as_user(settings, args.instructor, [python, "-m", "nnkit.course.cli", "--course", root, "release", *names],
-            cwd=root)
+    release = [python, "-m", "nnkit.course.cli", "--course", root, "release", *names]
+    as_user(settings, args.instructor, release, cwd=root)
     for name in names:
         if args.due:
             as_user(settings, args.instructor, [python, "-m", "nbgrader", "db", "assignment", "add", name,

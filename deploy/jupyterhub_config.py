@@ -39,7 +39,7 @@ c.JupyterHub.cleanup_servers = True  # stopping the hub stops every user's serve
 
 # --- who may log in
 c.JupyterHub.authenticator_class = SETTINGS.get("authenticator", "pam")
-c.Authenticator.allowed_users = set(SETTINGS["instructors"]) | set(SETTINGS["graders"]) | set(SETTINGS["students"])
+c.Authenticator.allowed_users = STAFF | set(SETTINGS["students"])
 c.Authenticator.admin_users = set(SETTINGS["instructors"])
 
 # --- each user's server: JupyterLab from the course's Python, as that Unix user, in their home

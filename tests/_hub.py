@@ -51,7 +51,8 @@ def require_hub_host() -> None:
     need(os.geteuid() == 0, "the hub tests create Unix accounts: run them as root (CI does)")
     need(shutil.which("configurable-http-proxy") is not None,
          "configurable-http-proxy not found (npm install -g configurable-http-proxy)")
-    need(shutil.which("useradd") is not None and shutil.which("runuser") is not None, "useradd/runuser missing")
+    need(shutil.which("useradd") is not None and shutil.which("runuser") is not None,
+         "useradd/runuser missing (apt-get install passwd util-linux)")
 
 
 def _runs_as_nobody(python: str) -> bool:
@@ -65,8 +66,8 @@ def course_python(base: Path) -> str:
     if _runs_as_nobody(sys.executable):
         return sys.executable
     system = Path("/usr/bin/python3")
-    probe = subprocess.run([str(system), "-c", "import sys; print(sys.version_info[:2])"], capture_output=True,
-                           text=True, timeout=60) if system.exists() else None
+    probe = subprocess.run([str(system), "-c", "import sys; print(sys.version_info[:2])"],
+                           capture_output=True, text=True, timeout=60) if system.exists() else None
     need(probe is not None and probe.stdout.strip() == str(tuple(sys.version_info[:2])),
          f"{sys.executable} cannot run as another user and /usr/bin/python3 is not Python "
          f"{sys.version_info[0]}.{sys.version_info[1]}")
@@ -74,7 +75,10 @@ def course_python(base: Path) -> str:
     subprocess.run([str(system), "-m", "venv", "--without-pip", str(venv)], check=True, timeout=300)
     purelib = Path(sysconfig.get_paths()["purelib"])
     site = next((venv / "lib").glob("python3*/site-packages"))
-    (site / "_nnkit_test_env.pth").write_text(f"{purelib}\n")
+    # and the course's copy of nnkit (deploy/demo puts it in STATE/lib), which the hub also puts on
+    # PYTHONPATH: the grader's runner starts Python with a clean environment, so it must be on the path
+    # the way an installed nnkit is.
+    (site / "_nnkit_test_env.pth").write_text(f"{base / 'state' / 'lib'}\n{purelib}\n")
     # its console scripts (alembic, which nbgrader runs to stamp a new gradebook; jupyter; nbgrader)
     python = venv / "bin" / "python"
     for script in (Path(sys.prefix) / "bin").iterdir():
