@@ -71,6 +71,9 @@ def pre_spawn_hook(spawner):
         env["PYTHONPATH"] = SETTINGS["pythonpath"]  # the course's copy of nnkit, readable by everyone
     if role == "staff":
         env["NNKIT_COURSE_ROOT"] = SETTINGS["course_root"]
+        # formgrader needs the course inside the server's root: the staff work in the course's folder
+        # (solutions/, exercises/, course/), the students in their home
+        spawner.notebook_dir = str(Path(SETTINGS["course_root"]).parent)
     spawner.environment.update(env)
 
 

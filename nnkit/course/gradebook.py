@@ -159,7 +159,8 @@ api = NbGraderAPI(CourseDirectory(config=cfg), config=cfg)
 out = {}
 for name in names:
     r = api.generate_assignment(name, force=True, create=True)
-    out[name] = None if r["success"] else ((r.get("log") or "")[-3000:] + (r.get("error") or "failed")[-3000:])
+    why = (r.get("log") or "")[-3000:] + (r.get("error") or "failed")[-3000:]  # the log names the cause
+    out[name] = None if r["success"] else why
 print("@@RESULT@@" + json.dumps(out))
 """
 
