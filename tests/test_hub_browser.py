@@ -186,7 +186,8 @@ def test_two_students_and_an_instructor_through_the_hub(hub, browser):
             pages[s] = login(browser, hub, s)
             page = pages[s][1]
             # a student's JupyterLab has the Assignment List, not the instructor's tools
-            assert "Assignment List" in nbgrader_menu(page)
+            menu = nbgrader_menu(page)
+            assert "Assignment List" in menu and "Formgrader" not in menu, menu
             assert page.locator("text=Create Assignment").count() == 0
             assert page.goto(f"{hub.url}/user/{s}/formgrader").status == 404
             page.goto(servers[s].lab_url())
@@ -220,6 +221,7 @@ def test_two_students_and_an_instructor_through_the_hub(hub, browser):
         # the instructor sees both graded submissions in formgrader (served from the PostgreSQL gradebook)
         pages[INSTRUCTOR] = login(browser, hub, INSTRUCTOR)
         page = pages[INSTRUCTOR][1]
+        assert "Formgrader" in nbgrader_menu(page)
         page.goto(f"{hub.url}/user/{INSTRUCTOR}/formgrader/manage_submissions/{A}")
         table = page.locator("table", has_text=BOB)
         table.wait_for()
