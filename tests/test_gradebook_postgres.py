@@ -114,6 +114,7 @@ def test_same_grades_on_sqlite_and_postgres(postgres, tmp_path):
     assert cli.main(["--course", str(lite), "grade", fx.ASSIGNMENT, *GRADE_OPTS]) == 0
     assert cli.main(["--course", str(pg), "--db", pg_url, "grade", fx.ASSIGNMENT, *GRADE_OPTS]) == 0
     assert not (pg / "gradebook.db").exists(), "a PostgreSQL run wrote a SQLite gradebook"
+    assert gradebook.db_url(pg) == f"sqlite:///{pg / 'gradebook.db'}", "--db outlived its command"
 
     on_lite, on_pg = _dump(lite, lite_url), _dump(pg, pg_url)
     assert on_lite == on_pg

@@ -323,10 +323,13 @@ def main(argv: list[str] | None = None) -> int:
         args.course = str(Path(args.course).resolve())
     from nnkit.course import gradebook
 
-    gradebook.use_db(args.db)
     if getattr(args, "all", False) and args.assignments:
         parser.error("give assignments or --all, not both")
-    return args.func(args)
+    gradebook.use_db(args.db)
+    try:
+        return args.func(args)
+    finally:
+        gradebook.use_db(None)  # --db is this command's, not the process's (main is called from tests)
 
 
 if __name__ == "__main__":
