@@ -114,6 +114,9 @@ def round_trip(hub):
     graded = hub.as_user(INSTRUCTOR, [hub.settings["python"], "-m", "nnkit.course.cli", "grade", A,
                                       "--sandbox", "none", "--quiet", "--jobs", "1"], cwd=root)
     assert "graded 2, failed 0" in graded.stdout, graded.stdout + graded.stderr[-2000:]
+    # the instructor is told who was late, and by how much
+    late = [ln for ln in graded.stdout.splitlines() if ln.startswith("late: ")]
+    assert len(late) == 1 and late[0].startswith(f"late: {bob} {A}: Submitted ") and "Penalty: 0.5" in late[0]
     hub.nbgrader(INSTRUCTOR, "release_feedback", A, cwd=root)
     for s in STUDENTS:
         hub.nbgrader(s, "fetch_feedback", A)

@@ -162,6 +162,7 @@ def cmd_grade(args) -> int:
     jobs = args.jobs or os.cpu_count() or 1
     results: dict[str, list] = {name: [] for name in names}
     counts = {"graded": 0, "failed": 0, "missing": 0}
+    late: list[str] = []
     start = time.monotonic()
     with ThreadPoolExecutor(max_workers=jobs) as pool:
         futures = {pool.submit(engine.grade_submission, a, s, folder, run_seed=run_seed, limits=limits,
@@ -176,9 +177,12 @@ def cmd_grade(args) -> int:
             if folder is not None:  # a student with no folder at all has nothing to record
                 try:
                     gradebook.record(course_dir, res, a.notebook_name, folder)
-                    note = exchange.late_note(exchange.lateness(course_dir, a.name, student))
+                    info = exchange.lateness(course_dir, a.name, student)
+                    note = exchange.late_note(info)
                     if note:
                         res.notes.append(note)
+                    if info is not None and info.late:
+                        late.append(f"late: {student} {a.name}: {note}")
                     feedback.write(course_dir, res, a.notebook_name)
                     exchange.prepare_release(course_dir, student, a.name, folder)
                 except Exception as exc:  # noqa: BLE001 - one student never stops the batch
@@ -188,6 +192,8 @@ def cmd_grade(args) -> int:
     for name, res in results.items():
         html, _js = report.write(course_dir, name, res)
     csv_path = gradebook.export_csv(course_dir)
+    for line in sorted(late):
+        print(line)
     print(f"graded {counts['graded']}, failed {counts['failed']}, missing {counts['missing']} "
           f"({len(work)} submissions of {', '.join(names)} in {time.monotonic() - start:.1f} s, "
           f"sandbox: {kind}) -> {csv_path}, reports in {course_dir / 'reports'}")
