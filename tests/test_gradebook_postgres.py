@@ -14,6 +14,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 from datetime import datetime
 from pathlib import Path
 
@@ -263,3 +264,47 @@ def test_unreachable_url_fails_loudly(postgres, tmp_path, capsys):
     assert cli.main(["--course", str(course), "export", "--format", "csv"]) == cli.USAGE_ERROR
     assert "cannot reach the gradebook" in capsys.readouterr().err
     _nothing_written(course)
+
+
+def test_a_manual_grade_committed_while_grade_writes_keeps_its_flag(postgres, tmp_path):
+    """A grader's open transaction holds alice's written-answer row while ``grade`` records alice.
+
+    Whatever ``grade`` writes to that row lands after the grader's commit, so "needs a manual grade"
+    must follow from the manual score as committed then, not from a value read before (a write of
+    a value computed from the earlier read would flag the graded answer as ungraded).
+    """
+    import threading
+
+    import psycopg
+
+    course = _course(tmp_path / "one", {"alice": _class()["alice"]})
+    url = postgres.create_database("row_lock")
+    _set_due(course, url)
+    assert cli.main(["--course", str(course), "--db", url, "grade", fx.ASSIGNMENT, *GRADE_OPTS]) == 0
+    gradebook.use_db(url)
+    try:
+        with gradebook.open_gradebook(course) as gb:
+            row = gb.find_grade("written_why", fx.ASSIGNMENT, fx.ASSIGNMENT, "alice").id
+    finally:
+        gradebook.use_db(None)
+    connect = {"host": "127.0.0.1", "port": postgres.port, "user": "postgres", "dbname": "row_lock"}
+    result: dict = {}
+    with psycopg.connect(**connect) as grader, psycopg.connect(**connect, autocommit=True) as watch:
+        grader.execute("UPDATE grade SET manual_score = 1, needs_manual_grade = false WHERE id = %s", (row,))
+        run = threading.Thread(target=lambda: result.setdefault("code", cli.main(
+            ["--course", str(course), "--db", url, "grade", fx.ASSIGNMENT, *GRADE_OPTS])))
+        run.start()
+        try:
+            deadline = time.monotonic() + 300
+            waiting = 0
+            while not waiting and run.is_alive() and time.monotonic() < deadline:
+                waiting = watch.execute("SELECT count(*) FROM pg_stat_activity WHERE datname = 'row_lock' "
+                                        "AND wait_event_type = 'Lock'").fetchone()[0]
+                time.sleep(0.1)
+            assert waiting or not run.is_alive(), "grade neither waited for the row nor finished"
+        finally:
+            grader.commit()
+            run.join(timeout=300)
+    assert result.get("code") == 0
+    after = _dump(course, url)
+    assert after["alice"]["cells"]["written_why"] == (None, 1.0, False)
