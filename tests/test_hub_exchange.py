@@ -105,7 +105,7 @@ def round_trip(hub):
     work(alice)
     hub.nbgrader(alice, "submit", A)
     # the instructor sets the due date now; bob submits after it, partly wrong
-    due = datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+    due = datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S.%f UTC")  # after alice's, to the µs
     hub.nbgrader(INSTRUCTOR, "db", "assignment", "add", A, f"--duedate={due}", cwd=root)
     work(bob, WRONG)
     hub.nbgrader(bob, "submit", A)
@@ -146,7 +146,7 @@ def test_round_trip_through_the_exchange(hub, round_trip):
         stamps = {s: gb.find_submission(A, s).timestamp for s in STUDENTS}
         scores = {s: gb.find_submission(A, s).score for s in STUDENTS}
     assert stamps[alice].strftime("%Y-%m-%d %H:%M:%S") == latest[:19]
-    assert stamps[bob] > datetime.strptime(due, "%Y-%m-%d %H:%M:%S UTC") > stamps[alice]
+    assert stamps[bob] > datetime.strptime(due, "%Y-%m-%d %H:%M:%S.%f UTC") > stamps[alice]
     assert scores == {alice: 7.0, bob: 5.0}
 
 
