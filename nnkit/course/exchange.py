@@ -102,7 +102,9 @@ def _duration(seconds: float) -> str:
     days, rest = divmod(minutes, 24 * 60)
     hours, minutes = divmod(rest, 60)
     parts = [f"{days} d"] * bool(days) + [f"{hours} h"] * bool(hours) + [f"{minutes} min"]
-    return " ".join(parts) if minutes or days or hours else f"{seconds:.0f} s"
+    if minutes or days or hours:
+        return " ".join(parts)
+    return f"{seconds:.0f} s" if seconds >= 1 else "under a second"
 
 
 def late_note(info: Lateness | None) -> str | None:
