@@ -4,6 +4,7 @@
     nnkit-course grade ASSIGNMENT ... | --all [--submissions DIR|ZIP] [--jobs N | --scheduler tcp://H:P]
     nnkit-course export --format canvas|moodle|csv [--roster CSV] [ASSIGNMENT ...]
     nnkit-course similarity ASSIGNMENT ... | --all
+    nnkit-course --db postgresql+psycopg://USER@HOST/DB grade ...   (any command: the gradebook to use)
 
 Run it from the repository root or from ``course/`` (or pass ``--course PATH``). ``grade`` runs
 every submission in a sandbox (see :mod:`nnkit.course.sandbox`), checks the results here against
@@ -49,6 +50,17 @@ def _fail(msg: str) -> int:
     return USAGE_ERROR
 
 
+def gradebook_ok(course_dir: Path) -> int | None:
+    """None when the gradebook answers; else the usage error, printed (never a silent fallback)."""
+    from nnkit.course import gradebook
+
+    try:
+        gradebook.check_reachable(gradebook.db_url(course_dir))
+    except gradebook.GradebookUnreachable as exc:
+        return _fail(str(exc))
+    return None
+
+
 def all_assignments(course_dir: Path) -> list[str]:
     sol = course_dir.parent / "solutions"
     return sorted(d.name for d in sol.iterdir() if d.is_dir() and any(d.glob("*.ipynb"))) \
@@ -56,7 +68,7 @@ def all_assignments(course_dir: Path) -> list[str]:
 
 
 def cmd_release(args) -> int:
-    from nnkit.course.gradebook import generate_assignments
+    from nnkit.course.gradebook import db_url, generate_assignments, redacted
 
     course_dir = find_course_dir(args.course)
     known = all_assignments(course_dir)
@@ -64,6 +76,8 @@ def cmd_release(args) -> int:
     unknown = [a for a in names if a not in known]
     if unknown:
         return _fail(f"no such assignment in solutions/: {', '.join(unknown)}")
+    if (err := gradebook_ok(course_dir)) is not None:
+        return err
     t = time.monotonic()
     try:
         generate_assignments(course_dir, names)
@@ -72,14 +86,14 @@ def cmd_release(args) -> int:
     for name in names:
         print(f"released {name} -> exercises/{name}/")
     print(f"{len(names)} assignments released in {time.monotonic() - t:.1f} s; gradebook: "
-          f"{course_dir / 'gradebook.db'}")
+          f"{redacted(db_url(course_dir))}")
     return 0
 
 
 def cmd_grade(args) -> int:
     from tqdm import tqdm
 
-    from nnkit.course import engine, feedback, gradebook, report, sandbox, submissions
+    from nnkit.course import engine, exchange, feedback, gradebook, report, sandbox, submissions
     from nnkit.course.distributed import ClusterFault
 
     course_dir = find_course_dir(args.course)
@@ -97,6 +111,8 @@ def cmd_grade(args) -> int:
                      f"{', '.join(unknown)}")
     if args.jobs is not None and args.jobs < 1:
         return _fail("--jobs must be at least 1")
+    if (err := gradebook_ok(course_dir)) is not None:
+        return err
     assignments = {}
     for name in names:
         try:
@@ -157,6 +173,7 @@ def cmd_grade(args) -> int:
     jobs = args.jobs or os.cpu_count() or 1
     results: dict[str, list] = {name: [] for name in names}
     counts = {"graded": 0, "failed": 0, "missing": 0}
+    late: list[str] = []
     start = time.monotonic()
     with pool or ThreadPoolExecutor(max_workers=jobs) as pool:
         futures = {pool.submit(engine.grade_submission, a, s, folder, run_seed=run_seed, limits=limits,
@@ -176,7 +193,14 @@ def cmd_grade(args) -> int:
             if folder is not None:  # a student with no folder at all has nothing to record
                 try:
                     gradebook.record(course_dir, res, a.notebook_name, folder)
+                    info = exchange.lateness(course_dir, a.name, student)
+                    note = exchange.late_note(info)
+                    if note:
+                        res.notes.append(note)
+                    if info is not None and info.late:
+                        late.append(f"late: {student} {a.name}: {note}")
                     feedback.write(course_dir, res, a.notebook_name)
+                    exchange.prepare_release(course_dir, student, a.name, folder)
                 except Exception as exc:  # noqa: BLE001 - one student never stops the batch
                     print(f"error: could not record {student}/{a.name}: {exc}", file=sys.stderr)
                     counts["failed"] += 1
@@ -188,6 +212,8 @@ def cmd_grade(args) -> int:
         if r not in refused_at_import:
             print(f"not graded: {r}", file=sys.stderr)
     csv_path = gradebook.export_csv(course_dir)
+    for line in sorted(late):
+        print(line)
     n_refused = len(not_graded)
     print(f"graded {counts['graded']}, failed {counts['failed']}, missing {counts['missing']}, "
           f"not graded {n_refused} (why: in the report) "
@@ -216,8 +242,10 @@ def cmd_export(args) -> int:
 
     course_dir = find_course_dir(args.course)
     url = gradebook.db_url(course_dir)
-    if url.startswith("sqlite:///") and not Path(url[len("sqlite:///"):]).exists():
+    if gradebook.is_sqlite(url) and not (gradebook.sqlite_path(url) or Path("/")).exists():
         return _fail(f"no gradebook at {url}: run `nnkit-course grade` first")
+    if (err := gradebook_ok(course_dir)) is not None:
+        return err
     default = {"canvas": "canvas-import.csv", "moodle": "moodle-import.csv", "csv": "grades.csv"}
     dest = Path(args.output) if args.output else course_dir / "export" / default[args.format]
     try:
@@ -275,16 +303,22 @@ def build_parser() -> argparse.ArgumentParser:
         prog="nnkit-course",
         description="The instructor's command: release the exercises, grade submissions in a sandbox.")
     course_help = "the nbgrader course directory (default: ./course, or . when run inside it)"
+    db_help = ("the gradebook: postgresql+psycopg://USER:PASSWORD@HOST:PORT/DB for several graders, or "
+               "sqlite:////path/gradebook.db (default: CourseDirectory.db_url in the course's "
+               "nbgrader_config.py, else course/gradebook.db). Never falls back when it does not answer.")
     parser.add_argument("--course", help=course_help)
+    parser.add_argument("--db", metavar="URL", help=db_help)
     sub = parser.add_subparsers(dest="command", required=True)
     rel = sub.add_parser("release",
                          help="regenerate exercises/ from solutions/ (nbgrader generate_assignment)")
     rel.add_argument("assignments", nargs="*", help="default: every assignment in solutions/")
     rel.add_argument("--course", default=argparse.SUPPRESS, help=course_help)
+    rel.add_argument("--db", metavar="URL", default=argparse.SUPPRESS, help=db_help)
     rel.set_defaults(func=cmd_release)
     gr = sub.add_parser("grade", help="autograde submissions in a sandbox; write gradebook, feedback, CSV")
     gr.add_argument("assignments", nargs="*", help="assignment names, e.g. ex02_losses")
     gr.add_argument("--course", default=argparse.SUPPRESS, help=course_help)
+    gr.add_argument("--db", metavar="URL", default=argparse.SUPPRESS, help=db_help)
     gr.add_argument("--all", action="store_true", help="every assignment with a trusted grader")
     gr.add_argument("--submissions", metavar="DIR|ZIP",
                     help="import notebooks named by student (alice.ipynb, alice/<assignment>.ipynb) first")
@@ -308,6 +342,7 @@ def build_parser() -> argparse.ArgumentParser:
     ex = sub.add_parser("export", help="write the gradebook's grades in Canvas's or Moodle's import format")
     ex.add_argument("assignments", nargs="*", help="default: every assignment in the gradebook")
     ex.add_argument("--course", default=argparse.SUPPRESS, help=course_help)
+    ex.add_argument("--db", metavar="URL", default=argparse.SUPPRESS, help=db_help)
     ex.add_argument("--format", choices=("canvas", "moodle", "csv"), required=True,
                     help="canvas/moodle: that LMS's grade import CSV; csv: nbgrader's CSV export")
     ex.add_argument("--roster", metavar="CSV",
@@ -322,6 +357,7 @@ def build_parser() -> argparse.ArgumentParser:
                                            "(HTML in course/reports/; never changes a grade)")
     si.add_argument("assignments", nargs="*", help="assignment names")
     si.add_argument("--course", default=argparse.SUPPRESS, help=course_help)
+    si.add_argument("--db", metavar="URL", default=argparse.SUPPRESS, help=db_help)
     si.add_argument("--all", action="store_true", help="every assignment")
     si.add_argument("--threshold", type=float, default=0.5,
                     help="flag when this share of one side's own code is found in the other (default 0.5)")
@@ -334,9 +370,15 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.course:
         args.course = str(Path(args.course).resolve())
+    from nnkit.course import gradebook
+
     if getattr(args, "all", False) and args.assignments:
         parser.error("give assignments or --all, not both")
-    return args.func(args)
+    gradebook.use_db(args.db)
+    try:
+        return args.func(args)
+    finally:
+        gradebook.use_db(None)  # --db is this command's, not the process's (main is called from tests)
 
 
 if __name__ == "__main__":
