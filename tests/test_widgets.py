@@ -34,10 +34,11 @@ def is_png(data: bytes) -> bool:
 
 # ---------------------------------------------------------------------------------------------- base
 def test_mode_resolution():
-    assert resolve_mode("auto") == "static"  # Agg backend in the tests
+    assert resolve_mode("auto") == "static"  # no kernel and the Agg backend in the tests
     assert resolve_mode("ipympl") == "ipympl"
+    assert resolve_mode("browser") == "browser"
     with pytest.raises(ValueError, match="mode"):
-        resolve_mode("browser")
+        resolve_mode("webgl")
 
 
 def test_clip_line_and_half_plane():
@@ -88,8 +89,11 @@ def test_perceptron_step_draws_the_model():
     np.testing.assert_allclose(np.ravel(w.current_marker.get_data()), w.X[0])
     assert_line_is_boundary(w)  # first example is always a mistake from w = 0
     # the weight arrow is w (scaled to unit length at most), drawn from the boundary
-    u, v = w.weight_arrow.U[0], w.weight_arrow.V[0]
+    corners = w.weight_arrow.get_xy()
+    foot, tip = (corners[0] + corners[6]) / 2, corners[3]
+    u, v = tip - foot
     wv = w.model.w
+    assert wv @ foot + w.model.b == pytest.approx(0.0, abs=1e-9)  # the arrow starts on the boundary
     assert u * wv[1] - v * wv[0] == pytest.approx(0.0, abs=1e-9) and u * wv[0] + v * wv[1] > 0
     for _ in range(12):
         before = (w.model.w.copy(), w.model.b)
