@@ -86,9 +86,10 @@ class DecisionBoundaryWidget(TrainsInFrames, FigureWidget):
         self.train_button = widgets.Button(description=f"+{10 * self.epochs_per_frame} epochs")
         self.reset_button = widgets.Button(description="reset", layout=widgets.Layout(width="70px"),
                                            tooltip="the data set as it was and a fresh network")
-        self.draw_class = widgets.ToggleButtons(options=[("class 0", 0), ("class 1", 1)], value=1,
-                                                description="click adds", tooltip="shift-click removes",
-                                                style={"button_width": "60px"})
+        self.draw_class = widgets.ToggleButtons(options=[("class 0 (blue)", 0), ("class 1 (red)", 1)],
+                                                value=1, description="click adds",
+                                                tooltip="shift-click removes",
+                                                style={"button_width": "110px"})
         self.status = widgets.HTML()
         self.notice = widgets.HTML()
         self.controls = [self.dataset, self.hidden, self.layers, self.activation, self.l2, self.dropout,
@@ -310,6 +311,7 @@ class DecisionBoundaryWidget(TrainsInFrames, FigureWidget):
         self.ax_curve.set_xlim(0, xmax)
         self.ax_curve.set_ylim(0, max(1.05, float(np.ceil(loss.max() * 2) / 2)))
         self.status.value = (f"{self.model.layer_sizes} ({self.model.n_params} parameters), "
+                             f"{len(self.X_train)} training points, "
                              f"epoch {self.epoch}: training loss {self.history['loss'][-1]:.3f}, "
                              f"train accuracy {self.train_accuracy:.2f}, "
                              f"test accuracy {self.test_accuracy:.2f}")
