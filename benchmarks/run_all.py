@@ -17,7 +17,7 @@ import time
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-SCRIPTS = ("training", "profile_training", "widgets", "grading")
+SCRIPTS = ("training", "profile_training", "widgets", "widgets_browser", "grading")
 
 
 def main(argv=None) -> int:

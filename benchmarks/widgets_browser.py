@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import tempfile
 import time
@@ -263,6 +264,8 @@ def main(argv=None):
                  machine_info(matplotlib=matplotlib.__version__,
                               playwright=getattr(playwright, "__version__", "?"),
                               chromium=CHROMIUM,
+                              load=" / ".join(f"{v:.2f}" for v in os.getloadavg())
+                              + " (1, 5, 15 min load average before the run: other work on the machine)",
                               repeats=f"{repeats} interactions per control, Play watched {play_s:.1f} s"),
                  ["latency: page clock, input event (capture phase) to the first animation frame with "
                   "changed pixels (~16 ms resolution)",
