@@ -148,7 +148,7 @@ class Bench:
 
     def play(self, root, seconds: float) -> dict:
         """Press Play, watch ``seconds``, pause; frames per second and the longest gap between frames."""
-        buttons = root.locator(".widget-play button")
+        buttons = root.locator(".nnkit-player button, .widget-play button")  # play, pause, ...
         self.wait_quiet()
         self.reset_log()
         buttons.nth(0).click()

@@ -641,3 +641,42 @@ def test_train_button_draws_every_frame():
     w.train_button.click()
     assert w.epoch == 50 and w.view.frames_sent == sent + 10
     assert w.history["epoch"][-10:] == list(range(5, 55, 5)), "the curves get a point per frame"
+
+
+def test_browser_player_advances_the_play_position_and_answers_every_tick():
+    w = PerceptronWidget("separable", n=20, mode="browser")
+    w._repr_mimebundle_()
+    player = w.player
+    assert player in w.ui.children[0].children or any(
+        player in getattr(c, "children", ()) for c in w.ui.children), "the player is not shown"
+    answers = []
+    player.send = lambda content, *a, **k: answers.append(content)
+    sent = w.view.frames_sent
+    for k in (1, 2, 3):
+        player._on_front_end_msg(player, {"tick": k}, [])
+    assert w.t == 3 and w.play.value == 3 and player.value == 3
+    assert answers == [{"tock": 1}, {"tock": 2}, {"tock": 3}] and w.view.frames_sent == sent + 3
+    w.step()  # the buttons move the player too
+    assert player.value == 4
+    player._on_front_end_msg(player, {"tick": 10**9}, [])  # clipped to the Play's range
+    assert w.play.value == w.play.max and answers[-1] == {"tock": 10**9}
+    player.value = 0  # stop: back to the start
+    assert w.t == 0 and not w.model.w.any()
+    w.play.max = 50
+    assert player.max == 50
+
+
+def test_static_fallback_without_anywidget_or_ipympl(monkeypatch):
+    from nnkit.widgets import _base
+
+    monkeypatch.setattr(_base, "in_kernel", lambda: True)
+    monkeypatch.setattr(_base, "anywidget_available", lambda: False)
+    monkeypatch.setattr(_base, "ipympl_backend_active", lambda: False)
+    assert resolve_mode("auto") == "static"
+    w = DecisionBoundaryWidget("moons", hidden=4, n=80, grid=10)
+    assert w.mode == "static" and not hasattr(w, "player")
+    before = w.view.value
+    w.train_button.click()
+    assert w.epoch == 100 and is_png(w.view.value) and w.view.value != before
+    monkeypatch.setattr(_base, "anywidget_available", lambda: True)
+    assert resolve_mode("auto") == "browser"

@@ -141,9 +141,18 @@ class FigureWidget:
 
     @property
     def ui(self) -> widgets.Widget:
-        """The controls and the figure in one box, ready to display (built on first use)."""
+        """The controls and the figure in one box, ready to display (built on first use).
+
+        Browser mode shows a :class:`nnkit.widgets._canvas.Player` in place of the ``play`` control.
+        """
         if self._ui is None:
             self._ui = self._layout()
+            play = getattr(self, "play", None)
+            if self.mode == "browser" and play is not None:
+                from ._canvas import Player
+
+                self.player = Player(play)
+                _replace_child(self._ui, play, self.player)
         self._prime_view()
         return self._ui
 
@@ -420,6 +429,19 @@ class TrainsInFrames:
     def _play_advance(self, goal: int) -> None:
         if goal * self.epochs_per_frame > self.epoch:
             self.train(goal * self.epochs_per_frame - self.epoch)
+
+
+def _replace_child(box, old, new) -> bool:
+    """Put ``new`` where ``old`` is among the children of ``box`` or of the boxes inside it."""
+    children = list(getattr(box, "children", ()))
+    for i, child in enumerate(children):
+        if child is old:
+            children[i] = new
+            box.children = tuple(children)
+            return True
+        if _replace_child(child, old, new):
+            return True
+    return False
 
 
 _CONTROLLER = None

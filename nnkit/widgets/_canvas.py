@@ -109,6 +109,49 @@ class BrowserCanvas(anywidget.AnyWidget):
                 handler(x, y, bool(content.get("shift", False)))
 
 
+class Player(anywidget.AnyWidget):
+    """The Play control shown in browser mode, standing in for an ``ipywidgets.Play`` it is linked to.
+
+    ``ipywidgets.Play`` sends its next value only once the kernel has reported idle after the previous
+    one, so every frame costs a full browser-kernel-browser round trip and Play can go no faster than
+    that. This control sends ticks as messages of its own and keeps up to ``window`` of them
+    unanswered: the kernel is asked for the next frame while the browser is still receiving the last,
+    and each tick's answer (a "tock", sent after the frame's scene) lets the next one go. The play
+    position stays in the linked ``ipywidgets.Play`` (``value``, ``max``), so code that sets
+    ``widget.play.value`` works in every mode.
+    """
+
+    _esm = Path(__file__).with_name("_player.js")
+    value = traitlets.Int(0).tag(sync=True)
+    min = traitlets.Int(0).tag(sync=True)
+    max = traitlets.Int(100).tag(sync=True)
+    interval = traitlets.Int(40).tag(sync=True)
+    window = traitlets.Int(2).tag(sync=True)
+    playing = traitlets.Bool(False).tag(sync=True)
+    description = traitlets.Unicode("").tag(sync=True)
+
+    def __init__(self, play, **kwargs):
+        import ipywidgets
+
+        super().__init__(value=play.value, min=play.min, max=play.max, interval=play.interval,
+                         description=play.description, **kwargs)
+        self.play = play
+        self._links = [ipywidgets.link((self, "value"), (play, "value"))]
+        self._links += [ipywidgets.dlink((play, name), (self, name)) for name in ("min", "max", "interval")]
+        self.on_msg(self._on_front_end_msg)
+
+    def tick(self, goal: int) -> None:
+        """Advance the linked Play to ``goal`` (clipped to its range): its handler makes the frame."""
+        self.value = int(min(max(int(goal), self.min), self.max))
+
+    def _on_front_end_msg(self, _widget, content, _buffers) -> None:
+        if isinstance(content, dict) and "tick" in content:
+            try:
+                self.tick(int(content["tick"]))
+            finally:
+                self.send({"tock": int(content["tick"])})
+
+
 # ------------------------------------------------------------------------------- artists -> layers
 
 def _css(rgba) -> str:

@@ -252,3 +252,29 @@ def test_browser_canvas_looks_like_matplotlib(page, lab_server, widget):
     assert differ.mean() < 0.03 and differ.mean() < 0.35 * painted.mean(), (
         f"{name}: {differ.mean():.2%} of the pixels differ from matplotlib's drawing; "
         f"the browser painted {painted.mean():.2%}")
+
+
+def test_play_animates_and_pause_stops(page, lab_server):
+    path = write_notebook(
+        lab_server, "perceptron_play",
+        "from nnkit.widgets import PerceptronWidget\n"
+        "w = PerceptronWidget('xor', n=20, mode='browser')\nw",
+        "import json\nprint(json.dumps({'t': w.t, 'play': w.play.value, 'sent': w.view.frames_sent}))",
+    )
+    nb, canvas = open_widget(page, lab_server, path)
+    widget = nb.cell(0).locator(".jp-OutputArea-output").first
+    buttons = widget.locator(".nnkit-player button")
+    painted = int(canvas.get_attribute("data-frames"))
+    buttons.nth(0).click()  # play
+    wait_until(lambda: int(PERCEPTRON_STATUS.search(widget.inner_text()).group(1)) >= 10,
+               "play did not present examples")
+    buttons.nth(1).click()  # pause
+    nb.wait_until_done(30_000)
+    time.sleep(0.5)
+    state = kernel_says(nb, 1)
+    assert state["t"] >= 10 and state["play"] == state["t"], state
+    assert int(canvas.get_attribute("data-frames")) >= painted + 5, "play did not repaint frame after frame"
+    time.sleep(1.0)
+    assert kernel_says(nb, 1)["t"] == state["t"], "pause did not stop the animation"
+    buttons.nth(2).click()  # stop: back to the start
+    wait_until(lambda: "epoch 1, example 0/20" in widget.inner_text(), "stop did not go back to the start")
