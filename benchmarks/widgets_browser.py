@@ -45,16 +45,39 @@ TARGETS = {"slider": (50.0, 100.0), "button": (50.0, 100.0), "checkbox": (50.0, 
            "dropdown": (100.0, None)}
 PLAY_FPS, PLAY_GAP = 20.0, 150.0
 
-# One declaration of what is measured: widget -> constructor call, controls as (kind, label).
+# One declaration of what is measured: name -> (constructor, controls as (kind, label)).
 # A slider is nudged with ArrowRight/ArrowLeft alternately, a dropdown steps through its options, a
-# button or checkbox is clicked. Perceptron's lr slider is left out: it changes the rate, not the picture.
+# button or checkbox is clicked; a widget with a Play control is also played. "Floor" is the reference:
+# one line moved by a slider, in the same figure machinery, so its latency is the cost of the round trip
+# (browser, server, kernel, server, browser) and the paint, with next to no computing.
+# Perceptron's lr slider is left out: it changes the rate, not the picture.
 WIDGETS = {
-    "PerceptronWidget": [("button", "step"), ("dropdown", "data")],
-    "OptimizerWidget": [("slider", "lr"), ("slider", "ρ"), ("checkbox", "momentum"), ("dropdown", "f")],
-    "ApproximationWidget": [("slider", "hidden"), ("dropdown", "target")],
-    "DecisionBoundaryWidget": [("slider", "hidden"), ("slider", "layers"), ("button", "+100 epochs"),
-                               ("dropdown", "activation"), ("dropdown", "data")],
+    "Floor": ("Floor", [("slider", "k")]),
+    "PerceptronWidget": ("W.PerceptronWidget", [("button", "step"), ("dropdown", "data")]),
+    "OptimizerWidget": ("W.OptimizerWidget", [("slider", "lr"), ("slider", "ρ"), ("checkbox", "momentum"),
+                                              ("dropdown", "f")]),
+    "ApproximationWidget": ("W.ApproximationWidget", [("slider", "hidden"), ("dropdown", "target")]),
+    "DecisionBoundaryWidget": ("W.DecisionBoundaryWidget", [
+        ("slider", "hidden"), ("slider", "layers"), ("button", "+100 epochs"), ("dropdown", "activation"),
+        ("dropdown", "data")]),
 }
+FLOOR = """
+import ipywidgets
+from nnkit.widgets import FigureWidget
+
+
+class Floor(FigureWidget):
+    def __init__(self, mode):
+        super().__init__(figsize=(4.0, 2.0), mode=mode)
+        ax = self.fig.subplots()
+        ax.set_ylim(0, 10)
+        self.line, = ax.plot([0, 1], [0, 0], lw=3)
+        self.dynamic = [self.line]
+        self.k = ipywidgets.IntSlider(0, min=0, max=10, description="k")
+        self.controls = [self.k]
+        self.freeze_layout()
+        self.k.observe(lambda c: (self.line.set_ydata([c.new, c.new]), self.redraw()), names="value")
+"""
 
 # Installed once per page. ``arm(root)`` points the probe at one widget's output; it then records input
 # events (capture phase, so before any widget handler) and every animation frame whose pixels changed.
@@ -93,10 +116,10 @@ EVENT = {"slider": "keydown", "button": "click", "checkbox": "click", "dropdown"
 def notebook(mode: str) -> dict:
     """A notebook with one cell per widget (in ``mode``), plus the set-up cell."""
     cells = [{"cell_type": "code", "metadata": {}, "outputs": [], "execution_count": None,
-              "source": "%matplotlib widget\nimport nnkit.widgets as W"}]
-    for name in WIDGETS:
+              "source": "%matplotlib widget\nimport nnkit.widgets as W\n" + FLOOR}]
+    for make, _controls in WIDGETS.values():
         cells.append({"cell_type": "code", "metadata": {}, "outputs": [], "execution_count": None,
-                      "source": f"W.{name}(mode={mode!r})"})
+                      "source": f"{make}(mode={mode!r})"})
     return {"cells": cells, "metadata": {"kernelspec": {"name": "python3", "display_name": "Python 3",
                                                         "language": "python"}},
             "nbformat": 4, "nbformat_minor": 5}
@@ -216,7 +239,7 @@ def measure_mode(browser, server, mode: str, repeats: int, play_s: float, widget
             root.locator("canvas, img").first.wait_for()
             page.wait_for_timeout(1000)
             bench.arm(root)
-            for kind, label in WIDGETS[name]:
+            for kind, label in WIDGETS[name][1]:
                 times = []
                 for i in range(repeats):
                     act = control_action(nb, root, kind, label, i)
@@ -228,6 +251,8 @@ def measure_mode(browser, server, mode: str, repeats: int, play_s: float, widget
                 rows.append([mode, name, f"{kind} '{label}'", len(times), p50, p95_,
                              f"p50<{goal50:.0f}" + (f", p95<{goal95:.0f}" if goal95 else ""),
                              "yes" if ok else "NO"])
+            if not root.locator(".nnkit-player button, .widget-play button").count():
+                continue
             play = bench.play(root, play_s)
             ok = play["fps"] >= PLAY_FPS and play["gap"] <= PLAY_GAP
             rows.append([mode, name, f"play: {play['frames']} frames, {play['fps']:.1f} fps",
@@ -254,15 +279,16 @@ def main(argv=None):
     play_s = args.play_seconds or (1.5 if args.quick else 4.0)
     modes = args.modes or (["browser"] if args.quick else ["ipympl", "browser"])
 
+    from importlib.metadata import version
+
     import matplotlib
-    import playwright
 
     from tests.browser._jupyterlab_server import JupyterLabServer
     from tests.browser.conftest import CHROMIUM, CHROMIUM_ARGS
 
     print_header("Widgets in the browser: input to changed pixels, JupyterLab + headless Chromium",
                  machine_info(matplotlib=matplotlib.__version__,
-                              playwright=getattr(playwright, "__version__", "?"),
+                              playwright=version("playwright"), anywidget=version("anywidget"),
                               chromium=CHROMIUM,
                               load=" / ".join(f"{v:.2f}" for v in os.getloadavg())
                               + " (1, 5, 15 min load average before the run: other work on the machine)",
