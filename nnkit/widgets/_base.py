@@ -143,18 +143,29 @@ class FigureWidget:
     def ui(self) -> widgets.Widget:
         """The controls and the figure in one box, ready to display (built on first use).
 
-        Browser mode shows a :class:`nnkit.widgets._canvas.Player` in place of the ``play`` control.
+        Browser mode shows a :class:`nnkit.widgets._canvas.Player` in place of the ``play`` control,
+        and the ``status`` line under the canvas, sent with each scene. The ``play`` and ``status``
+        widgets keep their values for code that reads or sets them, but they are not shown, so they
+        need no messages to the browser of their own: a frame is one message instead of three.
         """
         if self._ui is None:
             self._ui = self._layout()
-            play = getattr(self, "play", None)
-            if self.mode == "browser" and play is not None:
-                from ._canvas import Player
-
-                self.player = Player(play)
-                _replace_child(self._ui, play, self.player)
+            if self.mode == "browser":
+                self._browser_controls()
         self._prime_view()
         return self._ui
+
+    def _browser_controls(self) -> None:
+        from ._canvas import Player
+
+        play = getattr(self, "play", None)
+        if play is not None:
+            self.player = Player(play)
+            _replace_child(self._ui, play, self.player)
+            play.close()  # its value is the player's (linked in the kernel): no view, no messages
+        status = getattr(self, "status", None)
+        if status is not None and _replace_child(self._ui, status, None):
+            status.close()  # shown as the canvas's caption
 
     def _prime_view(self) -> None:
         """Give the view a first image before the browser sees it.
@@ -279,7 +290,10 @@ class FigureWidget:
                     self._bg_cache[key] = png
             self.view.background = png
             self._browser_bg_key = key
-        return scene(self.dynamic, self.fig)
+        out = scene(self.dynamic, self.fig)
+        status = getattr(self, "status", None)
+        out["caption"] = status.value if status is not None else ""
+        return out
 
     def batch(self):
         """Context manager: the redraws requested inside become one, of the state at the end.
@@ -432,11 +446,11 @@ class TrainsInFrames:
 
 
 def _replace_child(box, old, new) -> bool:
-    """Put ``new`` where ``old`` is among the children of ``box`` or of the boxes inside it."""
+    """Put ``new`` (None: nothing) where ``old`` is among the children of ``box`` or of boxes inside it."""
     children = list(getattr(box, "children", ()))
     for i, child in enumerate(children):
         if child is old:
-            children[i] = new
+            children[i:i + 1] = [] if new is None else [new]
             box.children = tuple(children)
             return True
         if _replace_child(child, old, new):

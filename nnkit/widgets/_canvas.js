@@ -83,6 +83,9 @@ function render({ model, el }) {
   canvas.className = "nnkit-canvas";
   canvas.style.display = "block";
   el.appendChild(canvas);
+  const caption = document.createElement("div");  // the widget's status line, sent with the scene
+  caption.className = "nnkit-caption widget-html-content";
+  el.appendChild(caption);
   const ctx = canvas.getContext("2d");
   let background = null;   // ImageBitmap of the still part
   let queued = false;
@@ -107,6 +110,7 @@ function render({ model, el }) {
     ctx.clearRect(0, 0, canvas.width, canvas.height);
     if (background) ctx.drawImage(background, 0, 0, canvas.width, canvas.height);
     for (const L of scene.layers) paintLayer(ctx, L);
+    if (caption.innerHTML !== (scene.caption || "")) caption.innerHTML = scene.caption || "";
     frames += 1;
     canvas.dataset.frame = String(scene.frame);
     canvas.dataset.frames = String(frames);

@@ -44,7 +44,8 @@ class BrowserCanvas(anywidget.AnyWidget):
     """The view of a figure in ``"browser"`` mode (see the module docstring).
 
     Traits (synced to the front end): ``size`` (width, height) in pixels; ``background`` the PNG of
-    the still part; ``scene`` ``{"frame": k, "layers": [...]}`` the moving artists.
+    the still part; ``scene`` ``{"frame": k, "layers": [...], "caption": html}`` the moving artists
+    and the status line shown under the canvas.
 
     Attributes
     ----------
