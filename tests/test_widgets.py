@@ -680,3 +680,18 @@ def test_static_fallback_without_anywidget_or_ipympl(monkeypatch):
     assert w.epoch == 100 and is_png(w.view.value) and w.view.value != before
     monkeypatch.setattr(_base, "anywidget_available", lambda: True)
     assert resolve_mode("auto") == "browser"
+
+
+def test_curves_get_a_point_per_frame_and_room_for_wide_epoch_labels():
+    w = DecisionBoundaryWidget("moons", hidden=8, n=120, grid=10, epochs_per_frame=10)
+    w.train(450)  # one call, as a lecture cell might do: still a point every frame, not two points
+    assert w.history["epoch"] == list(range(0, 451, 10))
+    np.testing.assert_array_equal(w.curve_test.get_xdata(), w.history["epoch"])
+    assert w.ax_curve.get_xlim()[1] == 800
+    w.fig.canvas.draw()
+    renderer = w.fig.canvas.get_renderer()
+    labels = [t for t in w.ax_curve.get_xticklabels() if t.get_text()]
+    assert labels[-1].get_text() == "800"
+    assert labels[-1].get_window_extent(renderer).x1 <= w.fig.bbox.x1, "the last epoch label is cut"
+    p = PerceptronWidget("xor", n=20)
+    assert p.fig.legends and not p.ax_err.get_legend(), "the legend must not cover the mistakes panel"

@@ -200,6 +200,16 @@ class FigureWidget:
         self.fig.set_layout_engine("none")
         self.invalidate()
 
+    def leave_room_right(self, ax, px: float = 20.0) -> None:
+        """Narrow ``ax`` by ``px`` pixels on the right (after :meth:`freeze_layout`).
+
+        The layout was made with the first tick labels; an axis whose limit grows (epochs: 50, 100, ...,
+        800) gets a wider last label, which must not be cut at the figure's edge.
+        """
+        pos = ax.get_position()
+        ax.set_position([pos.x0, pos.y0, pos.width - px / self.fig.bbox.width, pos.height])
+        self.invalidate()
+
     def invalidate(self) -> None:
         """Forget the cached background: the next redraw draws the whole figure.
 

@@ -125,8 +125,8 @@ class DecisionBoundaryWidget(TrainsInFrames, FigureWidget):
         self.dynamic = [self.image, self.boundary_line, self.train_pts0, self.train_pts1, self.test_pts0,
                         self.test_pts1, self.curve_train, self.curve_test]
         self._load_data()
-        self.ax_curve.set_xlim(0, 51200)  # lay out room for the widest epoch tick label ("51200")
         self.freeze_layout()
+        self.leave_room_right(self.ax_curve)  # for epoch labels wider than the first ones
         self._update_artists()
 
         self.dataset.observe(lambda c: self._load_data(), names="value")
@@ -267,8 +267,11 @@ class DecisionBoundaryWidget(TrainsInFrames, FigureWidget):
             for _ in range(epochs):
                 _, grads = self.model.loss(self.X_train, self.y_train, train=True)
                 self.optimizer.step(grads)
-            self.epoch += epochs
-            self._record()
+                self.epoch += 1
+                if self.epoch % self.epochs_per_frame == 0:  # a curve point per frame, however called
+                    self._record()
+            if self.history["epoch"][-1] != self.epoch:
+                self._record()
         self._sync_play()
         if draw:
             self._update_artists()

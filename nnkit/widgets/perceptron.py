@@ -89,8 +89,8 @@ class PerceptronWidget(FigureWidget):
         self.ax, self.ax_err = self.fig.subplots(1, 2, width_ratios=[1.25, 1])
         self._build_artists()
         self._load_data()
-        self.ax_err.set_xlim(0.5, 10240.5)  # lay out room for the widest epoch tick label
         self.freeze_layout()
+        self.leave_room_right(self.ax_err)  # for epoch labels wider than the first ones
         self._update_artists()
 
         self.dataset.observe(self._on_dataset, names="value")
