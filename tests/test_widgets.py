@@ -211,7 +211,7 @@ def test_optimizer_play_reveals_steps_and_function_switch():
     assert len(w.lines["sgd"].get_xdata()) == 1
     contours = w._contours
     w.function.value = "local_minimum"
-    assert w._contours is not contours
+    assert w._contours is not contours and w._contours.get_visible() and not contours.get_visible()
     assert w.lr.value == pytest.approx(0.02)  # suggested settings loaded
     f = functions.get("local_minimum")
     np.testing.assert_allclose(w.paths["sgd"], direct_run("sgd", f, f.start, w.steps.value, lr=w.lr.value))
@@ -474,8 +474,8 @@ def test_play_resumes_after_training_by_hand(make):
 
 # ------------------------------------------------------------------------------------- browser mode
 def scene_layers(w):
-    """The layers the browser front end was last sent (frame number left out)."""
-    return w.view.scene["layers"]
+    """The layers the browser front end was last sent, in full."""
+    return w.view.layers
 
 
 def to_data(w, ax, x_canvas, y_canvas):
@@ -530,6 +530,21 @@ def test_browser_burst_becomes_one_scene_of_the_last_value():
         "the scene sent is not the last value's")
     w.lr.value = 0.07  # outside a batch every change is sent at once
     assert w.view.frames_sent == sent + 2
+
+
+def test_browser_sends_only_the_layers_that_moved():
+    w = DecisionBoundaryWidget("moons", hidden=8, n=120, grid=20, mode="browser")
+    w._repr_mimebundle_()
+    w.train()
+    sent = w.view.scene["layers"]
+    same = [L for L in sent if "same" in L]
+    assert len(same) == 4, "the four point layers did not change: they go as references"
+    kinds = [L["kind"] for L in sent if "same" not in L]
+    assert "image" in kinds, "the probability map changed and must be sent"
+    assert all(w.view.layers[L["same"]]["marker"] == "o" for L in same), "the references are the points"
+    w.view._on_front_end_msg(w.view, {"full": True}, [])  # a view that lost track asks for all of it
+    assert not any("same" in L for L in w.view.scene["layers"])
+    assert w.view.scene["layers"] == w.view.layers
 
 
 def test_browser_background_is_drawn_once_per_state():

@@ -214,7 +214,7 @@ class FigureWidget:
         """Forget the cached background: the next redraw draws the whole figure.
 
         Subclasses call this after changing something that is not in :attr:`dynamic` (a title, a legend,
-        contour lines). Changes of axis limits and canvas size are noticed automatically.
+        contour lines). Changes of axis limits, axes positions and canvas size are noticed automatically.
         """
         self._blit_bg = None
         self._browser_bg_key = None
@@ -230,7 +230,8 @@ class FigureWidget:
 
     def _blit_key_now(self):
         w, h = self.fig.canvas.get_width_height(physical=True)
-        lims = tuple(tuple(float(v) for v in ax.viewLim.bounds) for ax in self.fig.axes)
+        lims = tuple(tuple(float(v) for v in (*ax.viewLim.bounds, *ax.get_position().bounds))
+                     for ax in self.fig.axes)
         return (w, h, float(self.fig.dpi), lims)
 
     def render(self) -> str:
@@ -327,7 +328,7 @@ class FigureWidget:
         self.renders += 1
         if self.mode == "browser":
             if force:
-                self.view._send_scene()
+                self.view.send_full_scene()
             else:
                 self.view.request()  # sent now, or at the end of a hold()
         elif self.mode == "ipympl":

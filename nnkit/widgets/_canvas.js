@@ -99,6 +99,22 @@ function render({ model, el }) {
     }
   }
 
+  let layers = [];          // the last scene's layers, references ({same: i}) resolved
+  let asked = false;        // a full scene was asked for and has not come yet
+
+  function resolve() {
+    // every scene is resolved as it arrives (painted or not): the next one refers to its layers
+    const scene = model.get("scene");
+    const next = scene.layers.map((L, i) => ("same" in L ? layers[L.same] : L));
+    if (next.some((L) => L === undefined)) {
+      if (!asked) { asked = true; model.send({ full: true }); }
+      return false;
+    }
+    asked = false;
+    layers = next;
+    return true;
+  }
+
   let painted = false;      // a scene was painted in the current display frame
   let frames = 0;           // scenes painted (data-frames on the canvas, for tests)
 
@@ -109,7 +125,7 @@ function render({ model, el }) {
     resize();
     ctx.clearRect(0, 0, canvas.width, canvas.height);
     if (background) ctx.drawImage(background, 0, 0, canvas.width, canvas.height);
-    for (const L of scene.layers) paintLayer(ctx, L);
+    for (const L of layers) paintLayer(ctx, L);
     if (caption.innerHTML !== (scene.caption || "")) caption.innerHTML = scene.caption || "";
     frames += 1;
     canvas.dataset.frame = String(scene.frame);
@@ -150,12 +166,12 @@ function render({ model, el }) {
     e.preventDefault();
   });
 
-  model.on("change:scene", schedule);
+  model.on("change:scene", () => { if (resolve()) schedule(); });
   model.on("change:size", schedule);
   model.on("change:background", loadBackground);
   resize();
   loadBackground();
-  schedule();
+  if (resolve()) schedule();
 }
 
 export default { render };

@@ -66,6 +66,7 @@ class BrowserCanvas(anywidget.AnyWidget):
         self.frames_sent = 0
         self.stale = False
         self._holds = 0
+        self._last_layers: list = []
         self._click_handlers: list[Callable] = []
         self.on_msg(self._on_front_end_msg)
 
@@ -90,11 +91,31 @@ class BrowserCanvas(anywidget.AnyWidget):
                 self._send_scene()
 
     def _send_scene(self) -> None:
+        """Send the scene; a layer equal to the one at its place in the last scene goes as ``{"same": i}``.
+
+        Only what moved travels: the data points of a frame that only trained, the contours' paths of a
+        frame that only moved a head. A view that cannot resolve a reference (it was created after
+        the last full scene) asks for a full one (``{"full": true}``).
+        """
         self.stale = False
         self.frames_sent += 1
         scene = self._make_scene()
+        layers = scene["layers"]
+        last = self._last_layers
+        scene["layers"] = [{"same": i} if i < len(last) and last[i] == L else L for i, L in enumerate(layers)]
+        self._last_layers = layers
         scene["frame"] = self.frames_sent
         self.scene = scene
+
+    @property
+    def layers(self) -> list:
+        """The layers of the last scene sent, in full."""
+        return self._last_layers
+
+    def send_full_scene(self) -> None:
+        """Send every layer in full (a new view, or one that lost track)."""
+        self._last_layers = []
+        self._send_scene()
 
     # -- messages from the front end ----------------------------------------------------------------
     def on_click(self, handler: Callable[[float, float, bool], None]) -> None:
@@ -104,7 +125,9 @@ class BrowserCanvas(anywidget.AnyWidget):
     def _on_front_end_msg(self, _widget, content, _buffers) -> None:
         if not isinstance(content, dict):
             return
-        if "click" in content:
+        if content.get("full"):
+            self.send_full_scene()
+        elif "click" in content:
             x, y = (float(v) for v in content["click"])
             for handler in self._click_handlers:
                 handler(x, y, bool(content.get("shift", False)))
@@ -127,7 +150,7 @@ class Player(anywidget.AnyWidget):
     min = traitlets.Int(0).tag(sync=True)
     max = traitlets.Int(100).tag(sync=True)
     interval = traitlets.Int(40).tag(sync=True)
-    window = traitlets.Int(2).tag(sync=True)
+    window = traitlets.Int(3).tag(sync=True)
     playing = traitlets.Bool(False).tag(sync=True)
     description = traitlets.Unicode("").tag(sync=True)
 

@@ -134,6 +134,7 @@ class OptimizerWidget(FigureWidget):
 
         self.ax, self.ax_loss = self.fig.subplots(1, 2, width_ratios=[1.3, 1])
         self._contours = None
+        self._contour_sets: dict = {}
         self._contour_cache: dict[str, tuple] = {}
         self.lines, self.heads, self.loss_lines = {}, {}, {}
         for name in OPTIMIZERS:
@@ -247,9 +248,13 @@ class OptimizerWidget(FigureWidget):
     def _set_function(self):
         f = self.fn
         if self._contours is not None:
-            self._contours.remove()
-        gx, gy, z = self._background(f)
-        self._contours = self.ax.contour(gx, gy, z, levels=14, cmap="viridis", linewidths=0.8, zorder=0)
+            self._contours.set_visible(False)
+        if f.name not in self._contour_sets:  # made once per function, then only shown or hidden
+            gx, gy, z = self._background(f)
+            self._contour_sets[f.name] = self.ax.contour(gx, gy, z, levels=14, cmap="viridis",
+                                                         linewidths=0.8, zorder=0)
+        self._contours = self._contour_sets[f.name]
+        self._contours.set_visible(True)
         self.ax.set_xlim(f.xlim)
         self.ax.set_ylim(f.ylim)
         self.ax.set_title(f.title, fontsize=10)

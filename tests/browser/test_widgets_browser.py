@@ -195,7 +195,7 @@ def test_slider_burst_ends_on_the_last_value(page, lab_server):
         lab_server, "optimizer_burst",
         "from nnkit.widgets import OptimizerWidget\nw = OptimizerWidget('quadratic', mode='browser')\nw",
         "import json\nprint(json.dumps({'sent': w.view.frames_sent, 'lr': w.lr.value}))",
-        "w.view._send_scene()  # the current state, painted afresh",
+        "w.view.send_full_scene()  # the current state, painted afresh",
     )
     nb, canvas = open_widget(page, lab_server, path)
     sent0 = kernel_says(nb, 1)["sent"]
