@@ -17,7 +17,7 @@ import time
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-SCRIPTS = ("training", "profile_training", "widgets", "grading", "grading_cluster")
+SCRIPTS = ("training", "profile_training", "widgets", "widgets_browser", "grading", "grading_cluster")
 
 
 def main(argv=None) -> int:

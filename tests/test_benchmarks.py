@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 BENCH = Path(__file__).resolve().parent.parent / "benchmarks"
-SCRIPTS = ("training", "profile_training", "widgets", "grading", "grading_cluster", "run_all")
+SCRIPTS = ("training", "profile_training", "widgets", "widgets_browser", "grading", "grading_cluster", "run_all")
 
 
 def run(script, *args, timeout=600):
@@ -99,6 +99,26 @@ def test_widgets_quick_times_each_widget():
     assert len(plays) == 4
     for full, full95, own, own95, png, _ in plays:
         assert 0 < number(full) <= number(full95) and 0 < number(own) <= number(own95) and number(png) > 0
+
+
+@pytest.mark.browser
+def test_widgets_browser_quick_measures_every_control_in_chromium(monkeypatch):
+    monkeypatch.syspath_prepend(str(BENCH))
+    from widgets_browser import WIDGETS
+
+    text = run("widgets_browser", "--quick")
+    check_header(text)
+    rows = re.findall(r"^browser\s+(\w+)\s+(slider|button|checkbox|dropdown) '([^']+)'\s+(\d+)"
+                      r"\s+([\d.,]+)\s+([\d.,]+)\s+(p50<[^\n]*?)\s+(yes|NO)$", text, re.M)
+    measured = {(w, label) for w, _kind, label, *_ in rows}
+    for widget, (_make, controls) in WIDGETS.items():
+        for _kind, label in controls:
+            assert (widget, label) in measured, f"no latency row for {widget} {label!r}"
+    for *_, n, p50, p95_, _target, _met in rows:
+        assert int(n) == 2 and 0 < number(p50) <= number(p95_), "a latency is missing or not finite"
+    plays = re.findall(r"^browser\s+(\w+Widget)\s+play: (\d+) frames, ([\d.]+) fps", text, re.M)
+    assert {w for w, *_ in plays} == set(WIDGETS) - {"Floor"}
+    assert all(int(frames) >= 2 and float(fps) > 0 for _, frames, fps in plays), plays
 
 
 @pytest.fixture

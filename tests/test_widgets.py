@@ -34,10 +34,11 @@ def is_png(data: bytes) -> bool:
 
 # ---------------------------------------------------------------------------------------------- base
 def test_mode_resolution():
-    assert resolve_mode("auto") == "static"  # Agg backend in the tests
+    assert resolve_mode("auto") == "static"  # no kernel and the Agg backend in the tests
     assert resolve_mode("ipympl") == "ipympl"
+    assert resolve_mode("browser") == "browser"
     with pytest.raises(ValueError, match="mode"):
-        resolve_mode("browser")
+        resolve_mode("webgl")
 
 
 def test_clip_line_and_half_plane():
@@ -88,8 +89,11 @@ def test_perceptron_step_draws_the_model():
     np.testing.assert_allclose(np.ravel(w.current_marker.get_data()), w.X[0])
     assert_line_is_boundary(w)  # first example is always a mistake from w = 0
     # the weight arrow is w (scaled to unit length at most), drawn from the boundary
-    u, v = w.weight_arrow.U[0], w.weight_arrow.V[0]
+    corners = w.weight_arrow.get_xy()
+    foot, tip = (corners[0] + corners[6]) / 2, corners[3]
+    u, v = tip - foot
     wv = w.model.w
+    assert wv @ foot + w.model.b == pytest.approx(0.0, abs=1e-9)  # the arrow starts on the boundary
     assert u * wv[1] - v * wv[0] == pytest.approx(0.0, abs=1e-9) and u * wv[0] + v * wv[1] > 0
     for _ in range(12):
         before = (w.model.w.copy(), w.model.b)
@@ -207,7 +211,7 @@ def test_optimizer_play_reveals_steps_and_function_switch():
     assert len(w.lines["sgd"].get_xdata()) == 1
     contours = w._contours
     w.function.value = "local_minimum"
-    assert w._contours is not contours
+    assert w._contours is not contours and w._contours.get_visible() and not contours.get_visible()
     assert w.lr.value == pytest.approx(0.02)  # suggested settings loaded
     f = functions.get("local_minimum")
     np.testing.assert_allclose(w.paths["sgd"], direct_run("sgd", f, f.start, w.steps.value, lr=w.lr.value))
@@ -466,3 +470,243 @@ def test_play_resumes_after_training_by_hand(make):
     assert w.play.value == w.epoch // f
     w.play.value = 0
     assert w.epoch == 0
+
+
+# ------------------------------------------------------------------------------------- browser mode
+def scene_layers(w):
+    """The layers the browser front end was last sent, in full."""
+    return w.view.layers
+
+
+def to_data(w, ax, x_canvas, y_canvas):
+    """Canvas pixels (origin top left) back to data coordinates of ``ax``."""
+    height = w.fig.bbox.height
+    return ax.transData.inverted().transform((x_canvas, height - y_canvas))
+
+
+def test_browser_scene_is_what_the_model_holds():
+    w = PerceptronWidget("separable", n=30, seed=1, mode="browser")
+    w._repr_mimebundle_()  # displayed
+    assert is_png(w.view.background) and w.view.size == [720, 320]
+    w.step(7)
+    layers = scene_layers(w)
+    assert [L["z"] for L in layers] == sorted(L["z"] for L in layers)  # painted in z-order
+    boundary = next(L for L in layers if L["kind"] == "line" and L["lw"] and len(L["xy"]) == 4)
+    wv, b = w.model.w, w.model.b
+    for k in (0, 2):
+        x, y = to_data(w, w.ax, boundary["xy"][k], boundary["xy"][k + 1])
+        assert wv[0] * x + wv[1] * y + b == pytest.approx(0.0, abs=0.02 * np.abs(wv).sum())
+    points = [L for L in layers if L["kind"] == "line" and L["marker"] in ("o", "s") and len(L["xy"]) > 4]
+    assert sum(len(L["xy"]) // 2 for L in points) == len(w.X)
+
+    d = DecisionBoundaryWidget("moons", hidden=8, n=120, grid=20, mode="browser")
+    d._repr_mimebundle_()  # displayed
+    d.train(30)
+    image = next(L for L in scene_layers(d) if L["kind"] == "image")
+    import base64
+
+    rgba = np.frombuffer(base64.b64decode(image["rgba"]), dtype=np.uint8).reshape(image["h"], image["w"], 4)
+    expected = d.image.to_rgba(d.probabilities(), bytes=True)[::-1]  # origin "lower": first row on top
+    np.testing.assert_array_equal(rgba, expected)
+
+
+def test_browser_burst_becomes_one_scene_of_the_last_value():
+    w = OptimizerWidget("quadratic", mode="browser")
+    w._repr_mimebundle_()  # displayed
+    sent = w.view.frames_sent
+    values = [0.01, 0.02, 0.03, 0.04, 0.05]
+    with w.batch():
+        for v in values:
+            w.lr.value = v
+        assert w.view.frames_sent == sent and w.view.stale  # nothing sent during the burst
+    assert w.view.frames_sent == sent + 1, "the burst was not coalesced into one scene"
+    fresh = OptimizerWidget("quadratic", lr=values[-1], mode="browser")
+    fresh._repr_mimebundle_()  # displayed
+    # the trajectory panel as sent equals a fresh widget's at the last value (the loss panel's limits
+    # may differ: they only widen, and the burst's earlier values widened them)
+    left = [round(v, 1) for v in w.ax.bbox.bounds]
+    on_left = lambda layers: [L for L in layers if L["clip"] and L["clip"][0] == left[0]]  # noqa: E731
+    assert on_left(scene_layers(w)) and on_left(scene_layers(w)) == on_left(scene_layers(fresh)), (
+        "the scene sent is not the last value's")
+    w.lr.value = 0.07  # outside a batch every change is sent at once
+    assert w.view.frames_sent == sent + 2
+
+
+def test_browser_sends_only_the_layers_that_moved():
+    w = DecisionBoundaryWidget("moons", hidden=8, n=120, grid=20, mode="browser")
+    w._repr_mimebundle_()
+    w.train()
+    sent = w.view.scene["layers"]
+    same = [L for L in sent if "same" in L]
+    assert len(same) == 4, "the four point layers did not change: they go as references"
+    kinds = [L["kind"] for L in sent if "same" not in L]
+    assert "image" in kinds, "the probability map changed and must be sent"
+    assert all(w.view.layers[L["same"]]["marker"] == "o" for L in same), "the references are the points"
+    w.view._on_front_end_msg(w.view, {"full": True}, [])  # a view that lost track asks for all of it
+    assert not any("same" in L for L in w.view.scene["layers"])
+    assert w.view.scene["layers"] == w.view.layers
+
+
+def test_browser_background_is_drawn_once_per_state():
+    w = OptimizerWidget("quadratic", mode="browser")
+    w._repr_mimebundle_()  # displayed
+    draws = []
+    original = w._draw_background
+    w._draw_background = lambda: (draws.append(w.function.value), original())[1]
+
+    def visit():
+        w.checks["nesterov"].value = True  # the checkboxes are the legend: nothing still changes
+        w.lr.value = 0.03
+        w.checks["nesterov"].value = False
+        w.lr.value = 0.06
+
+    visit()  # may widen the loss axis once (limits only widen): a new background
+    draws.clear()
+    visit()
+    assert draws == [], "settings already shown redrew the background"
+    w.function.value = "saddle"
+    first = w.view.background
+    w.function.value = "quadratic"
+    w.function.value = "saddle"
+    assert draws == ["saddle"] and w.view.background == first, "a function shown before was redrawn"
+
+
+def test_browser_front_end_paints_only_known_artists():
+    from matplotlib.text import Text
+
+    from nnkit.widgets._canvas import layer
+
+    with pytest.raises(TypeError, match="Text"):
+        layer(Text(0, 0, "x"), 80, 320)
+
+
+def click(w, ax, x, y, shift=False):
+    """What the browser sends for a click at data point (x, y) of ``ax``."""
+    px, py = ax.transData.transform((x, y))
+    w.view._on_front_end_msg(w.view, {"click": [float(px), float(py)], "shift": shift}, [])
+
+
+def test_perceptron_click_adds_a_point_the_model_reacts_to():
+    w = PerceptronWidget("separable", n=20, mode="browser")
+    w._repr_mimebundle_()  # displayed
+    X0, y0 = w.X.copy(), w.y.copy()
+    w.draw_class.value = -1
+    click(w, w.ax, 0.5, -0.25)
+    assert len(w.X) == 21 and w.y[-1] == -1
+    np.testing.assert_allclose(w.X[-1], [0.5, -0.25], atol=1e-9)
+    assert w.current == 20 and w.last_was_mistake and w.model.w.any(), "the new point was not presented"
+    np.testing.assert_allclose(w.model.w, -w.lr.value * w.X[-1])  # the rule, from w = 0
+    xs, ys = w.points_neg.get_data()
+    assert (0.5, -0.25) in set(zip(np.round(xs, 9), np.round(ys, 9)))
+    click(w, w.ax_err, 3, 3)  # the mistakes panel is not the data
+    assert len(w.X) == 21
+    click(w, w.ax, 0.5, -0.2, shift=True)  # removes the nearest: the one just added
+    assert len(w.X) == 20
+    np.testing.assert_array_equal(w.X, X0)
+    click(w, w.ax, 1.0, 1.0)
+    w.reset_button.click()  # the data set as it was
+    np.testing.assert_array_equal(w.X, X0)
+    np.testing.assert_array_equal(w.y, y0)
+    with pytest.raises(ValueError, match="label"):
+        w.add_point(0.0, 0.0, 0)
+    with pytest.raises(ValueError, match="finite"):
+        w.add_point(np.nan, 0.0, 1)
+
+
+def test_boundary_click_adds_a_point_and_trains_on_it():
+    w = DecisionBoundaryWidget("moons", hidden=8, n=120, grid=20, epochs_per_frame=5, mode="browser")
+    w._repr_mimebundle_()  # displayed
+    w.train(20)
+    n_train, n_test = len(w.X_train), len(w.X_test)
+    weights = {k: v.copy() for k, v in w.model.params.items()}
+    w.draw_class.value = 0
+    click(w, w.ax, 2.0, -2.0)
+    assert len(w.X_train) == n_train + 1 and w.y_train[-1] == 0
+    np.testing.assert_allclose(w.X_train[-1], [2.0, -2.0], atol=1e-9)
+    assert w.epoch == 25, "the network did not train on the new point"
+    assert any(not np.array_equal(weights[k], v) for k, v in w.model.params.items())
+    xs, ys = w.train_pts0.get_data()
+    assert np.isclose(xs, 2.0).any() and np.isclose(ys, -2.0).any()
+    where, _ = w.remove_nearest(2.0, -2.0, train=False)
+    assert where == "train" and len(w.X_train) == n_train
+    x_test = w.X_test[0]
+    assert w.remove_nearest(*x_test, train=False)[0] == "test" and len(w.X_test) == n_test - 1
+    w.reset_button.click()
+    assert len(w.X_train) == n_train and len(w.X_test) == n_test and w.epoch == 0
+
+
+def test_boundary_hyperparameters_say_what_happens_to_training():
+    w = DecisionBoundaryWidget("moons", hidden=8, n=120, grid=20, epochs_per_frame=5)
+    w.train(30)
+    weights = {k: v.copy() for k, v in w.model.params.items()}
+    w.l2.value = 0.01  # a term of the loss: training continues from the current weights
+    assert w.epoch == 30 and w.model.l2 == pytest.approx(0.01)
+    assert all(np.array_equal(weights[k], v) for k, v in w.model.params.items())
+    assert "continues" in w.notice.value
+    w.train(5)
+    assert w.epoch == 35
+    w.hidden.value = 4  # a new network: the notice says so
+    assert w.epoch == 0 and "restarts at epoch 0" in w.notice.value and "35 epochs" in w.notice.value
+
+
+def test_train_button_draws_every_frame():
+    w = DecisionBoundaryWidget("moons", hidden=8, n=120, grid=20, epochs_per_frame=5, mode="browser")
+    w._repr_mimebundle_()  # displayed
+    sent = w.view.frames_sent
+    w.train_button.click()
+    assert w.epoch == 50 and w.view.frames_sent == sent + 10
+    assert w.history["epoch"][-10:] == list(range(5, 55, 5)), "the curves get a point per frame"
+
+
+def test_browser_player_advances_the_play_position_and_answers_every_tick():
+    w = PerceptronWidget("separable", n=20, mode="browser")
+    w._repr_mimebundle_()
+    player = w.player
+    assert player in w.ui.children[0].children or any(
+        player in getattr(c, "children", ()) for c in w.ui.children), "the player is not shown"
+    answers = []
+    player.send = lambda content, *a, **k: answers.append(content)
+    sent = w.view.frames_sent
+    for k in (1, 2, 3):
+        player._on_front_end_msg(player, {"tick": k}, [])
+    assert w.t == 3 and w.play.value == 3 and player.value == 3
+    assert answers == [{"tock": 1}, {"tock": 2}, {"tock": 3}] and w.view.frames_sent == sent + 3
+    w.step()  # the buttons move the player too
+    assert player.value == 4
+    player._on_front_end_msg(player, {"tick": 10**9}, [])  # clipped to the Play's range
+    assert w.play.value == w.play.max and answers[-1] == {"tock": 10**9}
+    player.value = 0  # stop: back to the start
+    assert w.t == 0 and not w.model.w.any()
+    w.play.max = 50
+    assert player.max == 50
+
+
+def test_static_fallback_without_anywidget_or_ipympl(monkeypatch):
+    from nnkit.widgets import _base
+
+    monkeypatch.setattr(_base, "in_kernel", lambda: True)
+    monkeypatch.setattr(_base, "anywidget_available", lambda: False)
+    monkeypatch.setattr(_base, "ipympl_backend_active", lambda: False)
+    assert resolve_mode("auto") == "static"
+    w = DecisionBoundaryWidget("moons", hidden=4, n=80, grid=10)
+    assert w.mode == "static" and not hasattr(w, "player")
+    before = w.view.value
+    w.train_button.click()
+    assert w.epoch == 100 and is_png(w.view.value) and w.view.value != before
+    monkeypatch.setattr(_base, "anywidget_available", lambda: True)
+    assert resolve_mode("auto") == "browser"
+
+
+def test_curves_get_a_point_per_frame_and_room_for_wide_epoch_labels():
+    w = DecisionBoundaryWidget("moons", hidden=8, n=120, grid=10, epochs_per_frame=10)
+    w.train(450)  # one call, as a lecture cell might do: still a point every frame, not two points
+    assert w.history["epoch"] == list(range(0, 451, 10))
+    np.testing.assert_array_equal(w.curve_test.get_xdata(), w.history["epoch"])
+    assert w.ax_curve.get_xlim()[1] == 800
+    w.fig.canvas.draw()
+    renderer = w.fig.canvas.get_renderer()
+    labels = [t for t in w.ax_curve.get_xticklabels() if t.get_text()]
+    assert labels[-1].get_text() == "800"
+    assert labels[-1].get_window_extent(renderer).x1 <= w.fig.bbox.x1, "the last epoch label is cut"
+    p = PerceptronWidget("xor", n=20)
+    assert p.fig.legends and not p.ax_err.get_legend(), "the legend must not cover the mistakes panel"

@@ -1,11 +1,13 @@
 """The canvas every nnkit widget draws on: one matplotlib Figure, made once, updated in place.
 
-Two ways to show it. With ipympl (a notebook that ran ``%matplotlib widget``) the figure's canvas *is*
-an ipywidget placed next to the controls; an update is ``artist.set_data(...)`` and a redraw, which sends
-the changed pixels to the browser. Anywhere else (plain kernels, nbclient, tests) the figure lives on an
-Agg canvas and is re-rendered into an ``ipywidgets.Image`` after each change. Either way the Figure and
-its artists are created once and handlers only change their data; a frame redraws only the artists that
-move, over a cached background (blitting), so a redraw costs a few milliseconds instead of a full draw.
+Three ways to show it. ``"browser"`` (the default in a Jupyter kernel when anywidget is installed):
+matplotlib renders the still part of the figure (axes, ticks, titles, contours) as a PNG once, and the
+browser paints the moving artists from their arrays (:mod:`nnkit.widgets._canvas`). ``"ipympl"``
+(``%matplotlib widget`` without anywidget): the figure's canvas *is* an ipywidget; a redraw sends the
+changed pixels. ``"static"`` (plain kernels without either, nbclient, tests): the figure lives on an Agg
+canvas and is re-rendered into an ``ipywidgets.Image`` after each change. Every way, the Figure and its
+artists are created once and handlers only change their data; a frame redraws only the artists that
+move (:attr:`FigureWidget.dynamic`) over a cached background.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ import matplotlib
 import numpy as np
 from matplotlib.figure import Figure
 
-MODES = ("auto", "ipympl", "static")
+MODES = ("auto", "browser", "ipympl", "static")
 
 
 def ipympl_backend_active() -> bool:
@@ -29,12 +31,36 @@ def ipympl_backend_active() -> bool:
     return "ipympl" in backend or backend == "widget"
 
 
+def in_kernel() -> bool:
+    """True inside a Jupyter kernel (where a widget front end can show a view)."""
+    try:
+        from IPython import get_ipython
+    except ImportError:  # pragma: no cover - IPython comes with ipywidgets
+        return False
+    shell = get_ipython()
+    return shell is not None and getattr(shell, "kernel", None) is not None
+
+
+def anywidget_available() -> bool:
+    try:
+        import anywidget  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
 def resolve_mode(mode: str) -> str:
-    """Turn ``"auto"`` into ``"ipympl"`` (widget backend active and ipympl importable) or ``"static"``."""
+    """Turn ``"auto"`` into a way of showing the figure.
+
+    ``"browser"`` in a Jupyter kernel with anywidget installed; else ``"ipympl"`` when the widget backend
+    is active and ipympl importable; else ``"static"`` (which needs neither).
+    """
     if mode not in MODES:
         raise ValueError(f"mode: expected one of {MODES}, got {mode!r}")
     if mode != "auto":
         return mode
+    if in_kernel() and anywidget_available():
+        return "browser"
     if ipympl_backend_active():
         try:
             import ipympl.backend_nbagg  # noqa: F401
@@ -77,7 +103,18 @@ class FigureWidget:
         self.dynamic: list = []  # artists that change between frames; subclasses fill it
         self._blit_bg = None
         self._blit_key = None
-        if self.mode == "ipympl":
+        self._browser_bg_key = None  # what the browser's background shows (browser mode)
+        self._bg_cache: dict = {}    # (blit key, background_state()) -> PNG (browser mode)
+        if self.mode == "browser":
+            from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+            from ._canvas import BrowserCanvas
+
+            FigureCanvasAgg(self.fig)
+            self.view = BrowserCanvas(self._browser_scene)
+            self.view.size = [int(v) for v in self.fig.canvas.get_width_height()]
+            self.view.on_click(self._on_pixel_click)
+        elif self.mode == "ipympl":
             from ipympl.backend_nbagg import Canvas, FigureManager
 
             canvas = Canvas(self.fig)
@@ -86,6 +123,7 @@ class FigureWidget:
             canvas.footer_visible = False
             canvas.toolbar_visible = False
             canvas.resizable = False
+            canvas.mpl_connect("button_press_event", self._on_mpl_click)
             self.view = canvas
         else:
             from matplotlib.backends.backend_agg import FigureCanvasAgg
@@ -103,11 +141,31 @@ class FigureWidget:
 
     @property
     def ui(self) -> widgets.Widget:
-        """The controls and the figure in one box, ready to display (built on first use)."""
+        """The controls and the figure in one box, ready to display (built on first use).
+
+        Browser mode shows a :class:`nnkit.widgets._canvas.Player` in place of the ``play`` control,
+        and the ``status`` line under the canvas, sent with each scene. The ``play`` and ``status``
+        widgets keep their values for code that reads or sets them, but they are not shown, so they
+        need no messages to the browser of their own: a frame is one message instead of three.
+        """
         if self._ui is None:
             self._ui = self._layout()
+            if self.mode == "browser":
+                self._browser_controls()
         self._prime_view()
         return self._ui
+
+    def _browser_controls(self) -> None:
+        from ._canvas import Player
+
+        play = getattr(self, "play", None)
+        if play is not None:
+            self.player = Player(play)
+            _replace_child(self._ui, play, self.player)
+            play.close()  # its value is the player's (linked in the kernel): no view, no messages
+        status = getattr(self, "status", None)
+        if status is not None and _replace_child(self._ui, status, None):
+            status.close()  # shown as the canvas's caption
 
     def _prime_view(self) -> None:
         """Give the view a first image before the browser sees it.
@@ -119,6 +177,9 @@ class FigureWidget:
         if self.mode == "ipympl":
             if not self.view._data_url:
                 self.view._repr_mimebundle_()
+        elif self.mode == "browser":
+            if self.view.stale or self.view.frames_sent == 0 or self._browser_key() != self._browser_bg_key:
+                self.redraw(force=True)
         elif not self.view.value:
             self.redraw(force=True)
 
@@ -139,17 +200,38 @@ class FigureWidget:
         self.fig.set_layout_engine("none")
         self.invalidate()
 
+    def leave_room_right(self, ax, px: float = 20.0) -> None:
+        """Narrow ``ax`` by ``px`` pixels on the right (after :meth:`freeze_layout`).
+
+        The layout was made with the first tick labels; an axis whose limit grows (epochs: 50, 100, ...,
+        800) gets a wider last label, which must not be cut at the figure's edge.
+        """
+        pos = ax.get_position()
+        ax.set_position([pos.x0, pos.y0, pos.width - px / self.fig.bbox.width, pos.height])
+        self.invalidate()
+
     def invalidate(self) -> None:
         """Forget the cached background: the next redraw draws the whole figure.
 
         Subclasses call this after changing something that is not in :attr:`dynamic` (a title, a legend,
-        contour lines). Changes of axis limits and canvas size are noticed automatically.
+        contour lines). Changes of axis limits, axes positions and canvas size are noticed automatically.
         """
         self._blit_bg = None
+        self._browser_bg_key = None
+
+    def background_state(self):
+        """A hashable naming everything the still part of the figure shows besides axis limits and size.
+
+        Browser mode caches background PNGs under it, so a data set or function shown before costs no
+        redraw. None (the default) caches nothing. A subclass returning a value must change it whenever
+        it changes something it then calls :meth:`invalidate` for.
+        """
+        return None
 
     def _blit_key_now(self):
         w, h = self.fig.canvas.get_width_height(physical=True)
-        lims = tuple(tuple(float(v) for v in ax.viewLim.bounds) for ax in self.fig.axes)
+        lims = tuple(tuple(float(v) for v in (*ax.viewLim.bounds, *ax.get_position().bounds))
+                     for ax in self.fig.axes)
         return (w, h, float(self.fig.dpi), lims)
 
     def render(self) -> str:
@@ -167,19 +249,9 @@ class FigureWidget:
         if not self.use_blit or not artists:
             FigureCanvasAgg.draw(canvas)  # Agg draw only: ipympl's own draw() would also send the image
             return "full"
-        key = self._blit_key_now()
         mode = "blit"
-        if self._blit_bg is None or key != self._blit_key:
-            visible = [a.get_visible() for a in artists]
-            for a in artists:
-                a.set_visible(False)
-            try:
-                FigureCanvasAgg.draw(canvas)
-                self._blit_bg = canvas.copy_from_bbox(self.fig.bbox)
-                self._blit_key = key
-            finally:
-                for a, v in zip(artists, visible):
-                    a.set_visible(v)
+        if self._background_stale():
+            self._draw_background()
             mode = "full"
         else:
             canvas.restore_region(self._blit_bg)
@@ -188,16 +260,78 @@ class FigureWidget:
             a.draw(renderer)  # invisible artists draw nothing
         return mode
 
+    def _background_stale(self) -> bool:
+        return self._blit_bg is None or self._blit_key_now() != self._blit_key
+
+    def _draw_background(self) -> None:
+        """Draw the figure without the :attr:`dynamic` artists into the Agg buffer and cache it."""
+        from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+        canvas = self.fig.canvas
+        key = self._blit_key_now()
+        visible = [a.get_visible() for a in self.dynamic]
+        for a in self.dynamic:
+            a.set_visible(False)
+        try:
+            FigureCanvasAgg.draw(canvas)
+            self._blit_bg = canvas.copy_from_bbox(self.fig.bbox)
+            self._blit_key = key
+        finally:
+            for a, v in zip(self.dynamic, visible):
+                a.set_visible(v)
+
+    BACKGROUND_CACHE = 16  # background PNGs kept per widget (browser mode)
+
+    def _browser_key(self):
+        return self._blit_key_now(), self.background_state()
+
+    def _browser_scene(self) -> dict:
+        """Browser mode, at send time: a new background PNG if the still part changed, and the layers."""
+        from ._canvas import scene
+
+        key = self._browser_key()
+        if key != self._browser_bg_key:
+            png = self._bg_cache.get(key) if key[1] is not None else None
+            if png is None:
+                self._draw_background()
+                png = self._buffer_png()
+                if key[1] is not None:
+                    if len(self._bg_cache) >= self.BACKGROUND_CACHE:
+                        self._bg_cache.pop(next(iter(self._bg_cache)))
+                    self._bg_cache[key] = png
+            self.view.background = png
+            self._browser_bg_key = key
+        out = scene(self.dynamic, self.fig)
+        status = getattr(self, "status", None)
+        out["caption"] = status.value if status is not None else ""
+        return out
+
+    def batch(self):
+        """Context manager: the redraws requested inside become one, of the state at the end.
+
+        In browser mode one scene is sent when the block ends; elsewhere every redraw happens as asked
+        (ipympl and static redraws are immediate).
+        """
+        import contextlib
+
+        return self.view.hold() if self.mode == "browser" else contextlib.nullcontext()
+
     def redraw(self, force: bool = False) -> None:
         """Push the current artist data to the screen.
 
+        Browser: the moving artists as arrays (one scene; inside :meth:`batch`, one at its end).
         ipympl: :meth:`render` then ``canvas.blit()``, which sends the changed pixels to the browser
         (with ``use_blit = False``: ``draw_idle()``, the browser then asks for a full redraw). Static:
         :meth:`render`, then the pixels as PNG into ``view.value`` (skipped while ``auto_render`` is
         False, e.g. while :meth:`time_interaction` measures the drawing alone).
         """
         self.renders += 1
-        if self.mode == "ipympl":
+        if self.mode == "browser":
+            if force:
+                self.view.send_full_scene()
+            else:
+                self.view.request()  # sent now, or at the end of a hold()
+        elif self.mode == "ipympl":
             if self.use_blit and not self.view.syncing_data_url:
                 self.render()
                 self.fig.canvas.blit()
@@ -206,6 +340,23 @@ class FigureWidget:
         elif self.auto_render or force:
             self.render()
             self.view.value = self._buffer_png()
+
+    # -- clicks on the figure ------------------------------------------------------------------------
+    def on_canvas_click(self, ax, x: float, y: float, shift: bool) -> None:
+        """A click at data coordinates ``(x, y)`` of ``ax`` (shift held or not). Subclasses override."""
+
+    def _on_pixel_click(self, px: float, py: float, shift: bool) -> None:
+        """Browser mode: figure pixels (origin bottom left) -> the axes under them and data coordinates."""
+        for ax in self.fig.axes:
+            if ax.bbox.contains(px, py):
+                x, y = ax.transData.inverted().transform((px, py))
+                self.on_canvas_click(ax, float(x), float(y), shift)
+                return
+
+    def _on_mpl_click(self, event) -> None:
+        if event.inaxes is not None and event.xdata is not None:
+            self.on_canvas_click(event.inaxes, float(event.xdata), float(event.ydata),
+                                 "shift" in (event.key or ""))
 
     def _buffer_png(self) -> bytes:
         from PIL import Image
@@ -281,8 +432,21 @@ class FigureWidget:
 class TrainsInFrames:
     """For a :class:`FigureWidget` whose Play counts frames of ``epochs_per_frame`` training epochs.
 
-    The widget defines ``epoch`` (epochs trained so far), ``epochs_per_frame`` and ``train(epochs)``.
+    The widget defines ``epoch`` (epochs trained so far), ``epochs_per_frame`` and ``train(epochs)``
+    (which draws once, at its end).
     """
+
+    def train_in_frames(self, epochs: int) -> None:
+        """Train ``epochs`` epochs one frame at a time, drawing each frame (what the train button does).
+
+        The first frame reaches the screen after one frame's work instead of after all of it, and the
+        lecturer watches the run instead of waiting for its end.
+        """
+        remaining = int(epochs)
+        while remaining > 0:
+            k = min(self.epochs_per_frame, remaining)
+            self.train(k)
+            remaining -= k
 
     def _play_position(self) -> int:
         return self.epoch // self.epochs_per_frame
@@ -290,6 +454,19 @@ class TrainsInFrames:
     def _play_advance(self, goal: int) -> None:
         if goal * self.epochs_per_frame > self.epoch:
             self.train(goal * self.epochs_per_frame - self.epoch)
+
+
+def _replace_child(box, old, new) -> bool:
+    """Put ``new`` (None: nothing) where ``old`` is among the children of ``box`` or of boxes inside it."""
+    children = list(getattr(box, "children", ()))
+    for i, child in enumerate(children):
+        if child is old:
+            children[i:i + 1] = [] if new is None else [new]
+            box.children = tuple(children)
+            return True
+        if _replace_child(child, old, new):
+            return True
+    return False
 
 
 _CONTROLLER = None

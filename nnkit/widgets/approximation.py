@@ -85,7 +85,7 @@ class ApproximationWidget(TrainsInFrames, FigureWidget):
         self.epochs_per_frame, self.max_epochs = int(epochs_per_frame), int(max_epochs)
         self.target = widgets.Dropdown(options=TARGET_NAMES, value=target, description="target")
         self.hidden = widgets.IntSlider(value=hidden, min=1, max=50, description="hidden h")
-        self.play = widgets.Play(value=0, min=0, max=self.max_epochs // self.epochs_per_frame, interval=60,
+        self.play = widgets.Play(value=0, min=0, max=self.max_epochs // self.epochs_per_frame, interval=40,
                                  description="train")
         self.train_button = widgets.Button(description=f"train {self.max_epochs} epochs")
         self.reset_button = widgets.Button(description="reset", layout=widgets.Layout(width="70px"))
@@ -120,7 +120,7 @@ class ApproximationWidget(TrainsInFrames, FigureWidget):
         self.target.observe(lambda c: self._load_target(), names="value")
         self.hidden.observe(lambda c: self.reset(), names="value")
         self.play.observe(self._on_play, names="value")
-        self.train_button.on_click(lambda _b: self.train(self.max_epochs - self.epoch))
+        self.train_button.on_click(lambda _b: self.train_in_frames(self.max_epochs - self.epoch))
         self.reset_button.on_click(lambda _b: self.reset())
 
     # -- state -------------------------------------------------------------------------------------
@@ -179,6 +179,9 @@ class ApproximationWidget(TrainsInFrames, FigureWidget):
         return self.model.forward(self.grid[:, None])[:, 0]
 
     # -- drawing -----------------------------------------------------------------------------------
+    def background_state(self):
+        return self.target.value  # its data points, target curve and title
+
     def _update_artists(self):
         fit = self.fit_values()
         self.fit_line.set_data(self.grid, fit)
@@ -201,7 +204,7 @@ class ApproximationWidget(TrainsInFrames, FigureWidget):
         ep, err = np.array(self.errors).T
         logerr = np.log10(np.maximum(err, 1e-12))
         self.error_line.set_data(ep, logerr)
-        low = np.floor(min(logerr.min(), -1.0)) - 0.2
+        low = np.floor(min(logerr.min(), -4.0)) - 0.2  # room for a good fit: few background redraws
         self.ax_err.set_ylim(low, max(np.ceil(logerr.max()), 0.0) + 0.2)
         self.status.value = (f"h = {self.hidden.value} hidden units ({self.model.n_params} parameters), "
                              f"epoch {self.epoch}, training MSE {self.errors[-1][1]:.4f}")

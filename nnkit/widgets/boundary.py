@@ -82,12 +82,19 @@ class DecisionBoundaryWidget(TrainsInFrames, FigureWidget):
                                       description="L2 λ")
         self.dropout = widgets.FloatSlider(value=dropout, min=0.0, max=0.8, step=0.05,
                                            description="dropout p")
-        self.play = widgets.Play(value=0, min=0, max=500, interval=60, description="train")
+        self.play = widgets.Play(value=0, min=0, max=500, interval=40, description="train")
         self.train_button = widgets.Button(description=f"+{10 * self.epochs_per_frame} epochs")
-        self.reset_button = widgets.Button(description="reset", layout=widgets.Layout(width="70px"))
+        self.reset_button = widgets.Button(description="reset", layout=widgets.Layout(width="70px"),
+                                           tooltip="the data set as it was and a fresh network")
+        self.draw_class = widgets.ToggleButtons(options=[("class 0 (blue)", 0), ("class 1 (red)", 1)],
+                                                value=1, description="click adds",
+                                                tooltip="shift-click removes",
+                                                style={"button_width": "110px"})
         self.status = widgets.HTML()
+        self.notice = widgets.HTML()
         self.controls = [self.dataset, self.hidden, self.layers, self.activation, self.l2, self.dropout,
-                         self.play, self.train_button, self.reset_button, self.status]
+                         self.play, self.train_button, self.reset_button, self.draw_class, self.status,
+                         self.notice]
 
         self.ax, self.ax_curve = self.fig.subplots(1, 2, width_ratios=[1.2, 1])
         lim = 2.6
@@ -107,9 +114,10 @@ class DecisionBoundaryWidget(TrainsInFrames, FigureWidget):
         self.ax.set_xlim(-lim, lim)
         self.ax.set_ylim(-lim, lim)
         self.ax.set_title("P(class 1 | x); filled = train, open = test", fontsize=10)
-        self.curve_train, = self.ax_curve.plot([], [], "-", color="tab:purple", label="training loss")
-        self.curve_test, = self.ax_curve.plot([], [], "-", color="tab:green", label="test accuracy")
+        self.curve_train, = self.ax_curve.plot([], [], ".-", color="tab:purple", ms=3, label="training loss")
+        self.curve_test, = self.ax_curve.plot([], [], ".-", color="tab:green", ms=3, label="test accuracy")
         self.ax_curve.set_xlabel("epoch")
+        self.ax_curve.set_ylabel("loss, accuracy", fontsize=9)
         self.ax_curve.set_ylim(0, 1.05)
         self.ax_curve.grid(alpha=0.3)
         self.ax_curve.legend(loc="center right", fontsize=8)
@@ -118,19 +126,38 @@ class DecisionBoundaryWidget(TrainsInFrames, FigureWidget):
                         self.test_pts1, self.curve_train, self.curve_test]
         self._load_data()
         self.freeze_layout()
+        self.leave_room_right(self.ax_curve)  # for epoch labels wider than the first ones
+        self._update_artists()
 
         self.dataset.observe(lambda c: self._load_data(), names="value")
-        for w in (self.hidden, self.layers, self.activation, self.l2, self.dropout):
-            w.observe(lambda c: self.reset(), names="value")
+        for w in (self.hidden, self.layers, self.activation, self.dropout):
+            w.observe(self._on_architecture, names="value")
+        self.l2.observe(self._on_l2, names="value")
         self.play.observe(self._on_play, names="value")
-        self.train_button.on_click(lambda _b: self.train(10 * self.epochs_per_frame))
-        self.reset_button.on_click(lambda _b: self.reset())
+        self.train_button.on_click(lambda _b: self.train_in_frames(10 * self.epochs_per_frame))
+        self.reset_button.on_click(lambda _b: self.restore_data())
 
     def _layout(self):
         row1 = widgets.HBox([self.dataset, self.activation, self.play, self.train_button, self.reset_button])
         row2 = widgets.HBox([self.hidden, self.layers, self.l2, self.dropout],
                             layout=widgets.Layout(flex_flow="row wrap"))
-        return widgets.VBox([row1, row2, self.view, self.status])
+        return widgets.VBox([row1, row2, self.draw_class, self.view, self.status, self.notice])
+
+    # -- hyper-parameters ----------------------------------------------------------------------------
+    def _on_architecture(self, change):
+        """Units, layers, activation or dropout changed: they shape the network, so a new one is built."""
+        trained = self.epoch
+        self.reset()
+        name = change["owner"].description
+        old = f" (the old one had trained {trained} epochs)" if trained else ""
+        self.notice.value = (f"<i>{name} changed to {change['new']}: a new network, training restarts at "
+                             f"epoch 0</i>{old}")
+
+    def _on_l2(self, change):
+        """λ is a term of the loss, not of the network: training goes on from the current weights."""
+        self.model.l2 = float(change["new"])
+        self.notice.value = (f"<i>L2 λ = {float(change['new']):.3f} from epoch {self.epoch} on; "
+                             f"training continues from the current weights</i>")
 
     # -- state -------------------------------------------------------------------------------------
     def _load_data(self):
@@ -139,12 +166,71 @@ class DecisionBoundaryWidget(TrainsInFrames, FigureWidget):
         X, y = boundary_dataset(self.dataset.value, n=self.n, noise=self.noise, seed=self.seed)
         self.X_train, self.X_test, self.y_train, self.y_test = data.train_test_split(
             X, y, test_size=0.25, seed=self.seed)
+        self._draw_points()
+        self.reset()
+
+    def restore_data(self):
+        """The data set as generated (points drawn by hand are dropped) and a fresh network."""
+        self.notice.value = ""
+        self._load_data()
+
+    # -- data drawn by the lecturer ------------------------------------------------------------------
+    def add_point(self, x: float, y: float, label: int, train: bool = True):
+        """Add a training example ``((x, y), label)``; with ``train`` the network trains one frame on it.
+
+        The weights are kept: the network reacts to the new point from where it is.
+        """
+        if label not in (0, 1):
+            raise ValueError(f"label: expected 0 or 1, got {label!r}")
+        if not (np.isfinite(x) and np.isfinite(y)):
+            raise ValueError(f"(x, y): expected finite coordinates, got ({x!r}, {y!r})")
+        self.X_train = np.vstack([self.X_train, [[float(x), float(y)]]])
+        self.y_train = np.append(self.y_train, np.int64(label))
+        self._data_changed(train)
+
+    def remove_nearest(self, x: float, y: float, train: bool = True):
+        """Remove the training or test example nearest to ``(x, y)``; returns ("train"|"test", index).
+
+        At least two training examples are always kept.
+        """
+        d_train = np.sum((self.X_train - [x, y]) ** 2, axis=1)
+        d_test = np.sum((self.X_test - [x, y]) ** 2, axis=1) if len(self.X_test) else np.array([np.inf])
+        if d_test.min() < d_train.min():
+            i = int(np.argmin(d_test))
+            self.X_test, self.y_test = np.delete(self.X_test, i, axis=0), np.delete(self.y_test, i)
+            where = "test"
+        elif len(self.X_train) > 2:
+            i = int(np.argmin(d_train))
+            self.X_train, self.y_train = np.delete(self.X_train, i, axis=0), np.delete(self.y_train, i)
+            where = "train"
+        else:
+            return None
+        self._data_changed(train)
+        return where, i
+
+    def _data_changed(self, train: bool):
+        self._draw_points()
+        if train:
+            self.train()
+        else:
+            self._record()
+            self._update_artists()
+
+    def _draw_points(self):
         for art, Xs, ys, k in ((self.train_pts0, self.X_train, self.y_train, 0),
                                (self.train_pts1, self.X_train, self.y_train, 1),
                                (self.test_pts0, self.X_test, self.y_test, 0),
                                (self.test_pts1, self.X_test, self.y_test, 1)):
             art.set_data(Xs[ys == k, 0], Xs[ys == k, 1])
-        self.reset()
+
+    def on_canvas_click(self, ax, x, y, shift):
+        """Click on the map: add a training point of the class in ``draw_class``; shift-click removes one."""
+        if ax is not self.ax:
+            return
+        if shift:
+            self.remove_nearest(x, y)
+        else:
+            self.add_point(x, y, int(self.draw_class.value))
 
     def reset(self, _sync_play: bool = True):
         """A fresh network built from the current control values; epoch 0."""
@@ -181,8 +267,11 @@ class DecisionBoundaryWidget(TrainsInFrames, FigureWidget):
             for _ in range(epochs):
                 _, grads = self.model.loss(self.X_train, self.y_train, train=True)
                 self.optimizer.step(grads)
-            self.epoch += epochs
-            self._record()
+                self.epoch += 1
+                if self.epoch % self.epochs_per_frame == 0:  # a curve point per frame, however called
+                    self._record()
+            if self.history["epoch"][-1] != self.epoch:
+                self._record()
         self._sync_play()
         if draw:
             self._update_artists()
@@ -208,6 +297,9 @@ class DecisionBoundaryWidget(TrainsInFrames, FigureWidget):
         pts = np.concatenate([np.vstack([seg, [np.nan, np.nan]]) for seg in lines])
         return pts[:, 0], pts[:, 1]
 
+    def background_state(self):
+        return "map and curves"  # the still part never changes (points and curves are drawn live)
+
     def _update_artists(self):
         P = self.probabilities()
         self.image.set_data(P)
@@ -222,6 +314,7 @@ class DecisionBoundaryWidget(TrainsInFrames, FigureWidget):
         self.ax_curve.set_xlim(0, xmax)
         self.ax_curve.set_ylim(0, max(1.05, float(np.ceil(loss.max() * 2) / 2)))
         self.status.value = (f"{self.model.layer_sizes} ({self.model.n_params} parameters), "
+                             f"{len(self.X_train)} training points, "
                              f"epoch {self.epoch}: training loss {self.history['loss'][-1]:.3f}, "
                              f"train accuracy {self.train_accuracy:.2f}, "
                              f"test accuracy {self.test_accuracy:.2f}")

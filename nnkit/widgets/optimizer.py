@@ -32,6 +32,13 @@ SUGGESTED = {
 BOUND = 1e6  # a trajectory that leaves |x| < BOUND has diverged; the rest of it is NaN
 
 
+def _swatch(name: str) -> str:
+    """A checkbox label in the optimizer's colour: a short line, as in a legend, then the name."""
+    from matplotlib.colors import to_hex
+
+    return f'<span style="color:{to_hex(COLORS[name])}; font-weight:bold">━━</span> {LABELS[name]}'
+
+
 def hyperparameters(name: str, lr: float, rho: float = 0.9, beta1: float = 0.9, beta2: float = 0.999) -> dict:
     """Keyword arguments for ``nnkit.optim.RULES[name]`` from the widget's sliders.
 
@@ -99,8 +106,11 @@ class OptimizerWidget(FigureWidget):
         super().__init__(figsize=(10.0, 4.2), mode=mode)
         sug = SUGGESTED[fns.get(function).name]
         self.function = widgets.Dropdown(options=tuple(fns.FUNCTIONS), value=function, description="f")
-        self.checks = {name: widgets.Checkbox(value=name in optimizers, description=LABELS[name],
-                                              indent=False, layout=widgets.Layout(width="95px"))
+        # the checkboxes are the legend: each label carries its optimizer's colour, so checking one
+        # changes no still part of the figure
+        self.checks = {name: widgets.Checkbox(value=name in optimizers, description=_swatch(name),
+                                              description_allow_html=True, indent=False,
+                                              layout=widgets.Layout(width="auto"))
                        for name in OPTIMIZERS}
         for name in optimizers:
             if name not in OPTIMIZERS:
@@ -124,6 +134,7 @@ class OptimizerWidget(FigureWidget):
 
         self.ax, self.ax_loss = self.fig.subplots(1, 2, width_ratios=[1.3, 1])
         self._contours = None
+        self._contour_sets: dict = {}
         self._contour_cache: dict[str, tuple] = {}
         self.lines, self.heads, self.loss_lines = {}, {}, {}
         for name in OPTIMIZERS:
@@ -237,9 +248,13 @@ class OptimizerWidget(FigureWidget):
     def _set_function(self):
         f = self.fn
         if self._contours is not None:
-            self._contours.remove()
-        gx, gy, z = self._background(f)
-        self._contours = self.ax.contour(gx, gy, z, levels=14, cmap="viridis", linewidths=0.8, zorder=0)
+            self._contours.set_visible(False)
+        if f.name not in self._contour_sets:  # made once per function, then only shown or hidden
+            gx, gy, z = self._background(f)
+            self._contour_sets[f.name] = self.ax.contour(gx, gy, z, levels=14, cmap="viridis",
+                                                         linewidths=0.8, zorder=0)
+        self._contours = self._contour_sets[f.name]
+        self._contours.set_visible(True)
         self.ax.set_xlim(f.xlim)
         self.ax.set_ylim(f.ylim)
         self.ax.set_title(f.title, fontsize=10)
@@ -247,18 +262,11 @@ class OptimizerWidget(FigureWidget):
         self.start_marker.set_data([s[0]], [s[1]])
         self._loss_ylim = None
         self.compute()
-        self._refresh_legend()
         self.invalidate()
         self.show_frame()
 
-    def _refresh_legend(self):
-        """One legend entry per optimizer shown."""
-        leg = self.ax.get_legend()
-        if leg is not None:
-            leg.remove()
-        if self.paths:
-            self.ax.legend(handles=[self.lines[n] for n in self.paths], loc="lower right", fontsize=8,
-                           framealpha=0.8)
+    def background_state(self):
+        return self.fn.name, self.start_point  # contours, title, start marker
 
     # -- handlers ----------------------------------------------------------------------------------
     def _on_function(self, change):
@@ -273,11 +281,7 @@ class OptimizerWidget(FigureWidget):
         if self._holding:
             return
         self.play.max = int(self.steps.value)
-        shown = list(self.paths)
         self.compute()
-        if list(self.paths) != shown:  # an optimizer was (un)checked: new legend
-            self._refresh_legend()
-            self.invalidate()
         self.show_frame()
 
     def _on_play(self, change):

@@ -75,22 +75,29 @@ class PerceptronWidget(FigureWidget):
         self.n, self.seed = int(n), int(seed)
         self.dataset = widgets.Dropdown(options=DATASETS, value=dataset, description="data")
         self.lr = widgets.FloatLogSlider(value=lr, base=10, min=-2, max=1, step=0.1, description="lr α")
-        self.play = widgets.Play(value=0, min=0, max=100_000, step=1, interval=150, description="play")
+        self.play = widgets.Play(value=0, min=0, max=100_000, step=1, interval=40, description="play")
         self.step_button = widgets.Button(description="step", layout=widgets.Layout(width="70px"))
-        self.reset_button = widgets.Button(description="reset", layout=widgets.Layout(width="70px"))
+        self.reset_button = widgets.Button(description="reset", layout=widgets.Layout(width="70px"),
+                                           tooltip="the data set as it was, w = 0, b = 0")
+        self.draw_class = widgets.ToggleButtons(options=[("+1", 1), ("-1", -1)], value=1,
+                                                description="click adds", tooltip="shift-click removes",
+                                                style={"button_width": "40px"})
         self.status = widgets.HTML()
-        self.controls = [self.dataset, self.lr, self.play, self.step_button, self.reset_button, self.status]
+        self.controls = [self.dataset, self.lr, self.play, self.step_button, self.reset_button,
+                         self.draw_class, self.status]
 
         self.ax, self.ax_err = self.fig.subplots(1, 2, width_ratios=[1.25, 1])
         self._build_artists()
         self._load_data()
         self.freeze_layout()
+        self.leave_room_right(self.ax_err)  # for epoch labels wider than the first ones
+        self._update_artists()
 
         self.dataset.observe(self._on_dataset, names="value")
         self.lr.observe(self._on_lr, names="value")
         self.play.observe(self._on_play, names="value")
         self.step_button.on_click(lambda _b: self.step())
-        self.reset_button.on_click(lambda _b: self.reset())
+        self.reset_button.on_click(lambda _b: self.restore_data())
 
     # -- artists (made once) ---------------------------------------------------------------------
     def _build_artists(self):
@@ -102,8 +109,8 @@ class PerceptronWidget(FigureWidget):
         self.points_pos, = ax.plot([], [], "o", color="tab:blue", ms=6, label="y = +1")
         self.points_neg, = ax.plot([], [], "s", color="tab:red", ms=6, label="y = -1")
         self.boundary_line, = ax.plot([], [], "-", color="k", lw=2, label="w·x + b = 0")
-        self.weight_arrow = ax.quiver([0.0], [0.0], [0.0], [0.0], angles="xy", scale_units="xy", scale=1,
-                                      color="tab:green", width=0.012, zorder=4)
+        self.weight_arrow = Polygon(np.zeros((0, 2)), closed=True, color="tab:green", lw=0, zorder=4)
+        ax.add_patch(self.weight_arrow)
         self.current_marker, = ax.plot([], [], "o", ms=16, mfc="none", mec="orange", mew=2.5,
                                        label="presented")
         ax.set_aspect("equal", adjustable="box")
@@ -116,7 +123,8 @@ class PerceptronWidget(FigureWidget):
         self.ax_err.xaxis.get_major_locator().set_params(integer=True)
         self.ax_err.yaxis.get_major_locator().set_params(integer=True)
         handles = [self.points_pos, self.points_neg, self.boundary_line, self.current_marker]
-        self.ax_err.legend(handles=handles, loc="upper right", fontsize=8, framealpha=0.9)
+        # below both panels: inside the mistakes panel it covered the curve
+        self.fig.legend(handles=handles, loc="outside lower center", ncols=4, fontsize=8, frameon=False)
         self.dynamic = [self.region, self.points_pos, self.points_neg, self.boundary_line, self.weight_arrow,
                         self.current_marker, self.mistakes_line]
 
@@ -129,12 +137,52 @@ class PerceptronWidget(FigureWidget):
         self.ylim = (float(lo[1] - pad[1]), float(hi[1] + pad[1]))
         self.ax.set_xlim(self.xlim)
         self.ax.set_ylim(self.ylim)
-        pos = self.y > 0
-        self.points_pos.set_data(self.X[pos, 0], self.X[pos, 1])
-        self.points_neg.set_data(self.X[~pos, 0], self.X[~pos, 1])
         self.ax.set_title(f"perceptron on '{self.dataset.value}' data")
         self.invalidate()
         self.reset()
+
+    def restore_data(self):
+        """The data set as generated (points drawn by hand are dropped), then :meth:`reset`."""
+        self._load_data()
+
+    # -- data drawn by the lecturer ------------------------------------------------------------------
+    def add_point(self, x: float, y: float, label: int):
+        """Add the example ``((x, y), label)`` and present it to the perceptron at once.
+
+        The weights are kept: the model reacts to the new point (the line moves if it was a mistake) and
+        the epochs go on over the enlarged data set.
+        """
+        if label not in (-1, 1):
+            raise ValueError(f"label: expected -1 or +1, got {label!r}")
+        if not (np.isfinite(x) and np.isfinite(y)):
+            raise ValueError(f"(x, y): expected finite coordinates, got ({x!r}, {y!r})")
+        self.X = np.vstack([self.X, [[float(x), float(y)]]])
+        self.y = np.append(self.y, np.int64(label))
+        i = len(self.X) - 1
+        self.current = i
+        self.last_was_mistake = bool(self.model.update(self.X[i], self.y[i]))
+        self._epoch_mistakes += int(self.last_was_mistake)
+        self._update_artists()
+
+    def remove_nearest(self, x: float, y: float):
+        """Remove the example nearest to ``(x, y)`` (at least two are always kept); return its index."""
+        if len(self.X) <= 2:
+            return None
+        i = int(np.argmin(np.sum((self.X - [x, y]) ** 2, axis=1)))
+        self.X = np.delete(self.X, i, axis=0)
+        self.y = np.delete(self.y, i)
+        self.current = None
+        self._update_artists()
+        return i
+
+    def on_canvas_click(self, ax, x, y, shift):
+        """Click on the data: add a point of the class chosen in ``draw_class``; shift-click removes one."""
+        if ax is not self.ax:
+            return
+        if shift:
+            self.remove_nearest(x, y)
+        else:
+            self.add_point(x, y, int(self.draw_class.value))
 
     def reset(self, _sync_play: bool = True):
         """New perceptron (w = 0, b = 0), presentation counter and mistake curve back to zero."""
@@ -190,7 +238,28 @@ class PerceptronWidget(FigureWidget):
         return self.mistakes_per_epoch
 
     # -- drawing -----------------------------------------------------------------------------------
+    def background_state(self):
+        return self.dataset.value  # its title and axis limits
+
+    def _weight_arrow(self, foot, v):
+        """Corners of an arrow from ``foot`` along ``v`` (data coordinates; the axes have equal aspect)."""
+        length = float(np.hypot(*v))
+        if length == 0:
+            return np.zeros((0, 2))
+        u = np.asarray(v, dtype=float) / length
+        n = np.array([-u[1], u[0]])
+        span = self.xlim[1] - self.xlim[0]
+        half, head_w = 0.006 * span, 0.02 * span
+        head = min(0.35 * length, 0.06 * span)
+        neck = np.asarray(foot) + (length - head) * u
+        tip = np.asarray(foot) + length * u
+        return np.array([foot + half * n, neck + half * n, neck + head_w * n, tip, neck - head_w * n,
+                         neck - half * n, foot - half * n])
+
     def _update_artists(self):
+        pos = self.y > 0
+        self.points_pos.set_data(self.X[pos, 0], self.X[pos, 1])
+        self.points_neg.set_data(self.X[~pos, 0], self.X[~pos, 1])
         w = np.asarray(self.model.w, dtype=float)
         b = float(self.model.b)
         xs, ys = clip_line_to_box(w, b, self.xlim, self.ylim)
@@ -199,8 +268,7 @@ class PerceptronWidget(FigureWidget):
         norm2 = float(w @ w)
         foot = -b * w / norm2 if norm2 > 0 else np.zeros(2)   # point of the boundary nearest the origin
         scale = 1.0 / max(1.0, np.sqrt(norm2))                 # keep the arrow inside the plot
-        self.weight_arrow.set_offsets([foot])
-        self.weight_arrow.set_UVC([w[0] * scale], [w[1] * scale])
+        self.weight_arrow.set_xy(self._weight_arrow(foot, w * scale))
         if self.current is None:
             self.current_marker.set_data([], [])
         else:

@@ -222,10 +222,13 @@ class Notebook:
                     top_views: top.length,
                     failed: failed,
                     plain_reprs: plain,
-                    figures: panel.querySelectorAll('.jupyter-matplotlib').length,
-                    canvases: panel.querySelectorAll('.jupyter-matplotlib-canvas-div > canvas').length,
-                    // ipympl figures not drawn: a 0-size canvas, or one colour all over
-                    undrawn: [...panel.querySelectorAll('.jupyter-matplotlib-canvas-div')].map((div, i) => {
+                    // ipympl figures, and nnkit widget figures drawn by their browser front end
+                    figures: panel.querySelectorAll('.jupyter-matplotlib, .nnkit-figure').length,
+                    canvases: panel.querySelectorAll(
+                        '.jupyter-matplotlib-canvas-div > canvas, canvas.nnkit-canvas').length,
+                    // figures not drawn: a 0-size canvas, or one colour all over
+                    undrawn: [...panel.querySelectorAll('.jupyter-matplotlib-canvas-div, .nnkit-figure')]
+                                 .map((div, i) => {
                         const c = div.querySelector('canvas');
                         if (!c || c.width === 0 || c.height === 0) return `figure ${i}: 0 size`;
                         const data = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
@@ -298,8 +301,8 @@ class Notebook:
         )
 
     def canvas(self, scope: Locator | None = None) -> Locator:
-        """The first ipympl canvas inside ``scope`` (default: the notebook)."""
-        return (scope or self.panel).locator(".jupyter-matplotlib-canvas-div").first
+        """The first figure canvas (ipympl's or an nnkit widget's) inside ``scope`` (default: notebook)."""
+        return (scope or self.panel).locator(".jupyter-matplotlib-canvas-div, canvas.nnkit-canvas").first
 
     def canvas_png(self, scope: Locator | None = None) -> bytes:
         canvas = self.canvas(scope)

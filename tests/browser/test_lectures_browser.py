@@ -169,8 +169,9 @@ def live_widget(nb: Notebook, control, what: str):
     control.first.wait_for()
     widget = nb.output_with(control)
     report = nb.wait_for_figures()
-    assert widget.locator(".jupyter-matplotlib-canvas-div").count() >= 1, (
-        f"the {what} shows no ipympl canvas next to its controls ({report})"
+    assert widget.locator(".jupyter-matplotlib-canvas-div, canvas.nnkit-canvas").count() >= 1, (
+        f"the {what} shows no figure canvas (ipympl's or its browser front end's) next to its controls "
+        f"({report})"
     )
     assert not report["undrawn"], (
         f"{nb.path}: ipympl figures never drawn: {report['undrawn']}; console errors: {nb.console_errors}"
@@ -199,7 +200,7 @@ def test_perceptron_step_and_play_redraw(run_lecture, course_file):
         assert presentations(widget) == t0 + 1, f"one step presented {presentations(widget) - t0} examples"
 
     # Play animates: the figure keeps changing with no further clicks.
-    play_button = widget.locator(".widget-play button").first
+    play_button = widget.locator(".nnkit-player button, .widget-play button").first
     play_button.click()
     after_play = nb.wait_for_canvas_change(nb.canvas_png(widget), widget)
     assert after_play != after_step, "pressing play did not animate the perceptron figure"

@@ -1,0 +1,283 @@
+"""The browser front end of a widget's figure: matplotlib draws what stands still, the browser what moves.
+
+A lecture widget changes a handful of artists per frame (a line, some markers, a 60×60 image) over a
+figure whose axes, ticks and titles stay put. In ``"browser"`` mode the kernel renders the still part
+once with Agg and sends it as a PNG (``background``); each frame it sends only the moving artists as
+arrays in canvas pixels (``scene``: lines, markers, polygons, an RGBA image, line collections), and a small
+JavaScript front end (anywidget) paints the background and the artists on one ``<canvas>``. A frame is
+then a few kilobytes of JSON and a few canvas calls, instead of an Agg redraw, a PNG and its decoding.
+Backgrounds are cached by what they show (:meth:`FigureWidget.background_state`), so going back to a
+data set or function shown before sends the PNG made then.
+
+Pacing and coalescing: nothing waits for the browser. ipywidgets already holds back a control's next
+change while the kernel is busy with its previous one (and merges the changes made meanwhile), so a
+slider dragged faster than frames can be made reaches the kernel as its latest value. Inside the kernel,
+:meth:`BrowserCanvas.hold` collects the redraws of a burst (several controls set at once, a loop setting
+a slider) into one scene, sent when the burst ends. In the browser, scenes that arrive within one display
+frame are painted once: the newest. A layer equal to the one at its place in the last scene is sent as
+a reference to it, so only what moved travels. (Acknowledging each painted scene was tried and traced:
+every acknowledgement cost the kernel a message turn, 25-30 ms of each 60 ms frame of the optimizer's
+Play.) Play itself is :class:`Player`: it keeps a few ticks in flight instead of one round trip per frame.
+
+Clicks on the canvas come back as canvas pixels and are turned into data coordinates of the axes under
+the pointer with matplotlib's own transforms (:meth:`BrowserCanvas.on_click`).
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+from collections.abc import Callable
+from pathlib import Path
+
+import anywidget
+import numpy as np
+import traitlets
+from matplotlib import colors as mcolors
+from matplotlib.collections import LineCollection
+from matplotlib.image import AxesImage
+from matplotlib.lines import Line2D
+from matplotlib.patches import Patch
+
+_ESM = Path(__file__).with_name("_canvas.js")
+
+
+class BrowserCanvas(anywidget.AnyWidget):
+    """The view of a figure in ``"browser"`` mode (see the module docstring).
+
+    Traits (synced to the front end): ``size`` (width, height) in pixels; ``background`` the PNG of
+    the still part; ``scene`` ``{"frame": k, "layers": [...], "caption": html}`` the moving artists
+    and the status line shown under the canvas.
+
+    Attributes
+    ----------
+    frames_sent : int
+        Scenes sent to the front end.
+    stale : bool
+        A redraw was asked for inside :meth:`hold`; it is sent when the outermost hold ends.
+    """
+
+    _esm = _ESM
+    size = traitlets.List([0, 0]).tag(sync=True)
+    background = traitlets.Bytes(b"").tag(sync=True)
+    scene = traitlets.Dict({"frame": -1, "layers": []}).tag(sync=True)
+
+    def __init__(self, make_scene: Callable[[], dict], **kwargs):
+        super().__init__(**kwargs)
+        self._make_scene = make_scene
+        self.frames_sent = 0
+        self.stale = False
+        self._holds = 0
+        self._last_layers: list = []
+        self._click_handlers: list[Callable] = []
+        self.on_msg(self._on_front_end_msg)
+
+    # -- coalescing ----------------------------------------------------------------------------------
+    def request(self) -> bool:
+        """Send the current scene now, or, inside :meth:`hold`, once the hold ends. True when sent."""
+        if self._holds:
+            self.stale = True
+            return False
+        self._send_scene()
+        return True
+
+    @contextlib.contextmanager
+    def hold(self):
+        """Redraws requested inside the block become one scene, of the state at its end."""
+        self._holds += 1
+        try:
+            yield self
+        finally:
+            self._holds -= 1
+            if not self._holds and self.stale:
+                self._send_scene()
+
+    def _send_scene(self) -> None:
+        """Send the scene; a layer equal to the one at its place in the last scene goes as ``{"same": i}``.
+
+        Only what moved travels: the data points of a frame that only trained, the contours' paths of a
+        frame that only moved a head. A view that cannot resolve a reference (it was created after
+        the last full scene) asks for a full one (``{"full": true}``).
+        """
+        self.stale = False
+        self.frames_sent += 1
+        scene = self._make_scene()
+        layers = scene["layers"]
+        last = self._last_layers
+        scene["layers"] = [{"same": i} if i < len(last) and last[i] == L else L for i, L in enumerate(layers)]
+        self._last_layers = layers
+        scene["frame"] = self.frames_sent
+        self.scene = scene
+
+    @property
+    def layers(self) -> list:
+        """The layers of the last scene sent, in full."""
+        return self._last_layers
+
+    def send_full_scene(self) -> None:
+        """Send every layer in full (a new view, or one that lost track)."""
+        self._last_layers = []
+        self._send_scene()
+
+    # -- messages from the front end ----------------------------------------------------------------
+    def on_click(self, handler: Callable[[float, float, bool], None]) -> None:
+        """Call ``handler(x, y, shift)`` with figure pixel coordinates (origin bottom left) per click."""
+        self._click_handlers.append(handler)
+
+    def _on_front_end_msg(self, _widget, content, _buffers) -> None:
+        if not isinstance(content, dict):
+            return
+        if content.get("full"):
+            self.send_full_scene()
+        elif "click" in content:
+            x, y = (float(v) for v in content["click"])
+            for handler in self._click_handlers:
+                handler(x, y, bool(content.get("shift", False)))
+
+
+class Player(anywidget.AnyWidget):
+    """The Play control shown in browser mode, standing in for an ``ipywidgets.Play`` it is linked to.
+
+    ``ipywidgets.Play`` sends its next value only once the kernel has reported idle after the previous
+    one, so every frame costs a full browser-kernel-browser round trip and Play can go no faster than
+    that. This control sends ticks as messages of its own and keeps up to ``window`` of them
+    unanswered: the kernel is asked for the next frame while the browser is still receiving the last,
+    and each tick's answer (a "tock", sent after the frame's scene) lets the next one go. The play
+    position stays in the linked ``ipywidgets.Play`` (``value``, ``max``), so code that sets
+    ``widget.play.value`` works in every mode.
+    """
+
+    _esm = Path(__file__).with_name("_player.js")
+    value = traitlets.Int(0).tag(sync=True)
+    min = traitlets.Int(0).tag(sync=True)
+    max = traitlets.Int(100).tag(sync=True)
+    interval = traitlets.Int(40).tag(sync=True)
+    window = traitlets.Int(3).tag(sync=True)
+    playing = traitlets.Bool(False).tag(sync=True)
+    description = traitlets.Unicode("").tag(sync=True)
+
+    def __init__(self, play, **kwargs):
+        import ipywidgets
+
+        super().__init__(value=play.value, min=play.min, max=play.max, interval=play.interval,
+                         description=play.description, **kwargs)
+        self.play = play
+        self._links = [ipywidgets.link((self, "value"), (play, "value"))]
+        self._links += [ipywidgets.dlink((play, name), (self, name)) for name in ("min", "max", "interval")]
+        self.on_msg(self._on_front_end_msg)
+
+    def tick(self, goal: int) -> None:
+        """Advance the linked Play to ``goal`` (clipped to its range): its handler makes the frame."""
+        self.value = int(min(max(int(goal), self.min), self.max))
+
+    def _on_front_end_msg(self, _widget, content, _buffers) -> None:
+        if isinstance(content, dict) and "tick" in content:
+            try:
+                self.tick(int(content["tick"]))
+            finally:
+                self.send({"tock": int(content["tick"])})
+
+
+# ------------------------------------------------------------------------------- artists -> layers
+
+def _css(rgba) -> str:
+    r, g, b, a = mcolors.to_rgba(rgba)
+    return f"rgba({round(255 * r)},{round(255 * g)},{round(255 * b)},{a:.3f})"
+
+
+def _points(xy: np.ndarray, height: float) -> list:
+    """Display coordinates (origin bottom left) -> canvas pixels (origin top left), flat; NaN -> None."""
+    xy = np.asarray(xy, dtype=float).reshape(-1, 2).copy()
+    xy[:, 1] = height - xy[:, 1]
+    flat = np.round(xy.ravel(), 1)
+    return [None if not np.isfinite(v) else float(v) for v in flat]
+
+
+def _clip(artist, height: float):
+    if not artist.get_clip_on() or artist.get_clip_box() is None:
+        return None
+    x0, y0, w, h = artist.get_clip_box().bounds
+    return [round(x0, 1), round(height - y0 - h, 1), round(w, 1), round(h, 1)]
+
+
+_DASHES = {"-": None, "solid": None, "--": [6, 3], "dashed": [6, 3], ":": [1.5, 2.5], "dotted": [1.5, 2.5],
+           "-.": [6, 2.5, 1.5, 2.5], "dashdot": [6, 2.5, 1.5, 2.5]}
+
+
+def _line(line: Line2D, px: float, height: float) -> dict:
+    data = np.column_stack([np.asarray(line.get_xdata(), dtype=float),
+                            np.asarray(line.get_ydata(), dtype=float)])
+    xy = line.get_transform().transform(data) if len(data) else data
+    ls = line.get_linestyle()
+    marker = line.get_marker()
+    marker = None if marker in (None, "None", "none", "", " ") else str(marker)
+    return {
+        "kind": "line", "xy": _points(xy, height), "clip": _clip(line, height),
+        "color": _css(mcolors.to_rgba(line.get_color(), line.get_alpha())),
+        "lw": None if ls in ("None", "none", "", " ") else round(line.get_linewidth() * px, 2),
+        "dash": [round(d * line.get_linewidth() * px / 1.5, 2) for d in _DASHES.get(ls) or []] or None,
+        "marker": marker, "ms": round(line.get_markersize() * px, 2),
+        "mfc": _css(mcolors.to_rgba(line.get_markerfacecolor(), line.get_alpha()))
+        if str(line.get_markerfacecolor()).lower() != "none" else None,
+        "mec": _css(mcolors.to_rgba(line.get_markeredgecolor(), line.get_alpha()))
+        if str(line.get_markeredgecolor()).lower() != "none" else None,
+        "mew": round(line.get_markeredgewidth() * px, 2),
+    }
+
+
+def _patch(patch: Patch, px: float, height: float) -> dict:
+    path = patch.get_transform().transform_path(patch.get_path())
+    lw = patch.get_linewidth() * px
+    return {"kind": "polygon", "xy": _points(path.vertices, height), "clip": _clip(patch, height),
+            "fill": _css(patch.get_facecolor()) if patch.get_fill() else None,
+            "stroke": _css(patch.get_edgecolor()) if lw > 0 else None, "lw": round(lw, 2)}
+
+
+def _image(image: AxesImage, px: float, height: float) -> dict:
+    rgba = image.to_rgba(image.get_array(), bytes=True)
+    if image.origin == "lower":
+        rgba = rgba[::-1]
+    x0, x1, y0, y1 = image.get_extent()
+    corners = image.axes.transData.transform([[x0, y1], [x1, y0]])  # top left, bottom right
+    return {"kind": "image", "w": int(rgba.shape[1]), "h": int(rgba.shape[0]),
+            "rgba": base64.b64encode(np.ascontiguousarray(rgba).tobytes()).decode("ascii"),
+            "xy": _points(corners, height), "clip": _clip(image, height),
+            "smooth": image.get_interpolation() not in ("nearest", "none")}
+
+
+def _collection(lc: LineCollection, px: float, height: float) -> dict:
+    lc.update_scalarmappable()
+    segs = lc.get_segments()
+    tr = lc.get_transform()
+    colors = lc.get_edgecolor()
+    widths = lc.get_linewidths()
+    return {"kind": "segments", "clip": _clip(lc, height),
+            "lines": [_points(tr.transform(s) if len(s) else s, height) for s in segs],
+            "colors": [_css(colors[i % len(colors)]) for i in range(len(segs))] if len(colors) else [],
+            "lw": [round(float(widths[i % len(widths)]) * px, 2) for i in range(len(segs))]}
+
+
+LAYERS = {Line2D: _line, AxesImage: _image, LineCollection: _collection, Patch: _patch}
+
+
+def layer(artist, dpi: float, height: float) -> dict | None:
+    """One artist as a layer the front end paints (None when it is invisible).
+
+    Raises TypeError for an artist type the front end cannot paint (the types in :data:`LAYERS`).
+    """
+    if not artist.get_visible():
+        return None
+    for kind, convert in LAYERS.items():
+        if isinstance(artist, kind):
+            out = convert(artist, dpi / 72.0, height)
+            out["z"] = float(artist.get_zorder())
+            return out
+    raise TypeError(f"artist: the browser canvas paints {tuple(k.__name__ for k in LAYERS)}, "
+                    f"got {type(artist).__name__}")
+
+
+def scene(artists, fig) -> dict:
+    """The moving artists of ``fig`` as layers in z-order."""
+    height = fig.bbox.height
+    layers = [layer(a, fig.dpi, height) for a in sorted(artists, key=lambda a: a.get_zorder())]
+    return {"layers": [L for L in layers if L is not None]}
