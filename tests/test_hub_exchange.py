@@ -6,7 +6,7 @@ one submits twice (a stub, then the finished work: the later counts), the instru
 date, the other submits partly wrong after it; the instructor collects, grades with
 ``nnkit-course grade`` (reading nbgrader's collected folders), releases the feedback; each student
 fetches their own. Then, as one student's Unix user, the other's submission and feedback are out of
-reach through the exchange. The browser version of the same round trip is ``test_hub_browser.py``.
+reach through the exchange. The browser version of the same round trip is ``browser/test_hub_browser.py``.
 """
 
 from __future__ import annotations

@@ -24,7 +24,6 @@ import pytest
 from tests._hub import Hub, require_hub_host
 from tests._postgres import PostgresServer, require_postgres
 from tests.browser._lab_ui import Notebook
-from tests.browser.conftest import CHROMIUM, CHROMIUM_ARGS
 from tests.test_hub_exchange import WRONG, solution_answers
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
@@ -33,7 +32,7 @@ A = "ex01_perceptron"
 NB = f"{A}/{A}.ipynb"
 ALICE, BOB = "nnkw-alice", "nnkw-bob"
 INSTRUCTOR = "nnkw-prof"
-ARTIFACTS = Path(__file__).resolve().parents[1] / "test-artifacts" / "hub"
+ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "hub"
 UI_TIMEOUT = 180_000  # ms: a spawn on a busy 2-core machine
 
 
@@ -70,20 +69,6 @@ def hub(postgres):
         yield h
     finally:
         h.stop()
-
-
-@pytest.fixture
-def browser():
-    if not (os.path.isfile(CHROMIUM) and os.access(CHROMIUM, os.X_OK)):
-        pytest.fail(f"Chromium not found at {CHROMIUM} (apt-get install chromium)")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as pw:
-        chromium = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
-        try:
-            yield chromium
-        finally:
-            chromium.close()
 
 
 def login(browser, hub: Hub, name: str):
