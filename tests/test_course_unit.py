@@ -144,7 +144,10 @@ print('UID', os.getuid())
 print('REPO', sorted(os.listdir({str(tmp_path)!r})) if os.path.exists({str(tmp_path)!r}) else 'absent')
 print('ROOT', sorted(os.listdir('/')))
 print('ROOTHOME', sorted(os.listdir('/root')) if os.path.isdir('/root') else 'absent')
-print('NNKITPARENT', sorted(os.listdir({str(sandbox.NNKIT_DIR.parent)!r})))
+repo = {str(sandbox.NNKIT_DIR.parent)!r}
+print('NNKITPARENT', sorted(os.listdir(repo)) if os.path.exists(repo) else 'absent')
+import nnkit
+print('NNKIT', sorted(f for f in os.listdir(os.path.dirname(nnkit.__file__)) if f.endswith('.py')))
 print('HOME', os.getcwd(), os.environ.get('HOME'))
 print('ENV', sorted(os.environ))
 try:
@@ -171,7 +174,8 @@ for p in ['/usr/x', '/etc/x', '/job/x']:
     out = dict(line.split(" ", 1) for line in r.output.splitlines() if line[:3].isupper() and " " in line)
     assert r.score == 4
     assert out["REPO"] == "absent"  # the course, solutions/ and graders are not there at all
-    assert out["NNKITPARENT"] == "['nnkit']"  # the repository shows only the nnkit package
+    assert out["NNKITPARENT"] == "absent"  # not even the repository's nnkit
+    assert out["NNKIT"] == "['__init__.py', 'grading.py']"  # only what the assignment's answers may use
     assert out["ROOTHOME"] in ("absent", "['.pyenv']")  # at most the Python installation
     assert out["HOME"] == "/home/student /home/student"
     assert out["NET"] in ("OSError", "ConnectionRefusedError") or "unreachable" in out["NET"].lower()
@@ -183,13 +187,12 @@ for p in ['/usr/x', '/etc/x', '/job/x']:
     assert "PYTHONPATH" not in out["ENV"]
 
 
-@pytest.mark.parametrize("package_dir", ["/tmp/clone/nnkit", "/home/ci/src/nnkit", "/work/main/nnkit"])
-def test_scratch_mounts_never_hide_the_package(monkeypatch, tmp_path, package_dir):
-    """bwrap applies mounts in order: nnkit (wherever the repo was cloned) must be bound after /tmp."""
+@pytest.mark.parametrize("image_dir", ["/tmp/clone/image", "/home/ci/src/image", "/work/main/image"])
+def test_scratch_mounts_never_hide_the_image(tmp_path, image_dir):
+    """bwrap applies mounts in order: the image (wherever the temporary folder is) is bound after /tmp."""
     from pathlib import Path
-    monkeypatch.setattr(sandbox, "NNKIT_DIR", Path(package_dir))
-    cmd = sandbox._bwrap_command(tmp_path, sandbox.Limits(), uid=None)
+    cmd = sandbox._bwrap_command(tmp_path, sandbox.Limits(), uid=None, image_dir=Path(image_dir))
     pairs = list(zip(cmd, cmd[1:]))
-    bind_at = pairs.index(("--ro-bind", package_dir))
+    bind_at = cmd.index(image_dir)
     for scratch in ("/tmp", sandbox.SANDBOX_HOME):
-        assert pairs.index(("--tmpfs", scratch)) < bind_at, f"the tmpfs on {scratch} would hide nnkit"
+        assert pairs.index(("--tmpfs", scratch)) < bind_at, f"the tmpfs on {scratch} would hide the image"

@@ -11,9 +11,12 @@ from __future__ import annotations
 
 import numpy as np
 
-from nnkit.course.spec import Case, Part, close_to
+from nnkit.course.spec import Case, Environment, Part, close_to
 from nnkit.data import load_digits, train_test_split
 from nnkit.losses import softmax_cross_entropy
+
+# What the sandbox holds of nnkit while this is graded: data helpers and the given softmax.
+ENVIRONMENT = Environment(modules=("nnkit.data",), helpers=("nnkit.activations.softmax",))
 
 MIN_ACCURACY = 0.90
 EPOCHS = 20

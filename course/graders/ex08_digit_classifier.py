@@ -11,8 +11,11 @@ import math
 
 import numpy as np
 
-from nnkit.course.spec import Case, Part, close_to, equal_to
+from nnkit.course.spec import Case, Environment, Part, close_to, equal_to
 from nnkit.data import load_digits, standardize, train_test_split
+
+# The sandbox holds the models, optimizers and training loop a classifier is built from.
+ENVIRONMENT = Environment(modules=("nnkit.models", "nnkit.optim", "nnkit.train"))
 
 TARGET_ACCURACY = 0.95
 

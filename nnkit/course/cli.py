@@ -9,8 +9,12 @@ Run it from the repository root or from ``course/`` (or pass ``--course PATH``).
 every submission in a sandbox (see :mod:`nnkit.course.sandbox`), checks the results here against
 the trusted graders in ``course/graders/``, and writes the gradebook, ``course/autograded/``,
 ``course/feedback/``, ``course/grades.csv`` and ``course/reports/``. A broken or hostile submission
-gets a grade and a reason; it never stops the batch. The exit code is 0 unless the command itself
-is misused (unknown assignment, no course directory, missing release).
+gets a grade and a reason; it never stops the batch. Before any submission, each assignment's own
+solution is graded in the same sandbox (the canary); if it does not get full marks the environment is
+broken, and the run stops with exit code 2 before the gradebook is touched. The exit code is 2 also
+when the command is misused (unknown assignment, no course directory, missing release), 1 when some
+submissions could not be graded because of the environment (status "error": not recorded, grade them
+again), else 0.
 """
 
 from __future__ import annotations
@@ -27,21 +31,21 @@ USAGE_ERROR = 2
 
 
 def find_course_dir(given: str | None) -> Path:
+    """The course directory: ``--course``, else the working directory or the nearest folder above it
+    that is one (holds ``nbgrader_config.py``) or holds one as ``course/``. Never the installed package's
+    location, so a non-editable install grades the course it is run in."""
     if given:
         path = Path(given).resolve()
         if not (path / "nbgrader_config.py").exists():
             raise SystemExit(_fail(f"{path} is not a course directory (no nbgrader_config.py)"))
         return path
-    cwd = Path.cwd()
-    for cand in (cwd, cwd / "course", cwd.parent / "course"):
-        if (cand / "nbgrader_config.py").exists():
-            return cand.resolve()
-    from nnkit.course.sandbox import NNKIT_DIR
-
-    cand = NNKIT_DIR.parent / "course"
-    if (cand / "nbgrader_config.py").exists():
-        return cand
-    raise SystemExit(_fail("cannot find the course directory: run from the repository or pass --course"))
+    cwd = Path.cwd().resolve()
+    for folder in (cwd, *cwd.parents):
+        for cand in (folder, folder / "course"):
+            if (cand / "nbgrader_config.py").exists() and (cand.parent / "solutions").is_dir():
+                return cand
+    raise SystemExit(_fail(f"cannot find the course directory from {cwd}: run inside the course "
+                           "repository (or its course/ folder) or pass --course PATH"))
 
 
 def _fail(msg: str) -> int:
@@ -97,17 +101,31 @@ def cmd_grade(args) -> int:
     if args.jobs is not None and args.jobs < 1:
         return _fail("--jobs must be at least 1")
     assignments = {}
+    loaded = {}
     for name in names:
         try:
-            engine.Assignment.load(course_dir, name)
+            loaded[name] = engine.Assignment.load(course_dir, name)
         except ValueError as exc:
             return _fail(str(exc))
+    try:
+        kind = sandbox.detect(args.sandbox)
+    except RuntimeError as exc:
+        return _fail(str(exc))
+    if kind != "bwrap":
+        sandbox.warn_fallback()
+    limits = sandbox.Limits(cell_seconds=args.cell_timeout, part_cap_seconds=args.part_timeout,
+                            total_seconds=args.submission_timeout)
+    run_seed = args.seed if args.seed is not None else secrets.randbits(62)
+    for a in loaded.values():  # the canary: before anything is written
+        fault = engine.canary(a, run_seed=run_seed, limits=limits, kind=kind)
+        if fault:
+            return _fail(f"the grading environment is broken, nothing was graded or recorded: {fault}")
     try:
         gradebook.ensure_in_gradebook(course_dir, names)
     except RuntimeError as exc:
         return _fail(str(exc))
     for name in names:
-        a = engine.Assignment.load(course_dir, name)
+        a = loaded[name]
         recorded = gradebook.max_points(course_dir, name)
         for gid in list(a.points):
             if gid in recorded:
@@ -132,20 +150,12 @@ def cmd_grade(args) -> int:
             print(f"note: {note}", file=sys.stderr)
         print(f"imported {len(imported)} notebooks from {src} into {course_dir / 'submitted'}")
 
-    try:
-        kind = sandbox.detect(args.sandbox)
-    except RuntimeError as exc:
-        return _fail(str(exc))
-    if kind != "bwrap":
-        sandbox.warn_fallback()
-    limits = sandbox.Limits(cell_seconds=args.cell_timeout, part_cap_seconds=args.part_timeout,
-                            total_seconds=args.submission_timeout)
-    run_seed = args.seed if args.seed is not None else secrets.randbits(62)
     work = [(a, s, folder) for name, a in assignments.items()
             for s, folder in submissions.students_for(course_dir, name).items()]
     jobs = args.jobs or os.cpu_count() or 1
     results: dict[str, list] = {name: [] for name in names}
-    counts = {"graded": 0, "failed": 0, "missing": 0}
+    counts = {"graded": 0, "failed": 0, "missing": 0, "error": 0}
+    errors = []
     start = time.monotonic()
     with ThreadPoolExecutor(max_workers=jobs) as pool:
         futures = {pool.submit(engine.grade_submission, a, s, folder, run_seed=run_seed, limits=limits,
@@ -157,7 +167,9 @@ def cmd_grade(args) -> int:
             res = fut.result()  # grade_submission never raises
             results[a.name].append(res)
             counts[res.status] = counts.get(res.status, 0) + 1
-            if folder is not None:  # a student with no folder at all has nothing to record
+            if res.status == "error":  # the environment's fault: nothing recorded, grade it again
+                errors.append(f"{student}/{a.name}: {res.notes[-1] if res.notes else ''}")
+            elif folder is not None:  # a student with no folder at all has nothing to record
                 try:
                     gradebook.record(course_dir, res, a.notebook_name, folder)
                     feedback.write(course_dir, res, a.notebook_name)
@@ -168,9 +180,15 @@ def cmd_grade(args) -> int:
     for name, res in results.items():
         html, _js = report.write(course_dir, name, res)
     csv_path = gradebook.export_csv(course_dir)
-    print(f"graded {counts['graded']}, failed {counts['failed']}, missing {counts['missing']} "
-          f"({len(work)} submissions of {', '.join(names)} in {time.monotonic() - start:.1f} s, "
-          f"sandbox: {kind}) -> {csv_path}, reports in {course_dir / 'reports'}")
+    print(f"graded {counts['graded']}, failed {counts['failed']}, missing {counts['missing']}, "
+          f"error {counts['error']} ({len(work)} submissions of {', '.join(names)} in "
+          f"{time.monotonic() - start:.1f} s, sandbox: {kind}) -> {csv_path}, reports in "
+          f"{course_dir / 'reports'}")
+    if errors:
+        print(f"warning: {len(errors)} submissions were NOT graded because the grading environment failed "
+              "(nothing was recorded for them; run `nnkit-course grade` again for them):\n  "
+              + "\n  ".join(errors[:50]), file=sys.stderr)
+        return 1
     return 0
 
 
