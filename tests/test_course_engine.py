@@ -174,3 +174,46 @@ def test_job_folder_holds_one_part_and_no_expected_values(course, assignment, mo
         n_cases = len(job["part"]["cases"])
         assert all(f == "job.json" or f.endswith(".npy") for f in files)
         assert len(files) - 1 == sum(1 for f in files if f.endswith(".npy")) <= 2 * n_cases
+
+
+def test_environment_fault_is_an_error_not_a_zero(course, assignment, monkeypatch):
+    """The sandbox cannot import nnkit: no student code ran, so the submission is to be graded again."""
+    monkeypatch.setattr(sandbox, "_init_source",
+                        lambda *a: "raise ImportError('simulated: this nnkit cannot be imported')\n")
+    broken = engine.Assignment.load(course, ASSIGNMENT)
+    r = grade(course, broken, "unlucky", notebook("release", ANSWERS))
+    assert r.status == "error" and r.score == 0
+    assert all(p.reason.startswith("not graded") for p in r.parts if p.kind == "auto")
+    assert "simulated: this nnkit cannot be imported" in r.notes[-1] and "graded again" in r.notes[-1]
+    assert engine.canary(broken, run_seed=1, limits=LIMITS, kind=KIND).startswith("the solution of fx_tiny")
+    assert engine.canary(assignment, run_seed=1, limits=LIMITS, kind=KIND) is None
+
+
+def test_assignment_travels_to_another_process(course, assignment, tmp_path):
+    """Pickled (as Dask ships it), the assignment grades the same in a fresh interpreter that never reads
+    the course directory: it carries the grader's source, the template and the sandbox image."""
+    import pickle
+    import shutil
+    import subprocess
+    import sys
+
+    folder = submit(course, "travel", with_answers(double="    return 2 * x"))
+    here = grade(course, assignment, "travel", with_answers(double="    return 2 * x"))
+    blob = tmp_path / "assignment.pickle"
+    blob.write_bytes(pickle.dumps(assignment))
+    moved = tmp_path / "elsewhere"
+    shutil.copytree(folder, moved)
+    shutil.rmtree(course.parent / "course" / "graders", ignore_errors=False)
+    try:
+        script = ("import pickle, sys, json\nfrom nnkit.course import engine, sandbox\n"
+                  f"a = pickle.loads(open({str(blob)!r}, 'rb').read())\n"
+                  f"r = engine.grade_submission(a, 'travel', {str(moved)!r}, run_seed=7, "
+                  "limits=sandbox.Limits(cell_seconds=5, part_cap_seconds=2.0, total_seconds=60))\n"
+                  "print(json.dumps([(p.grade_id, p.points, p.reason) for p in r.parts]))\n")
+        out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300)
+    finally:
+        (course / "graders").mkdir(exist_ok=True)
+        from tests._course_fixture import GRADER
+        (course / "graders" / f"{ASSIGNMENT}.py").write_text(GRADER)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert json.loads(out.stdout.splitlines()[-1]) == [[p.grade_id, p.points, p.reason] for p in here.parts]

@@ -196,3 +196,57 @@ def test_scratch_mounts_never_hide_the_image(tmp_path, image_dir):
     bind_at = cmd.index(image_dir)
     for scratch in ("/tmp", sandbox.SANDBOX_HOME):
         assert pairs.index(("--tmpfs", scratch)) < bind_at, f"the tmpfs on {scratch} would hide the image"
+
+
+def _events(*events) -> bytes:
+    return b"".join(wire.event_line(ev, **fields) for ev, fields in events)
+
+
+def test_event_reader_keeps_what_the_protocol_allows_where_the_run_is():
+    r = wire.EventReader(n_cells=2, n_cases=2)
+    stream = _events(("case", {"c": 0, "ok": True}),                      # before ready: not the runner's
+                     ("ready", {}), ("cell_start", {"i": 0}), ("cell_end", {"i": 0, "error": "boom"}),
+                     ("part_start", {}), ("case", {"c": 0, "ok": True, "value": {"t": "none"}}),
+                     ("case", {"c": 1, "ok": False, "exc": "ValueError"}), ("part_end", {"missing": False}),
+                     ("done", {}))
+    for i in range(0, len(stream), 7):  # any chunking
+        r.feed(stream[i:i + 7])
+    assert r.ready and r.done and r.part_ended and not r.overflow
+    assert r.cells == {0: "boom"} and sorted(r.records) == [0, 1] and r.forged == 0 and r.dropped == 1
+
+
+def test_event_reader_counts_forgeries_and_keeps_the_first_record():
+    r = wire.EventReader(n_cells=1, n_cases=1)
+    r.feed(_events(("ready", {}), ("part_start", {}), ("case", {"c": 0, "ok": True, "value": {"t": "none"}}),
+                   ("case", {"c": 0, "ok": True, "value": {"t": "int", "v": "1"}}), ("case", {"c": 5}),
+                   ("part_start", {"p": 3})) + b"not json\n")
+    assert r.records[0]["value"] == {"t": "none"}
+    assert r.forged == 4
+
+
+def test_event_reader_stops_at_its_caps():
+    small = wire.Caps(event_bytes=1 << 10, part_bytes=1 << 20, total_bytes=1 << 20)
+    r = wire.EventReader(n_cells=1, n_cases=1, caps=small)
+    r.feed(b"x" * 4096)  # one endless line
+    assert r.overflow and "single message" in r.overflow
+    r = wire.EventReader(n_cells=1, n_cases=1, caps=small)
+    r.feed(_events(("ready", {})) + b'{"ev": "cell_end"}\n' * 200)
+    assert r.overflow and "messages" in r.overflow
+    r = wire.EventReader(n_cells=1, n_cases=1, caps=wire.Caps(total_bytes=1000, events_per_item=10**6))
+    for _ in range(100):
+        r.feed(b"{}\n" * 10)
+    assert r.overflow and "MB" in r.overflow
+
+
+def test_image_holds_only_what_the_environment_declares():
+    img = sandbox.build_image(helpers=("nnkit.losses.softmax_cross_entropy",))
+    files = dict(img.files)
+    assert "nnkit/functional.py" not in files and "nnkit/optim.py" not in files
+    assert img.holds("nnkit.losses.softmax_cross_entropy") and not img.holds("nnkit.losses.mse")
+    assert not img.holds("nnkit.activations.relu") and not img.holds("nnkit.optim._adam")
+    assert "def relu(" not in files["nnkit/activations.py"].decode()
+    whole = sandbox.build_image(modules=("nnkit.models",))
+    assert whole.holds("nnkit.models.MLP.loss") and whole.holds("nnkit.functional._dense_forward_kernel")
+    assert not whole.holds("nnkit.data.load_digits") and not whole.holds("nnkit.plotting.confusion_matrix")
+    with pytest.raises(ValueError):
+        sandbox.build_image(modules=("nnkit.no_such_module",))

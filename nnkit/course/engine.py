@@ -291,6 +291,11 @@ class Runs:
         for i, err in reader.cells.items():
             if err and i not in self.cell_errors:
                 self.cell_errors[i] = err
+        if reader.forged:
+            out.records.clear()
+            out.failed = (f"the program wrote {reader.forged} message(s) of its own to the grader's result "
+                          "channel, so none of this part's results can be trusted: no credit for this part")
+            return True
         out.records.update({c: r for c, r in reader.records.items() if c not in out.records})
         if reader.part_ended:
             out.missing = reader.missing

@@ -91,10 +91,10 @@ def _timer(seconds: float) -> None:
         pass
 
 
-def _statements(source: str, name: str) -> list:
+def _statements(source: str, name: str) -> list[tuple]:
     """A trusted cell compiled statement by statement (one withheld import does not stop the rest)."""
     tree = ast.parse(source, name)
-    return [_compile(ast.Module(body=[stmt], type_ignores=[]), name, "exec") for stmt in tree.body]
+    return [(_compile(ast.Module(body=[stmt], type_ignores=[]), name, "exec"), stmt) for stmt in tree.body]
 
 
 def _run_trusted(source: str, ns: dict, name: str) -> None:
@@ -102,10 +102,20 @@ def _run_trusted(source: str, ns: dict, name: str) -> None:
         codes = _statements(source, name)
     except SyntaxError:
         return
-    for code in codes:
+    for code, stmt in codes:
         try:
             _exec(code, ns)  # noqa: S102 - the template's own cell
-        except BaseException:  # noqa: BLE001 - e.g. an nnkit module this assignment withholds
+        except ImportError:
+            # ``import nnkit.losses`` of a module the sandbox withholds still binds ``nnkit``, so that
+            # ``nnkit.losses`` later says why it is not there instead of "name 'nnkit' is not defined"
+            for alias in getattr(stmt, "names", ()) if isinstance(stmt, ast.Import) else ():
+                if alias.asname is None and "." in alias.name:
+                    try:
+                        top = alias.name.split(".")[0]
+                        ns[top] = __import__(top)
+                    except BaseException:  # noqa: BLE001
+                        pass
+        except BaseException:  # noqa: BLE001 - the rest of the cell still runs
             continue
 
 

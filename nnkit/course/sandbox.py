@@ -35,6 +35,7 @@ import atexit
 import hashlib
 import importlib.util
 import itertools
+import json
 import os
 import resource
 import select
@@ -77,10 +78,11 @@ class Limits:
     event_bytes: int = 16 << 20        # one message on the result pipe
     part_bytes: int = 48 << 20         # all the results of one part
     result_bytes: int = 64 << 20       # everything on the result pipe of one run
+    events_per_item: int = 4           # messages allowed per cell and per call (plus a few spare)
 
     def caps(self) -> wire.Caps:
         return wire.Caps(event_bytes=self.event_bytes, part_bytes=self.part_bytes,
-                         total_bytes=self.result_bytes)
+                         total_bytes=self.result_bytes, events_per_item=self.events_per_item)
 
 
 @dataclass
@@ -460,11 +462,35 @@ def _data_dirs(image: Image) -> list[str]:
     return dirs
 
 
+def _interpreter_path() -> list[Path]:
+    """``sys.path`` of this interpreter run as the sandbox runs it (``-I``: no PYTHONPATH, no cwd)."""
+    if "path" not in _probe_cache:
+        out = subprocess.run([sys.executable, "-I", "-c", "import json, sys; print(json.dumps(sys.path))"],
+                             capture_output=True, text=True, timeout=60, env={}, cwd="/")
+        entries = json.loads(out.stdout) if out.returncode == 0 else [*site.getsitepackages()]
+        _probe_cache["path"] = [Path(e).resolve() for e in entries if e and Path(e).is_dir()]
+    return _probe_cache["path"]
+
+
+def _python_trees() -> list[Path]:
+    """What the sandbox binds of the Python installation: the prefixes and every directory on the
+    interpreter's own path (site-packages given by a ``.pth`` too), never the repository nnkit came from."""
+    repo = NNKIT_DIR.parent
+    trees = {Path(sys.base_prefix).resolve(), Path(sys.prefix).resolve(),
+             Path(sys.executable).resolve().parent.parent, *_interpreter_path()}
+    keep = [t for t in trees if t != repo and t not in repo.parents and str(t) != "/"]
+    out: list[Path] = []
+    for t in sorted(keep, key=lambda p: len(p.parts)):
+        if not any(t == o or o in t.parents for o in out):
+            out.append(t)
+    return out
+
+
 def _nnkit_copies() -> list[Path]:
     """Every place the sandbox's Python could find a full nnkit (the image is bound over each)."""
     found = {NNKIT_DIR}
-    for entry in [*site.getsitepackages(), *sys.path]:
-        cand = Path(entry or ".") / "nnkit"
+    for entry in _interpreter_path():
+        cand = entry / "nnkit"
         if cand.is_dir() and (cand / "__init__.py").exists():
             found.add(cand.resolve())
     return sorted(found)
@@ -498,12 +524,8 @@ def _bwrap_command(job_dir: Path, limits: Limits, uid: int | None, image_dir: Pa
     made: set[str] = {"/usr", "/etc", "/bin", "/sbin", "/lib", "/lib64", "/dev", "/proc", "/tmp", "/home",
                       SANDBOX_HOME}
     roots = [Path("/usr"), Path("/etc")]
-    binds = []
-    for p in {Path(sys.base_prefix).resolve(), Path(sys.prefix).resolve(),
-              Path(sys.executable).resolve().parent.parent}:
-        if not str(p).startswith(("/usr/", "/etc/")) and str(p) != "/usr":
-            binds.append(p)
-    for target in sorted(set(binds), key=lambda p: len(p.parts)):
+    binds = [p for p in _python_trees() if not any(p == r or r in p.parents for r in roots)]
+    for target in binds:
         for parent in _parents(target):
             if parent not in made:
                 cmd += ["--perms", "0755", "--dir", parent]

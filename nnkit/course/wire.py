@@ -276,7 +276,9 @@ class EventReader:
     Keeps only what the protocol allows where the run is: the fault message before ``ready``, the
     first ``cell_end`` of every cell, one ``case`` record per expected case index between
     ``part_start`` and ``part_end``, and ``done``. Everything else is counted and dropped. When a cap
-    of :class:`Caps` is passed, :attr:`overflow` says which, and nothing more is kept.
+    of :class:`Caps` is passed, :attr:`overflow` says which, and nothing more is kept. Student code can
+    write to the pipe too (it runs in the same process as the runner); anything out of place after
+    ``ready`` is counted in :attr:`forged`, and the trusted side grades nothing of such a run.
     """
 
     def __init__(self, n_cells: int, n_cases: int, caps: Caps | None = None):
@@ -296,6 +298,7 @@ class EventReader:
         self.stage: tuple = ("startup",)
         self.events = 0
         self.dropped = 0
+        self.forged = 0                          # messages after ready that the runner cannot have sent
         self.bytes = 0
         self.part_bytes = 0
         self._partial = bytearray()
@@ -337,10 +340,10 @@ class EventReader:
         try:
             event = loads_strict(line)
         except (ValueError, UnicodeDecodeError):
-            self.dropped += 1
-            return False
+            event = None
         if not isinstance(event, dict) or not self._accept(event, len(line)):
             self.dropped += 1
+            self.forged += self.ready  # the runner writes only what the protocol allows where it is
             return False
         return event.get("ev") in STAGE_EVENTS
 
