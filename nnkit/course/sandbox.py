@@ -474,11 +474,19 @@ def _interpreter_path() -> list[Path]:
 
 def _python_trees() -> list[Path]:
     """What the sandbox binds of the Python installation: the prefixes and every directory on the
-    interpreter's own path (site-packages given by a ``.pth`` too), never the repository nnkit came from."""
+    interpreter's own path (site-packages given by a ``.pth`` too), never a source checkout nnkit was
+    imported from (an editable install: the course repository)."""
     repo = NNKIT_DIR.parent
+    hops, exe = [], Path(sys.executable)
+    for _ in range(16):  # a venv's python is a symlink (to another venv's, to the base interpreter)
+        hops.append(Path(os.path.abspath(exe)).parent.parent)
+        if not exe.is_symlink():
+            break
+        exe = exe.parent / os.readlink(exe)
     trees = {Path(sys.base_prefix).resolve(), Path(sys.prefix).resolve(),
-             Path(sys.executable).resolve().parent.parent, *_interpreter_path()}
-    keep = [t for t in trees if t != repo and t not in repo.parents and str(t) != "/"]
+             Path(sys.executable).resolve().parent.parent, *hops, *_interpreter_path()}
+    checkout = any((repo / marker).exists() for marker in ("pyproject.toml", ".git", "solutions"))
+    keep = [t for t in trees if str(t) != "/" and not (checkout and (t == repo or t in repo.parents))]
     out: list[Path] = []
     for t in sorted(keep, key=lambda p: len(p.parts)):
         if not any(t == o or o in t.parents for o in out):
