@@ -246,7 +246,7 @@ class Runs:
         t = float(part.timeout)
         return min(t, self.limits.part_cap_seconds) if self.limits.part_cap_seconds is not None else t
 
-    def run_part(self, index: int, part, cases: list) -> PartRun:
+    def run_part(self, part, cases: list) -> PartRun:
         seconds = self.part_seconds(part)
         out = PartRun()
         job_dir = Path(tempfile.mkdtemp(prefix="nnkit-job-"))
@@ -405,7 +405,7 @@ def _grade_notebook(assignment, student, nb, run_seed, limits, kind, result: Sub
     runs = Runs(assignment, program, limits, kind, result)
     for i, part in enumerate(assignment.parts):
         cases = list(part.cases(np.random.default_rng([seed, i])))
-        run = runs.run_part(i, part, cases)
+        run = runs.run_part(part, cases)
         if run.fault:
             raise EnvironmentFault(run.fault)
         max_pts = assignment.points.get(part.grade_id, 0.0)

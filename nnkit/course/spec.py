@@ -91,8 +91,9 @@ class Part:
     function : the name of the student's function the sandbox calls (defined in an answer cell).
     cases : ``cases(rng) -> list[Case]``; every case must pass for the part's points.
     check : ``check(case, got) -> None | reason`` run in the trusted process.
-    forbidden : dotted names of nnkit objects that implement this very part; if the student's
-        function calls one, the part earns nothing and the feedback says why.
+    forbidden : dotted names of nnkit objects that implement this very part. They must not be in the
+        sandbox the part is graded in (:class:`Environment`; checked when the assignment is loaded);
+        the in-process harness of the tests and the notebooks' public checks tripwire them.
     timeout : seconds of wall-clock time allowed for all the calls of this part together.
     description : one line shown in feedback ("softmax cross-entropy: loss and gradient").
     """
