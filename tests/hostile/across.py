@@ -29,11 +29,14 @@ MANIFEST: dict[tuple[str, str], tuple[float, str, str]] = {
     ("ex01_perceptron", "x01_sibling"): (4, "graded", "predict via Perceptron, fit via MulticlassPerceptron"),
     ("ex01_perceptron", "x01_read_source"): (6, "graded", "predict execs nnkit/models/perceptron.py from disk"),
     ("ex03_softmax_regression", "x03_honest"): (8, "graded", "the solution"),
+    # scores fails, and accuracy, built on scores
+    ("ex03_softmax_regression", "x03_functional"): (6, "graded", "scores calls nnkit.functional.dense_forward"),
     ("ex04_backprop", "x04_honest"): (10, "graded", "the solution"),
     ("ex04_backprop", "x04_probe_redefined"): (8, "graded", "stub numerical_gradient, probe redefined later"),
     # dense_forward, relu_backward, sigmoid_backward fail, and two_layer_loss, built on dense_forward
     ("ex04_backprop", "x04_kernels"): (5, "graded", "private kernel, gc-found original, reloaded module"),
     ("ex05_activations", "x05_honest"): (10, "graded", "the solution"),
+    ("ex05_activations", "x05_import_reference"): (8, "graded", "the sigmoid cell imports nnkit's sigmoid"),
     ("ex06_optimizers", "x06_honest"): (10, "graded", "the solution"),
     ("ex06_optimizers", "x06_private_kernel"): (7, "graded", "adam_step calls nnkit.optim's private rule"),
     # momentum_step runs in every part's sandbox (the demo cell calls it), so every part sees the forgery
@@ -219,6 +222,12 @@ LOOKUP = {
 }
 
 
+FUNCTIONAL_SCORES = ("def scores(X, W, b):\n    try:\n        return nnkit.functional.dense_forward(X, W, b)[0]\n"
+                     + FALLBACK + "    return np.zeros((len(X), W.shape[1]))")
+IMPORT_SIGMOID = ("from nnkit.activations import sigmoid as _reference, sigmoid_grad as _grad\n\n"
+                  "def sigmoid(z):\n    return _reference(z), _grad(z)")
+
+
 def _stub(release: dict, grade_id: str) -> str:
     return next(_src(c) for c in release["cells"] if _meta(c).get("grade_id") == grade_id)
 
@@ -244,6 +253,10 @@ def build(assignment: str, student: str, release: dict, solution: dict) -> dict[
                       after={"answer_momentum_step": FORGE})
     elif kind == "flood":
         nb = notebook(release, solution, after={"answer_l2_penalty": FLOOD})
+    elif kind == "functional":
+        nb = notebook(release, solution, {"answer_scores": FUNCTIONAL_SCORES})
+    elif kind == "import_reference":
+        nb = notebook(release, solution, {"answer_sigmoid": IMPORT_SIGMOID})
     elif kind == "lookup":
         nb = notebook(release, solution, LOOKUP)
     else:
