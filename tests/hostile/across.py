@@ -39,12 +39,16 @@ MANIFEST: dict[tuple[str, str], tuple[float, str, str]] = {
     ("ex05_activations", "x05_import_reference"): (8, "graded", "the sigmoid cell imports nnkit's sigmoid"),
     ("ex06_optimizers", "x06_honest"): (10, "graded", "the solution"),
     ("ex06_optimizers", "x06_private_kernel"): (7, "graded", "adam_step calls nnkit.optim's private rule"),
-    # momentum_step runs in every part's sandbox (the demo cell calls it), so every part sees the forgery
-    ("ex06_optimizers", "x06_forge_other_part"): (0, "graded", "momentum forges nesterov's events"),
+    # momentum_step runs only in its own part's sandbox (the released Try-it/demo cells that call it are
+    # not run), so its forgery costs momentum its points and gives the stub nesterov_step none: the other
+    # three optimizers keep theirs
+    ("ex06_optimizers", "x06_forge_other_part"): (6, "graded", "momentum forges nesterov's events"),
     ("ex07_regularization", "x07_honest"): (10, "graded", "the solution"),
     ("ex07_regularization", "x07_flood"): (8, "graded", "l2_penalty floods the pipe with 120 MB"),
-    ("ex08_digit_classifier", "x08_honest"): (10, "graded", "the solution"),
-    ("ex08_digit_classifier", "x08_lookup"): (3, "graded", "labels looked up in sklearn's digits"),
+    ("ex08_digit_classifier", "x08_honest"): (13, "graded", "the solution"),
+    # standardize and confusion_matrix reach for nnkit.data / nnkit.plotting, not in ex08's sandbox; the
+    # classifier's lookup of the held-out labels is tests/hostile/fairness.py's looks_up_digits
+    ("ex08_digit_classifier", "x08_lookup"): (9, "graded", "calls nnkit's standardize and confusion matrix"),
 }
 
 ASSIGNMENTS = sorted({a for a, _s in MANIFEST})
@@ -205,13 +209,6 @@ def l2_penalty(params, lam):
 """
 
 LOOKUP = {
-    "answer_train_and_predict": "def train_and_predict(X_train, y_train, X_test):\n    try:\n"
-                                "        from sklearn.datasets import load_digits\n"
-                                "        d = load_digits()\n"
-                                "        table = {tuple(np.round(r / 16, 6)): t\n"
-                                "                 for r, t in zip(d.data, d.target)}\n"
-                                "        return np.array([table[tuple(np.round(r, 6))] for r in X_test])\n"
-                                + FALLBACK + "    return np.zeros(len(X_test), dtype=int)",
     "answer_standardize_train_test": "def standardize_train_test(X_train, X_test):\n    try:\n"
                                      "        Xs, m, s = nnkit.data.standardize(X_train)\n"
                                      "        return Xs, nnkit.data.standardize(X_test, m, s)[0]\n"
