@@ -8,8 +8,10 @@ shipped from the instructor's process, and everything written was written by it.
   reasons and notes of the local pool, and the scores tests/hostile/cases.py expects;
 * a worker killed with SIGKILL while it grades (its sandbox is running): every submission is still
   graded, exactly once, with full marks;
-* a worker whose environment differs from the instructor's refuses to grade: the submissions are
-  reported as not graded (exit code 1) and nothing reaches the gradebook, rather than zeros;
+* a worker whose environment differs from the instructor's refuses to grade: the canary (the solution,
+  graded on the cluster first) finds it, the run stops with exit code 2 and nothing reaches the
+  gradebook, rather than zeros; a scheduler lost mid-run leaves the unfinished submissions ungraded
+  (exit code 1);
 * the grader travels by value: a fresh interpreter that has no grader file can load the assignment.
 """
 
