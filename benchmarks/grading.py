@@ -19,7 +19,13 @@ the submissions already in ``course/submitted/<student>/<assignment>/``:
 
 Reported: wall seconds, notebooks per minute and the speed-up over nbgrader. Nothing is asserted.
 
+``--memory``: the trusted grader's peak memory (``ru_maxrss`` of the grading process, one fresh process per
+row) for an honest ex07 submission and for one whose ``l2_penalty`` floods the result pipe with 120 MB of
+small events (tests/hostile/across.py), with the default caps and with caps raised far above the flood so
+every byte streams through the reader; the flood's peak is given as a ratio to the honest one.
+
 Usage: ``python benchmarks/grading.py [--quick] [--students 40] [--assignments ex01_perceptron ...]``
+``python benchmarks/grading.py --memory``
 """
 
 from __future__ import annotations
@@ -178,6 +184,53 @@ def run_nbgrader(course: Path, assignments: list[str], students: list[str]) -> t
     return dt, f"{done} autograded notebooks written, {failed} runs exited non-zero"
 
 
+_PEAK = """
+import json, resource, sys, tempfile
+from pathlib import Path
+from nnkit.course import engine, sandbox
+from tests.hostile import across
+repo, student, wide = Path(sys.argv[1]), sys.argv[2], sys.argv[3] == "wide"
+a = engine.Assignment.load(repo / "course", "ex07_regularization")
+rel = json.loads((repo / "exercises/ex07_regularization/ex07_regularization.ipynb").read_text())
+sol = json.loads((repo / "solutions/ex07_regularization/ex07_regularization.ipynb").read_text())
+folder = Path(tempfile.mkdtemp())
+for name, data in across.build("ex07_regularization", student, rel, sol).items():
+    (folder / name).write_bytes(data)
+limits = sandbox.Limits(result_bytes=256 << 20, events_per_item=10**9, part_cap_seconds=60) if wide else None
+r = engine.grade_submission(a, "s", folder, run_seed=1, limits=limits)
+print(json.dumps({"score": r.score, "peak": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024}))
+"""
+
+
+def memory(repeats: int = 3) -> list:
+    """Peak RSS of the grading process: honest vs flooding submission (median of ``repeats`` runs)."""
+    import os
+    import statistics
+
+    rows = []
+    print_header("Trusted grader memory under a flooding submission", machine_info(), [
+        "one fresh process grades one ex07 submission; peak = its ru_maxrss (the sandbox is another process)",
+        "flood: l2_penalty writes 120 MB of small events to the result pipe, then returns the right value"])
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    runs = (("honest", "x07_honest", "caps"), ("flood, default caps", "x07_flood", "caps"),
+            ("flood, caps raised (all streamed)", "x07_flood", "wide"))
+    for label, student, mode in runs:
+        peaks, score = [], None
+        for _ in range(repeats):
+            out = subprocess.run([sys.executable, "-c", _PEAK, str(REPO), student, mode], capture_output=True,
+                                 text=True, timeout=900, cwd=REPO, env=env)
+            if out.returncode != 0:
+                raise RuntimeError(out.stderr[-2000:])
+            data = json.loads(out.stdout.splitlines()[-1])
+            peaks.append(data["peak"] / 2**20)
+            score = data["score"]
+        rows.append([label, score, statistics.median(peaks), max(peaks)])
+    base = rows[0][2]
+    print(table(["submission", "score", "peak MB (median)", "peak MB (max)", "vs honest"],
+                [r + [r[2] / base] for r in rows]))
+    return rows
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--quick", action="store_true", help="3 students x 1 assignment")
@@ -185,7 +238,10 @@ def main(argv=None):
     ap.add_argument("--assignments", nargs="+", default=None, help="default: all available (quick: first)")
     ap.add_argument("--jobs", type=int, default=None, help="parallel jobs (default: cores, at least 2)")
     ap.add_argument("--skip", nargs="*", default=[], choices=("serial", "parallel", "nbgrader"))
+    ap.add_argument("--memory", action="store_true", help="only the grader's peak memory under a flood")
     args = ap.parse_args(argv)
+    if args.memory:
+        return memory()
     available = available_assignments()
     assignments = args.assignments or (available[:1] if args.quick else available)
     n_students = args.students or (3 if args.quick else 40)

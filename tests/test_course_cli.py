@@ -244,3 +244,74 @@ def test_misuse_exits_nonzero(tmp_path, capsys):
     assert cli.main(["--course", str(course), "grade"]) == 2
     assert cli.main(["--course", str(course), "release", "nope"]) == 2
     assert "unknown assignment" in capsys.readouterr().err
+
+
+def _broken_nnkit(monkeypatch):
+    """The sandbox's nnkit cannot be imported (as when a grader imports nnkit from a path no sandbox has)."""
+    monkeypatch.setattr(sandbox, "_init_source",
+                        lambda *a: "raise ImportError('simulated: this nnkit cannot be imported')\n")
+
+
+@pytest.mark.slow
+def test_broken_environment_stops_before_the_gradebook(tmp_path, monkeypatch, capsys):
+    """The canary: the solution must get full marks in the sandbox, or nothing is graded or written."""
+    course = copy_released(released_tree(), tmp_path / "repo")
+    src = _nb_path(course.parent, "solutions", "ex01_perceptron")
+    dest = course / "submitted" / "alice" / "ex01_perceptron"
+    dest.mkdir(parents=True)
+    (dest / src.name).write_bytes(src.read_bytes())
+    before = {p: p.read_bytes() for p in course.rglob("*") if p.is_file()}
+    _broken_nnkit(monkeypatch)
+    assert cli.main(["--course", str(course), "grade", "ex01_perceptron", *GRADE_OPTS]) == 2
+    err = capsys.readouterr().err
+    assert "grading environment is broken" in err and "simulated: this nnkit cannot be imported" in err
+    after = {p: p.read_bytes() for p in course.rglob("*") if p.is_file()}
+    assert after == before  # gradebook, submissions, no feedback, no report: byte for byte
+
+
+def test_course_is_found_from_the_working_directory(tmp_path, monkeypatch):
+    course = copy_released(released_tree(), tmp_path / "repo")
+    for where in (course.parent, course, course / "graders"):
+        monkeypatch.chdir(where)
+        assert cli.find_course_dir(None) == course.resolve()
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(SystemExit):
+        cli.find_course_dir(None)
+
+
+@pytest.mark.slow
+def test_grade_from_a_non_editable_install(tmp_path):
+    """`pip install` the wheel (with the course extra's tools from this venv), run `nnkit-course grade`
+    from the course directory: no repository on the path, the course found from the working directory."""
+    import subprocess
+    import sys
+
+    wheel_dir = tmp_path / "wheel"
+    subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q", "-w",
+                    str(wheel_dir), str(REPO)], check=True, timeout=600)
+    (wheel,) = wheel_dir.glob("nnkit-*.whl")
+    venv = tmp_path / "venv"
+    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True, timeout=300)
+    py = venv / "bin" / "python"
+    # nnkit's dependencies from this environment's site-packages (a plain path: not its editable nnkit)
+    site_dir = subprocess.run([str(py), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+                              capture_output=True, text=True, check=True).stdout.strip()
+    deps = [p for p in sys.path if p.endswith("site-packages") and Path(p).is_dir()]
+    (Path(site_dir) / "course-deps.pth").write_text("\n".join(deps) + "\n")
+    subprocess.run([str(py), "-m", "pip", "install", "--no-deps", "--force-reinstall", "-q", str(wheel)],
+                   check=True, timeout=600)
+    course = copy_released(released_tree(), tmp_path / "repo")
+    src = _nb_path(course.parent, "solutions", "ex02_losses")
+    dest = course / "submitted" / "alice" / "ex02_losses"
+    dest.mkdir(parents=True)
+    (dest / src.name).write_bytes(src.read_bytes())
+    env = {k: v for k, v in __import__("os").environ.items() if k not in ("PYTHONPATH", "VIRTUAL_ENV")}
+    env["PATH"] = f"{venv / 'bin'}:{env.get('PATH', '')}"
+    where = subprocess.run([str(py), "-c", "import nnkit; print(nnkit.__file__)"], cwd=tmp_path, env=env,
+                           capture_output=True, text=True, check=True)
+    assert where.stdout.strip().startswith(str(venv)), where.stdout  # the wheel's nnkit, not the repo's
+    out = subprocess.run([str(venv / "bin" / "nnkit-course"), "grade", "ex02_losses", *GRADE_OPTS],
+                         cwd=course, env=env, capture_output=True, text=True, timeout=900)
+    assert out.returncode == 0, out.stderr[-3000:]
+    report = _by_student(json.loads((course / "reports" / "ex02_losses.json").read_text()))
+    assert report["alice"]["score"] == 10

@@ -56,7 +56,7 @@ def test_solution_gets_full_marks_and_manual_part_is_left(course, assignment):
     assert r.score == 4 and r.max_score == 5 and r.status == "graded"
     manual = [p for p in r.parts if p.kind == "manual"]
     assert [p.grade_id for p in manual] == ["written_why"]
-    assert r.sandbox == KIND and r.runs == 1
+    assert r.sandbox == KIND and r.runs == 3  # one fresh sandbox per part
 
 
 def test_stub_gets_zero_with_reasons(course, assignment):
@@ -83,7 +83,7 @@ def test_hang_in_one_part_keeps_the_others(course, assignment):
         double=ANSWERS["double"].split('"""\n', 2)[-1], mse=loop, total="    return float(np.sum(x))"))
     assert scores(r) == {"test_double": 1, "test_mse": 0, "test_total": 1}
     assert "timed out" in next(p for p in r.parts if p.grade_id == "test_mse").reason
-    assert r.runs == 2
+    assert r.runs == 3
 
 
 def test_exit_in_a_cell_is_skipped_and_graded(course, assignment):
@@ -95,12 +95,16 @@ def test_exit_in_a_cell_is_skipped_and_graded(course, assignment):
     assert any("skipped" in n for n in r.notes)
 
 
-def test_reference_call_earns_nothing_even_if_swallowed(course, assignment):
-    body = ("    try:\n        return nnkit.losses.mse(pred, target)[0]\n"
-            "    except Exception:\n        return 0.0")
-    r = grade(course, assignment, "ref", with_answers(mse=body))
+def test_the_reference_is_not_in_the_sandbox(course, assignment):
+    swallowed = ("    try:\n        return nnkit.losses.mse(pred, target)[0]\n"
+                 "    except Exception:\n        return 0.0")
+    r = grade(course, assignment, "ref", with_answers(mse=swallowed))
+    assert scores(r)["test_mse"] == 0
+    direct = "    from nnkit.losses import mse as reference\n    return reference(pred, target)[0]"
+    r = grade(course, assignment, "ref2", with_answers(mse=direct))
     mse = next(p for p in r.parts if p.grade_id == "test_mse")
-    assert mse.points == 0 and "reference nnkit.losses.mse" in mse.reason
+    assert mse.points == 0
+    assert "nnkit.losses" in mse.reason and "sandbox holds only the nnkit modules" in mse.reason
 
 
 def test_reference_cannot_be_precomputed_at_top_level(course, assignment):
@@ -110,7 +114,7 @@ def test_reference_cannot_be_precomputed_at_top_level(course, assignment):
                            "source": "CACHE = nnkit.losses.mse(np.ones(2), np.zeros(2))"})
     r = grade(course, assignment, "precompute", nb)
     assert r.score == 4
-    assert any("ReferenceUsed" in n for n in r.notes)
+    assert any("not in the grading sandbox" in n or "nnkit.losses" in n for n in r.notes)
 
 
 def test_fallback_without_bubblewrap_grades_the_same(course, assignment):
@@ -149,20 +153,67 @@ def test_results_are_plain_data(course, assignment):
     assert "returned an object of type" in total.reason
 
 
-def test_job_folder_holds_no_expected_values(course, assignment, monkeypatch):
-    """What goes into the sandbox: the program and the inputs, never the reference's answers."""
-    seen = {}
+def test_job_folder_holds_one_part_and_no_expected_values(course, assignment, monkeypatch):
+    """What goes into a sandbox: the program and ONE part's inputs, never the reference's answers."""
+    seen = []
     real_run = sandbox.run
 
-    def spy(job_dir, limits, kind, timeouts):
-        seen["job"] = json.loads((job_dir / "job.json").read_text())
-        seen["files"] = sorted(p.name for p in job_dir.iterdir())
-        return real_run(job_dir, limits, kind, timeouts)
+    def spy(image, job_dir, *args):
+        files = sorted(p.name for p in job_dir.iterdir())
+        seen.append((json.loads((job_dir / "job.json").read_text()), files))
+        return real_run(image, job_dir, *args)
 
     monkeypatch.setattr(sandbox, "run", spy)
     r = grade(course, assignment, "spy", notebook("release", ANSWERS))
     assert r.score == 4
-    text = json.dumps(seen["job"])
-    assert "HIDDEN" not in text and "37.515625" not in text and "GRADER" not in text
-    assert all(f == "job.json" or f.endswith(".npy") for f in seen["files"])
-    assert set(seen["job"]) == {"cells", "skip", "cell_timeout", "parts"}
+    assert [job["part"]["function"] for job, _files in seen] == ["double", "mse", "total"]
+    for job, files in seen:
+        text = json.dumps(job)
+        assert "HIDDEN" not in text and "37.515625" not in text and "GRADER" not in text
+        assert set(job) == {"cells", "skip", "cell_timeout", "part"}
+        n_cases = len(job["part"]["cases"])
+        assert all(f == "job.json" or f.endswith(".npy") for f in files)
+        assert len(files) - 1 == sum(1 for f in files if f.endswith(".npy")) <= 2 * n_cases
+
+
+def test_environment_fault_is_an_error_not_a_zero(course, assignment, monkeypatch):
+    """The sandbox cannot import nnkit: no student code ran, so the submission is to be graded again."""
+    monkeypatch.setattr(sandbox, "_init_source",
+                        lambda *a: "raise ImportError('simulated: this nnkit cannot be imported')\n")
+    broken = engine.Assignment.load(course, ASSIGNMENT)
+    r = grade(course, broken, "unlucky", notebook("release", ANSWERS))
+    assert r.status == "error" and r.score == 0
+    assert all(p.reason.startswith("not graded") for p in r.parts if p.kind == "auto")
+    assert "simulated: this nnkit cannot be imported" in r.notes[-1] and "graded again" in r.notes[-1]
+    assert engine.canary(broken, run_seed=1, limits=LIMITS, kind=KIND).startswith("the solution of fx_tiny")
+    assert engine.canary(assignment, run_seed=1, limits=LIMITS, kind=KIND) is None
+
+
+def test_assignment_travels_to_another_process(course, assignment, tmp_path):
+    """Pickled (as Dask ships it), the assignment grades the same in a fresh interpreter that never reads
+    the course directory: it carries the grader's source, the template and the sandbox image."""
+    import pickle
+    import shutil
+    import subprocess
+    import sys
+
+    folder = submit(course, "travel", with_answers(double="    return 2 * x"))
+    here = grade(course, assignment, "travel", with_answers(double="    return 2 * x"))
+    blob = tmp_path / "assignment.pickle"
+    blob.write_bytes(pickle.dumps(assignment))
+    moved = tmp_path / "elsewhere"
+    shutil.copytree(folder, moved)
+    shutil.rmtree(course.parent / "course" / "graders", ignore_errors=False)
+    try:
+        script = ("import pickle, sys, json\nfrom nnkit.course import engine, sandbox\n"
+                  f"a = pickle.loads(open({str(blob)!r}, 'rb').read())\n"
+                  f"r = engine.grade_submission(a, 'travel', {str(moved)!r}, run_seed=7, "
+                  "limits=sandbox.Limits(cell_seconds=5, part_cap_seconds=2.0, total_seconds=60))\n"
+                  "print(json.dumps([(p.grade_id, p.points, p.reason) for p in r.parts]))\n")
+        out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300)
+    finally:
+        (course / "graders").mkdir(exist_ok=True)
+        from tests._course_fixture import GRADER
+        (course / "graders" / f"{ASSIGNMENT}.py").write_text(GRADER)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert json.loads(out.stdout.splitlines()[-1]) == [[p.grade_id, p.points, p.reason] for p in here.parts]

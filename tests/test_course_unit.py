@@ -144,7 +144,10 @@ print('UID', os.getuid())
 print('REPO', sorted(os.listdir({str(tmp_path)!r})) if os.path.exists({str(tmp_path)!r}) else 'absent')
 print('ROOT', sorted(os.listdir('/')))
 print('ROOTHOME', sorted(os.listdir('/root')) if os.path.isdir('/root') else 'absent')
-print('NNKITPARENT', sorted(os.listdir({str(sandbox.NNKIT_DIR.parent)!r})))
+repo = {str(sandbox.NNKIT_DIR.parent)!r}
+print('NNKITPARENT', sorted(os.listdir(repo)) if os.path.exists(repo) else 'absent')
+import nnkit
+print('NNKIT', sorted(f for f in os.listdir(os.path.dirname(nnkit.__file__)) if f.endswith('.py')))
 print('HOME', os.getcwd(), os.environ.get('HOME'))
 print('ENV', sorted(os.environ))
 try:
@@ -171,7 +174,8 @@ for p in ['/usr/x', '/etc/x', '/job/x']:
     out = dict(line.split(" ", 1) for line in r.output.splitlines() if line[:3].isupper() and " " in line)
     assert r.score == 4
     assert out["REPO"] == "absent"  # the course, solutions/ and graders are not there at all
-    assert out["NNKITPARENT"] == "['nnkit']"  # the repository shows only the nnkit package
+    assert out["NNKITPARENT"] == "absent"  # not even the repository's nnkit
+    assert out["NNKIT"] == "['__init__.py', 'grading.py']"  # only what the assignment's answers may use
     assert out["ROOTHOME"] in ("absent", "['.pyenv']")  # at most the Python installation
     assert out["HOME"] == "/home/student /home/student"
     assert out["NET"] in ("OSError", "ConnectionRefusedError") or "unreachable" in out["NET"].lower()
@@ -183,13 +187,66 @@ for p in ['/usr/x', '/etc/x', '/job/x']:
     assert "PYTHONPATH" not in out["ENV"]
 
 
-@pytest.mark.parametrize("package_dir", ["/tmp/clone/nnkit", "/home/ci/src/nnkit", "/work/main/nnkit"])
-def test_scratch_mounts_never_hide_the_package(monkeypatch, tmp_path, package_dir):
-    """bwrap applies mounts in order: nnkit (wherever the repo was cloned) must be bound after /tmp."""
+@pytest.mark.parametrize("image_dir", ["/tmp/clone/image", "/home/ci/src/image", "/work/main/image"])
+def test_scratch_mounts_never_hide_the_image(tmp_path, image_dir):
+    """bwrap applies mounts in order: the image (wherever the temporary folder is) is bound after /tmp."""
     from pathlib import Path
-    monkeypatch.setattr(sandbox, "NNKIT_DIR", Path(package_dir))
-    cmd = sandbox._bwrap_command(tmp_path, sandbox.Limits(), uid=None)
+    cmd = sandbox._bwrap_command(tmp_path, sandbox.Limits(), uid=None, image_dir=Path(image_dir))
     pairs = list(zip(cmd, cmd[1:]))
-    bind_at = pairs.index(("--ro-bind", package_dir))
+    bind_at = cmd.index(image_dir)
     for scratch in ("/tmp", sandbox.SANDBOX_HOME):
-        assert pairs.index(("--tmpfs", scratch)) < bind_at, f"the tmpfs on {scratch} would hide nnkit"
+        assert pairs.index(("--tmpfs", scratch)) < bind_at, f"the tmpfs on {scratch} would hide the image"
+
+
+def _events(*events) -> bytes:
+    return b"".join(wire.event_line(ev, **fields) for ev, fields in events)
+
+
+def test_event_reader_keeps_what_the_protocol_allows_where_the_run_is():
+    r = wire.EventReader(n_cells=2, n_cases=2)
+    stream = _events(("case", {"c": 0, "ok": True}),                      # before ready: not the runner's
+                     ("ready", {}), ("cell_start", {"i": 0}), ("cell_end", {"i": 0, "error": "boom"}),
+                     ("part_start", {}), ("case", {"c": 0, "ok": True, "value": {"t": "none"}}),
+                     ("case", {"c": 1, "ok": False, "exc": "ValueError"}), ("part_end", {"missing": False}),
+                     ("done", {}))
+    for i in range(0, len(stream), 7):  # any chunking
+        r.feed(stream[i:i + 7])
+    assert r.ready and r.done and r.part_ended and not r.overflow
+    assert r.cells == {0: "boom"} and sorted(r.records) == [0, 1] and r.forged == 0 and r.dropped == 1
+
+
+def test_event_reader_counts_forgeries_and_keeps_the_first_record():
+    r = wire.EventReader(n_cells=1, n_cases=1)
+    r.feed(_events(("ready", {}), ("part_start", {}), ("case", {"c": 0, "ok": True, "value": {"t": "none"}}),
+                   ("case", {"c": 0, "ok": True, "value": {"t": "int", "v": "1"}}), ("case", {"c": 5}),
+                   ("part_start", {"p": 3})) + b"not json\n")
+    assert r.records[0]["value"] == {"t": "none"}
+    assert r.forged == 4
+
+
+def test_event_reader_stops_at_its_caps():
+    small = wire.Caps(event_bytes=1 << 10, part_bytes=1 << 20, total_bytes=1 << 20)
+    r = wire.EventReader(n_cells=1, n_cases=1, caps=small)
+    r.feed(b"x" * 4096)  # one endless line
+    assert r.overflow and "single message" in r.overflow
+    r = wire.EventReader(n_cells=1, n_cases=1, caps=small)
+    r.feed(_events(("ready", {})) + b'{"ev": "cell_end"}\n' * 200)
+    assert r.overflow and "messages" in r.overflow
+    r = wire.EventReader(n_cells=1, n_cases=1, caps=wire.Caps(total_bytes=1000, events_per_item=10**6))
+    for _ in range(100):
+        r.feed(b"{}\n" * 10)
+    assert r.overflow and "MB" in r.overflow
+
+
+def test_image_holds_only_what_the_environment_declares():
+    img = sandbox.build_image(helpers=("nnkit.losses.softmax_cross_entropy",))
+    files = dict(img.files)
+    assert "nnkit/functional.py" not in files and "nnkit/optim.py" not in files
+    assert img.holds("nnkit.losses.softmax_cross_entropy") and not img.holds("nnkit.losses.mse")
+    assert not img.holds("nnkit.activations.relu") and not img.holds("nnkit.optim._adam")
+    assert "def relu(" not in files["nnkit/activations.py"].decode()
+    whole = sandbox.build_image(modules=("nnkit.models",))
+    assert whole.holds("nnkit.models.MLP.loss") and whole.holds("nnkit.functional._dense_forward_kernel")
+    assert not whole.holds("nnkit.data.load_digits") and not whole.holds("nnkit.plotting.confusion_matrix")
+    with pytest.raises(ValueError):
+        sandbox.build_image(modules=("nnkit.no_such_module",))

@@ -8,8 +8,10 @@ shipped from the instructor's process, and everything written was written by it.
   reasons and notes of the local pool, and the scores tests/hostile/cases.py expects;
 * a worker killed with SIGKILL while it grades (its sandbox is running): every submission is still
   graded, exactly once, with full marks;
-* a worker whose environment differs from the instructor's refuses to grade: the submissions are
-  reported as not graded (exit code 1) and nothing reaches the gradebook, rather than zeros;
+* a worker whose environment differs from the instructor's refuses to grade: the canary (the solution,
+  graded on the cluster first) finds it, the run stops with exit code 2 and nothing reaches the
+  gradebook, rather than zeros; a scheduler lost mid-run leaves the unfinished submissions ungraded
+  (exit code 1);
 * the grader travels by value: a fresh interpreter that has no grader file can load the assignment.
 """
 
@@ -155,7 +157,7 @@ def test_a_worker_killed_mid_submission_costs_nothing(tmp_path, monkeypatch):
         while victim is None and time.monotonic() < deadline and run.is_alive():
             for proc in cluster.workers:
                 tree = descendants(proc.pid)
-                grading = any("nnkit.course.runner" in cmd for _pid, cmd in tree)
+                grading = any(f"{sandbox.RUNNER_PACKAGE}.runner" in cmd for _pid, cmd in tree)
                 worker = [pid for pid, cmd in tree if "dask worker" in cmd or "dask/__main__" in cmd
                           or " -m dask worker" in cmd]
                 if grading and worker:
@@ -186,9 +188,35 @@ def test_a_worker_with_another_environment_grades_nothing(tmp_path, monkeypatch,
         rc = cli.main(["--course", str(course), "grade", ASSIGNMENT, *OPTS, "--scheduler-file",
                        str(cluster.scheduler_file)])
     err = capsys.readouterr().err
-    assert rc == 1
-    assert "runs another nnkit/numpy/Python" in err and "2 submissions were NOT graded" in err
+    # the canary (the solution, graded on the cluster before any submission) finds it: nothing is graded
+    assert rc == 2
+    assert "grading environment is broken" in err and "runs another nnkit/numpy/Python" in err
     assert _grades(course) == []  # no zeros recorded: the earlier grades (none here) stand
+    assert not (course / "feedback").exists() and not (course / "reports").exists()
+
+
+def test_the_canary_runs_on_the_cluster(tmp_path, monkeypatch, capsys):
+    """With a scheduler the solution is graded on a worker, not here; a solution short of full marks
+    there stops the run before the gradebook is touched."""
+    course, _ = _course(tmp_path, ["honest_full"])
+    load = engine.Assignment.load
+
+    def released_as_solution(course_dir, name):  # the canary's "solution" is the stubbed release
+        a = load(course_dir, name)
+        a.solution = json.loads(next((course_dir.parent / "exercises" / name).glob("*.ipynb")).read_text())
+        return a
+
+    def not_here(*_a, **_k):
+        raise AssertionError("the canary ran in the instructor's process")
+
+    monkeypatch.setattr(engine.Assignment, "load", staticmethod(released_as_solution))
+    monkeypatch.setattr(engine, "canary", not_here)
+    before = {p: p.read_bytes() for p in course.rglob("*") if p.is_file()}
+    with local_cluster(tmp_path / "cluster", workers=1, hide=[course.parent]) as cluster:
+        rc = cli.main(["--course", str(course), "grade", ASSIGNMENT, *OPTS, "--scheduler", cluster.address])
+    err = capsys.readouterr().err
+    assert rc == 2 and "grading environment is broken" in err and "the solution of" in err, err[-2000:]
+    assert {p: p.read_bytes() for p in course.rglob("*") if p.is_file()} == before
 
 
 def test_cli_refuses_jobs_with_a_scheduler_and_a_missing_scheduler_file(tmp_path, capsys):
@@ -242,18 +270,22 @@ def test_a_shipped_folder_is_the_folder(tmp_path):
     assert distributed.ShippedFolder.pack(tmp_path / "nope") is None
 
 
-def test_a_lost_scheduler_leaves_submissions_ungraded_not_zero(tmp_path, capsys):
+def test_a_lost_scheduler_leaves_submissions_ungraded_not_zero(tmp_path, monkeypatch, capsys):
     _, ctx = _course(tmp_path / "template", [])
     students = {f"slow_{i}": _slow_honest(ctx, 3) for i in range(3)}
     course, _ = _course(tmp_path / "batch", students)
     outcome: dict = {}
+    canary_done = threading.Event()  # the scheduler is killed while submissions, not the canary, grade
+    real_canary = cli._canary
+    monkeypatch.setattr(cli, "_canary", lambda *a: (real_canary(*a), canary_done.set())[0])
     with local_cluster(tmp_path / "cluster", workers=1, hide=[course.parent]) as cluster:
         run = threading.Thread(target=lambda: outcome.update(rc=cli.main(
             ["--course", str(course), "grade", ASSIGNMENT, *OPTS, "--scheduler", cluster.address])))
         run.start()
         deadline = time.monotonic() + 240
         while time.monotonic() < deadline and run.is_alive():
-            if any("nnkit.course.runner" in cmd for _pid, cmd in descendants(cluster.workers[0].pid)):
+            tree = descendants(cluster.workers[0].pid)
+            if canary_done.is_set() and any(f"{sandbox.RUNNER_PACKAGE}.runner" in cmd for _pid, cmd in tree):
                 os.killpg(cluster.scheduler.pid, signal.SIGKILL)
                 break
             time.sleep(0.05)

@@ -13,8 +13,11 @@ import copy
 import numpy as np
 
 from nnkit import activations, losses
-from nnkit.course.spec import Case, Part
+from nnkit.course.spec import Case, Environment, Part
 from nnkit.grading import compare
+
+# The sandbox holds nothing of nnkit while this is graded: the losses and softmax are what it grades.
+ENVIRONMENT = Environment()
 
 
 def _matches(reference):

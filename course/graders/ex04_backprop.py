@@ -17,10 +17,13 @@ import numpy as np
 
 from nnkit import functional
 from nnkit.activations import sigmoid
-from nnkit.course.spec import Case, Part, close_to
+from nnkit.course.spec import Case, Environment, Part, close_to
 from nnkit.gradcheck import numerical_gradient
 from nnkit.grading import compare
 from nnkit.losses import softmax_cross_entropy
+
+# What the sandbox holds of nnkit while this is graded: only the given loss of the network.
+ENVIRONMENT = Environment(helpers=("nnkit.losses.softmax_cross_entropy",))
 
 # ----------------------------------------------------------------------------- numerical gradient
 

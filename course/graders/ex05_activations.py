@@ -10,7 +10,10 @@ from __future__ import annotations
 import numpy as np
 
 from nnkit import activations as act
-from nnkit.course.spec import Case, Part, close_to
+from nnkit.course.spec import Case, Environment, Part, close_to
+
+# The sandbox holds nothing of nnkit while this is graded: the activations are what it grades.
+ENVIRONMENT = Environment()
 
 
 def _shape(rng, max_ndim=3):

@@ -14,7 +14,10 @@ from __future__ import annotations
 import numpy as np
 
 from nnkit import optim
-from nnkit.course.spec import Case, Part, close_to
+from nnkit.course.spec import Case, Environment, Part, close_to
+
+# The sandbox holds nothing of nnkit while this is graded: the update rules are what it grades.
+ENVIRONMENT = Environment()
 
 
 def _momentum_ref(x, dx, state=None, *, lr=1e-2, momentum=0.9):

@@ -10,7 +10,10 @@ from __future__ import annotations
 import numpy as np
 
 from nnkit import functional as F
-from nnkit.course.spec import Case, Part, close_to, equal_to
+from nnkit.course.spec import Case, Environment, Part, close_to, equal_to
+
+# The sandbox holds nothing of nnkit while this is graded: penalties, dropout and SGD are what it grades.
+ENVIRONMENT = Environment()
 
 
 def _params(rng, *, zeros=False):

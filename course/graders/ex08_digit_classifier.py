@@ -12,8 +12,8 @@ they were. ``train_digit_classifier`` returns its trained model as PARAMETERS (t
 the network's weights); the grader predicts with them here, on held-out test images of a fresh random
 stratified split that never enter the sandbox (``context``), and requires 95% accuracy.
 
-``SANDBOX_HIDES_DATA``: the bundled data sets (nnkit's and scikit-learn's digits) must not be loadable
-inside the sandbox while this assignment is graded, or the held-out labels could be looked up.
+The sandbox holds no bundled data set (``ENVIRONMENT`` declares none), so the held-out labels cannot
+be looked up there; the answers use only numpy, so it holds nothing of nnkit either.
 """
 
 from __future__ import annotations
@@ -24,13 +24,16 @@ import math
 import numpy as np
 
 from nnkit import functional
-from nnkit.course.spec import Case, Part, close_to, equal_to
+from nnkit.course.spec import Case, Environment, Part, close_to, equal_to
 from nnkit.data import load_digits, standardize, train_test_split
 from nnkit.grading import compare
 from nnkit.losses import softmax_cross_entropy
 
+# What the sandbox holds of nnkit while this is graded: nothing (the answers use only numpy; the set-up
+# cell imports only nnkit.grading, which every sandbox holds), and no data set.
+ENVIRONMENT = Environment()
+
 TARGET_ACCURACY = 0.95
-SANDBOX_HIDES_DATA = True
 MODEL_KEYS = ("mean", "std", "W1", "b1", "W2", "b2")
 
 

@@ -10,8 +10,13 @@ Run it from the repository root or from ``course/`` (or pass ``--course PATH``).
 every submission in a sandbox (see :mod:`nnkit.course.sandbox`), checks the results here against
 the trusted graders in ``course/graders/``, and writes the gradebook, ``course/autograded/``,
 ``course/feedback/``, ``course/grades.csv`` and ``course/reports/``. A broken or hostile submission
-gets a grade and a reason; it never stops the batch. The exit code is 0 unless the command itself
-is misused (unknown assignment, no course directory, missing release).
+gets a grade and a reason; it never stops the batch. Before any submission, each assignment's own
+solution is graded in the same sandbox (the canary); if it does not get full marks the environment is
+broken, and the run stops with exit code 2 before the gradebook is touched (with ``--scheduler`` the
+solution is graded on the cluster, where the submissions will be). The exit code is 2 also
+when the command is misused (unknown assignment, no course directory, missing release), 1 when some
+submissions could not be graded because of the environment (status "error": not recorded, grade them
+again), else 0.
 """
 
 from __future__ import annotations
@@ -28,21 +33,21 @@ USAGE_ERROR = 2
 
 
 def find_course_dir(given: str | None) -> Path:
+    """The course directory: ``--course``, else the working directory or the nearest folder above it
+    that is one (holds ``nbgrader_config.py``) or holds one as ``course/``. Never the installed package's
+    location, so a non-editable install grades the course it is run in."""
     if given:
         path = Path(given).resolve()
         if not (path / "nbgrader_config.py").exists():
             raise SystemExit(_fail(f"{path} is not a course directory (no nbgrader_config.py)"))
         return path
-    cwd = Path.cwd()
-    for cand in (cwd, cwd / "course", cwd.parent / "course"):
-        if (cand / "nbgrader_config.py").exists():
-            return cand.resolve()
-    from nnkit.course.sandbox import NNKIT_DIR
-
-    cand = NNKIT_DIR.parent / "course"
-    if (cand / "nbgrader_config.py").exists():
-        return cand
-    raise SystemExit(_fail("cannot find the course directory: run from the repository or pass --course"))
+    cwd = Path.cwd().resolve()
+    for folder in (cwd, *cwd.parents):
+        for cand in (folder, folder / "course"):
+            if (cand / "nbgrader_config.py").exists() and (cand.parent / "solutions").is_dir():
+                return cand
+    raise SystemExit(_fail(f"cannot find the course directory from {cwd}: run inside the course "
+                           "repository (or its course/ folder) or pass --course PATH"))
 
 
 def _fail(msg: str) -> int:
@@ -114,43 +119,12 @@ def cmd_grade(args) -> int:
     if (err := gradebook_ok(course_dir)) is not None:
         return err
     assignments = {}
+    loaded = {}
     for name in names:
         try:
-            engine.Assignment.load(course_dir, name)
+            loaded[name] = engine.Assignment.load(course_dir, name)
         except ValueError as exc:
             return _fail(str(exc))
-    try:
-        gradebook.ensure_in_gradebook(course_dir, names)
-    except RuntimeError as exc:
-        return _fail(str(exc))
-    for name in names:
-        a = engine.Assignment.load(course_dir, name)
-        recorded = gradebook.max_points(course_dir, name)
-        for gid in list(a.points):
-            if gid in recorded:
-                a.points[gid] = recorded[gid]
-        for gid in list(a.manual):
-            if gid in recorded:
-                a.manual[gid] = recorded[gid]
-        assignments[name] = a
-
-    refused_at_import: list = []
-    if args.submissions:
-        src = Path(args.submissions)
-        if not src.exists():
-            return _fail(f"{src} does not exist")
-        ids = {n: {str(c.get("metadata", {}).get("nbgrader", {}).get("grade_id"))
-                   for c in a.template["cells"] if c.get("metadata", {}).get("nbgrader")}
-               for n, a in assignments.items()}
-        try:
-            imported, notes = submissions.import_submissions(src, course_dir, names, ids)
-        except (ValueError, OSError) as exc:
-            return _fail(f"cannot read {src}: {exc}")
-        for note in notes:
-            print(f"not imported: {note}", file=sys.stderr)
-        refused_at_import = list(notes)
-        print(f"imported {len(imported)} notebooks from {src} into {course_dir / 'submitted'}")
-
     pool = None
     try:
         pool = _grading_pool(args)  # a Dask cluster (--scheduler) or None: the local threads
@@ -164,6 +138,42 @@ def cmd_grade(args) -> int:
     limits = sandbox.Limits(cell_seconds=args.cell_timeout, part_cap_seconds=args.part_timeout,
                             total_seconds=args.submission_timeout)
     run_seed = args.seed if args.seed is not None else secrets.randbits(62)
+    fault = _canary(pool, loaded.values(), run_seed, limits, kind)  # before anything is written
+    if fault:
+        return _fail_closing(pool, "the grading environment is broken, nothing was graded or recorded: "
+                             + fault)
+    try:
+        gradebook.ensure_in_gradebook(course_dir, names)
+    except RuntimeError as exc:
+        return _fail_closing(pool, str(exc))
+    for name in names:
+        a = loaded[name]
+        recorded = gradebook.max_points(course_dir, name)
+        for gid in list(a.points):
+            if gid in recorded:
+                a.points[gid] = recorded[gid]
+        for gid in list(a.manual):
+            if gid in recorded:
+                a.manual[gid] = recorded[gid]
+        assignments[name] = a
+
+    refused_at_import: list = []
+    if args.submissions:
+        src = Path(args.submissions)
+        if not src.exists():
+            return _fail_closing(pool, f"{src} does not exist")
+        ids = {n: {str(c.get("metadata", {}).get("nbgrader", {}).get("grade_id"))
+                   for c in a.template["cells"] if c.get("metadata", {}).get("nbgrader")}
+               for n, a in assignments.items()}
+        try:
+            imported, notes = submissions.import_submissions(src, course_dir, names, ids)
+        except (ValueError, OSError) as exc:
+            return _fail_closing(pool, f"cannot read {src}: {exc}")
+        for note in notes:
+            print(f"not imported: {note}", file=sys.stderr)
+        refused_at_import = list(notes)
+        print(f"imported {len(imported)} notebooks from {src} into {course_dir / 'submitted'}")
+
     work = []
     refused = {name: [r for r in refused_at_import if r.assignment in (None, name)] for name in names}
     for name, a in assignments.items():
@@ -172,7 +182,8 @@ def cmd_grade(args) -> int:
         work += [(a, s, folder) for s, folder in students.items()]
     jobs = args.jobs or os.cpu_count() or 1
     results: dict[str, list] = {name: [] for name in names}
-    counts = {"graded": 0, "failed": 0, "missing": 0}
+    counts = {"graded": 0, "failed": 0, "missing": 0, "error": 0}
+    errors: list[str] = []
     late: list[str] = []
     start = time.monotonic()
     with pool or ThreadPoolExecutor(max_workers=jobs) as pool:
@@ -190,7 +201,9 @@ def cmd_grade(args) -> int:
                 continue
             results[a.name].append(res)
             counts[res.status] = counts.get(res.status, 0) + 1
-            if folder is not None:  # a student with no folder at all has nothing to record
+            if res.status == "error":  # the environment's fault: nothing recorded, grade it again
+                errors.append(f"{student}/{a.name}: {res.notes[-1] if res.notes else ''}")
+            elif folder is not None:  # a student with no folder at all has nothing to record
                 try:
                     gradebook.record(course_dir, res, a.notebook_name, folder)
                     info = exchange.lateness(course_dir, a.name, student)
@@ -216,14 +229,48 @@ def cmd_grade(args) -> int:
         print(line)
     n_refused = len(not_graded)
     print(f"graded {counts['graded']}, failed {counts['failed']}, missing {counts['missing']}, "
-          f"not graded {n_refused} (why: in the report) "
+          f"error {counts['error']}, not graded {n_refused} (why: in the report) "
           f"({len(work)} submissions of {', '.join(names)} in {time.monotonic() - start:.1f} s, "
           f"sandbox: {kind}) -> {csv_path}, reports in {course_dir / 'reports'}")
+    if errors:
+        print(f"warning: {len(errors)} submissions were NOT graded because the grading environment failed "
+              "(nothing was recorded for them; run `nnkit-course grade` again for them):\n  "
+              + "\n  ".join(errors[:50]), file=sys.stderr)
     if counts.get("not graded"):
         print(f"{counts['not graded']} submissions were NOT graded because of cluster faults (see the errors "
               "above); their earlier grades are unchanged: grade them again", file=sys.stderr)
-        return 1
-    return 0
+    return 1 if errors or counts.get("not graded") else 0
+
+
+def _fail_closing(pool, msg: str) -> int:
+    if pool:
+        pool.shutdown(cancel_futures=True)
+    return _fail(msg)
+
+
+def _canary(pool, assignments, run_seed: int, limits, kind: str) -> str | None:
+    """Grade every assignment's own solution first: None if each gets full marks, else why not.
+
+    With a cluster (``pool``) the solution is graded on the cluster, like the submissions after it, so
+    the canary checks the workers' environment (their nnkit, numpy and sandbox), not the instructor's;
+    a cluster that cannot run it is a broken environment too.
+    """
+    from nnkit.course import engine
+    from nnkit.course.distributed import ClusterFault
+
+    for a in assignments:
+        if pool is None:
+            fault = engine.canary(a, run_seed=run_seed, limits=limits, kind=kind)
+        else:
+            try:
+                r = pool.submit(engine.grade_submission, a, engine.CANARY, None, run_seed=run_seed,
+                                limits=limits, kind=kind, notebook=a.solution).result()
+            except ClusterFault as exc:
+                return f"the cluster could not grade the solution of {a.name}: {exc}"
+            fault = engine.canary_problem(a, r)
+        if fault:
+            return fault
+    return None
 
 
 def _grading_pool(args):

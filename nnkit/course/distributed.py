@@ -104,7 +104,10 @@ _probed: dict[str, str] = {}
 def _sandbox_problem(kind: str) -> str:
     """Run an empty job in the sandbox once per process: "" when the runner starts and finishes.
 
-    A worker whose sandbox cannot even import nnkit would otherwise give every student it grades a zero.
+    The job is the engine's format (one part, here with no cases and no cells) in the smallest image
+    (:func:`nnkit.course.sandbox.build_image` with nothing declared: the pruned nnkit with only
+    ``nnkit.grading``). A worker whose sandbox cannot even start the runner would otherwise make every
+    submission it grades an "error".
     """
     if kind not in _probed:
         import json
@@ -114,14 +117,17 @@ def _sandbox_problem(kind: str) -> str:
         with tempfile.TemporaryDirectory(prefix="nnkit-probe-") as tmp:
             job = Path(tmp)
             job.chmod(0o755)
+            part = {"function": "probe", "timeout": 30.0, "cases": []}
             (job / "job.json").write_text(json.dumps({"cells": [], "skip": [], "cell_timeout": 30.0,
-                                                      "parts": []}))
+                                                      "part": part}))
             (job / "job.json").chmod(0o644)
             try:
-                out = sandbox.run(job, sandbox.Limits(total_seconds=60.0), kind, {})
+                out = sandbox.run(sandbox.build_image(), job, sandbox.Limits(total_seconds=60.0), kind,
+                                  30.0, 0, 0)
                 _probed[kind] = "" if out.finished else (
                     f"an empty job did not finish ({out.stopped or 'stopped'}, exit code {out.returncode}): "
-                    + (out.stderr or out.stdout)[-400:].strip())
+                    + ((out.reader.fault if out.reader is not None and out.reader.fault else "")
+                       or (out.stderr or out.stdout)[-400:].strip()))
             except Exception as exc:  # noqa: BLE001 - any failure here is the environment's
                 _probed[kind] = f"{type(exc).__name__}: {exc}"
     return _probed[kind]

@@ -1,7 +1,9 @@
 """How an assignment is graded: the parts, the inputs the grader supplies, and the check.
 
 One module per assignment, ``course/graders/<assignment>.py``, defines ``PARTS``: a list of
-:class:`Part`. It lives outside the sandbox and is never shown to students. Each part names the
+:class:`Part`, and ``ENVIRONMENT``: an :class:`Environment` naming the nnkit modules its answers may
+use (the sandbox holds nothing else of nnkit). It lives outside the sandbox and is never shown to
+students. Each part names the
 nbgrader grade id of the test cell that carries its points (the points themselves come from that
 cell's metadata in ``solutions/``, the single source of truth) and the student function to call.
 
@@ -91,8 +93,9 @@ class Part:
     function : the name of the student's function the sandbox calls (defined in an answer cell).
     cases : ``cases(rng) -> list[Case]``; every case must pass for the part's points.
     check : ``check(case, got) -> None | reason`` run in the trusted process.
-    forbidden : dotted names of nnkit objects that implement this very part; if the student's
-        function calls one, the part earns nothing and the feedback says why.
+    forbidden : dotted names of nnkit objects that implement this very part. They must not be in the
+        sandbox the part is graded in (:class:`Environment`; checked when the assignment is loaded);
+        the in-process harness of the tests and the notebooks' public checks tripwire them.
     timeout : seconds of wall-clock time allowed for all the calls of this part together.
     description : one line shown in feedback ("softmax cross-entropy: loss and gradient").
     keeps_inputs : the function must leave its arguments as they were (its public test checks that
@@ -107,3 +110,27 @@ class Part:
     timeout: float = 10.0
     description: str = ""
     keeps_inputs: bool = False
+
+
+@dataclass(frozen=True)
+class Environment:
+    """What the sandbox holds while an assignment is graded, beside numpy and the standard library.
+
+    Parameters
+    ----------
+    modules : dotted names of the nnkit modules the answers (and the notebook's set-up cells) may use:
+        data loaders, plotting, models an answer builds on. The sandbox holds a copy of these, the
+        nnkit modules they import and ``nnkit.grading``, and nothing else of nnkit: what the
+        assignment grades is not there. A part's ``forbidden`` names must not be among them (checked
+        when the assignment is loaded).
+    helpers : dotted names of single nnkit functions the notebook gives
+        (``nnkit.losses.softmax_cross_entropy`` for a network's loss): the sandbox holds a copy of
+        each with only what it uses, so the rest of its module (what may be graded) is not there.
+    data_sets : bundled data sets left in the sandbox (names of
+        :data:`nnkit.course.sandbox.DATA_SETS`); by default none, so an answer cannot look up the
+        labels of data the grader evaluates on. The grader passes the data as inputs instead.
+    """
+
+    modules: tuple[str, ...] = ()
+    helpers: tuple[str, ...] = ()
+    data_sets: tuple[str, ...] = ()

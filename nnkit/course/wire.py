@@ -1,11 +1,29 @@
-"""The plain-data format between the trusted grader and the sandbox, both ways.
+"""The sandbox's protocol: what goes in, what comes out, and the events in between (one module).
 
-Into the sandbox go the graded functions' inputs (trusted, written by the grader): a JSON tree whose
-arrays sit in ``.npy`` files beside it. Out of the sandbox comes what the student's function returned,
-converted *inside* the sandbox to a tagged JSON tree whose arrays are ``.npy`` bytes (base64) of
-float64, int64 or bool data plus the name of the dtype returned (restored from a short whitelist);
-nothing the student defined (classes, ``__eq__``, ``__array__``, ndarray subclasses) survives the trip.
-The trusted side decodes with size caps, ``np.load(allow_pickle=False)`` and strict JSON.
+A sandbox run grades ONE part of one submission (see :mod:`nnkit.course.sandbox`). Into it go
+
+* ``job.json`` in the read-only job folder: the code cells to run (``{"index", "source", "origin"}``),
+  the cells to skip, the cell time limit, and the part: the function's name, its time limit and its
+  inputs as a JSON tree whose arrays sit in ``.npy`` files beside it (:func:`dump_inputs`). Nothing in
+  it says what the answers should be.
+
+Out of it comes one stream of events, one JSON object per line on the result pipe, in this order::
+
+    ready                      the runner is set up; student code has not run yet
+    (fault msg)                instead of ready: the sandbox itself is broken (never the student's doing)
+    cell_start i / cell_end i error     for every cell run
+    part_start
+    case c ok value|exc msg timeout sec  one per call of the function, c = 0, 1, ...
+    part_end missing
+    done
+
+Results are converted *inside* the sandbox to a tagged JSON tree whose arrays are ``.npy`` bytes
+(base64) of float64, int64 or bool data plus the name of the dtype returned (restored from a short
+whitelist); nothing the student defined (classes, ``__eq__``, ``__array__``, ndarray subclasses)
+survives the trip. The trusted side reads the stream with :class:`EventReader`, which keeps only what
+the protocol allows at each point (at most one record per case) and stops at the caps of
+:class:`Caps`, so its memory stays bounded whatever a submission writes; it decodes with size caps,
+``np.load(allow_pickle=False)`` and strict JSON.
 """
 
 from __future__ import annotations
@@ -304,3 +322,158 @@ def decode_result(tree, depth: int = 0, budget: list | None = None):
     if t == "unsupported":
         return Unsupported(tree.get("type", "object"))
     raise WireError(f"unknown result tag {t!r}")
+
+
+# ---------------------------------------------------------------- events (sandbox -> trusted)
+
+READY, FAULT, CELL_START, CELL_END = "ready", "fault", "cell_start", "cell_end"
+PART_START, CASE, PART_END, DONE = "part_start", "case", "part_end", "done"
+# The events that move the run to its next stage (the trusted side resets its clock on each).
+STAGE_EVENTS = (READY, CELL_START, CELL_END, PART_START, CASE, PART_END, DONE)
+
+
+def event_line(ev: str, **fields) -> bytes:
+    """One event as the bytes the runner writes (strict JSON: no NaN/Infinity literals)."""
+    return (json.dumps({"ev": ev, **fields}, allow_nan=False) + "\n").encode()
+
+
+class Caps:
+    """How much of a sandbox's output the trusted side will read (bytes and events)."""
+
+    def __init__(self, event_bytes: int = 16 << 20, part_bytes: int = 48 << 20,
+                 total_bytes: int = 64 << 20, events_per_item: int = 4, spare_events: int = 64):
+        self.event_bytes = event_bytes          # one line
+        self.part_bytes = part_bytes            # all case results of the part
+        self.total_bytes = total_bytes          # everything on the pipe
+        self.events_per_item = events_per_item  # events allowed per cell or case, plus spare_events
+        self.spare_events = spare_events
+
+
+class EventReader:
+    """The trusted side's view of one sandbox run, fed the raw bytes of the result pipe.
+
+    Keeps only what the protocol allows where the run is: the fault message before ``ready``, the
+    first ``cell_end`` of every cell, one ``case`` record per expected case index between
+    ``part_start`` and ``part_end``, and ``done``. Everything else is counted and dropped. When a cap
+    of :class:`Caps` is passed, :attr:`overflow` says which, and nothing more is kept. Student code can
+    write to the pipe too (it runs in the same process as the runner); anything out of place after
+    ``ready`` is counted in :attr:`forged`, and the trusted side grades nothing of such a run.
+    """
+
+    def __init__(self, n_cells: int, n_cases: int, caps: Caps | None = None):
+        self.caps = caps or Caps()
+        self.n_cells, self.n_cases = n_cells, n_cases
+        self.max_events = self.caps.events_per_item * (n_cells + n_cases) + self.caps.spare_events
+        self.ready = False
+        self.fault: str | None = None
+        self.cells: dict[int, str | None] = {}   # cell index -> error (None: ran fine)
+        self.started_cell: int | None = None
+        self.part_started = False
+        self.part_ended = False
+        self.missing = False
+        self.records: dict[int, dict] = {}       # case index -> the case event
+        self.done = False
+        self.overflow: str | None = None
+        self.stage: tuple = ("startup",)
+        self.events = 0
+        self.dropped = 0
+        self.forged = 0                          # messages after ready that the runner cannot have sent
+        self.bytes = 0
+        self.part_bytes = 0
+        self._partial = bytearray()
+
+    def feed(self, chunk: bytes) -> bool:
+        """Take more bytes; True when the stage moved on (the caller resets its clock)."""
+        if self.overflow:
+            return False
+        self.bytes += len(chunk)
+        if self.bytes > self.caps.total_bytes:
+            self.overflow = f"wrote more than {self.caps.total_bytes >> 20} MB to the grader"
+            return False
+        moved = False
+        start = 0
+        while start < len(chunk):
+            nl = chunk.find(b"\n", start)
+            end = len(chunk) if nl < 0 else nl
+            self._partial += chunk[start:end]
+            if len(self._partial) > self.caps.event_bytes:
+                self.overflow = (f"wrote a single message of more than {self.caps.event_bytes >> 20} MB "
+                                 "to the grader")
+                self._partial = bytearray()
+                return moved
+            if nl < 0:
+                break
+            line, self._partial = bytes(self._partial), bytearray()
+            moved = self._line(line) or moved
+            if self.overflow:
+                return moved
+            start = nl + 1
+        return moved
+
+    def _line(self, line: bytes) -> bool:
+        self.events += 1
+        if self.events > self.max_events:
+            self.overflow = (f"wrote more than {self.max_events} messages to the grader for "
+                             f"{self.n_cells} cells and {self.n_cases} calls")
+            return False
+        try:
+            event = loads_strict(line)
+        except (ValueError, UnicodeDecodeError):
+            event = None
+        if not isinstance(event, dict) or not self._accept(event, len(line)):
+            self.dropped += 1
+            self.forged += self.ready  # the runner writes only what the protocol allows where it is
+            return False
+        return event.get("ev") in STAGE_EVENTS
+
+    def _accept(self, event: dict, size: int) -> bool:
+        ev = event.get("ev")
+        if not self.ready:
+            if ev == FAULT and self.fault is None:
+                self.fault = str(event.get("msg", ""))[:MAX_STR]
+                return True
+            if ev == READY:
+                self.ready = True
+                self.stage = ("between",)
+                return True
+            return False
+        if self.done:
+            return False
+        if ev == CELL_START and not self.part_started:
+            i = event.get("i")
+            if type(i) is int and 0 <= i < self.n_cells and i not in self.cells:
+                self.started_cell = i
+                self.stage = ("cell", i)
+                return True
+        elif ev == CELL_END and not self.part_started:
+            i = event.get("i")
+            if type(i) is int and i == self.started_cell:
+                err = event.get("error")
+                self.cells[i] = None if err is None else str(err)[:300]
+                self.started_cell = None
+                self.stage = ("between",)
+                return True
+        elif ev == PART_START and not self.part_started:
+            self.part_started = True
+            self.stage = ("part",)
+            return True
+        elif ev == CASE and self.part_started and not self.part_ended:
+            c = event.get("c")
+            if type(c) is int and 0 <= c < self.n_cases and c not in self.records:
+                self.part_bytes += size
+                if self.part_bytes > self.caps.part_bytes:
+                    self.overflow = (f"returned more than {self.caps.part_bytes >> 20} MB of results "
+                                     "for this part")
+                    return False
+                self.records[c] = event
+                return True
+        elif ev == PART_END and self.part_started and not self.part_ended:
+            self.part_ended = True
+            self.missing = event.get("missing") is True
+            self.stage = ("between",)
+            return True
+        elif ev == DONE and (self.part_ended or not self.n_cases):
+            self.done = True
+            self.stage = ("done",)
+            return True
+        return False

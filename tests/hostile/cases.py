@@ -50,7 +50,7 @@ MANIFEST: dict[str, tuple[float, str, str]] = {
     "os_exit_in_function": (9, "graded", "mse calls os._exit(0)"),
     "os_exit_in_cell": (10, "graded", "a cell calls os._exit(0)"),
     "swallow_loop": (8, "graded", "hinge loops forever, ignoring SIGALRM and KeyboardInterrupt"),
-    "memory_bomb": (8, "graded", "softmax allocates without bound"),
+    "memory_bomb": (8, "graded", "softmax allocates without bound (up to the address-space limit)"),
     "big_print": (10, "graded", "a cell prints a 50 MB single line"),
     "always_true_objects": (8, "graded", "always-True __eq__/__array__ objects, ndarray subclass"),
     "sys_exit": (9, "graded", "zero_one and a cell call sys.exit"),
@@ -261,7 +261,12 @@ for text in stolen.values():
                 "            pass\n        except BaseException:\n            pass")
         return _file(_nb(ctx, _with(ctx, hinge=loop)))
     if name == "memory_bomb":
-        bomb = ("def softmax(scores):\n    hog = []\n    while True:\n        hog.append(bytearray(1 << 26))")
+        # Reserves 256 MiB a step without touching it: the address-space limit stops it with MemoryError
+        # after a dozen steps, in milliseconds. (Zero-filled bytearrays took seconds of page writes to
+        # reach the limit, so on a loaded machine the part's time limit sometimes came first: the same
+        # 0 for softmax, but another reason, and local and cluster runs could not be compared exactly.)
+        bomb = ("def softmax(scores):\n    hog = []\n    while True:\n"
+                "        hog.append(np.empty(1 << 28, dtype=np.uint8))")
         return _file(_nb(ctx, _with(ctx, softmax=bomb)))
     if name == "big_print":
         return _file(_nb(ctx, ok, [(None, "print('x' * 50_000_000)\nimport sys\n"

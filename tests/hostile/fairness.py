@@ -49,7 +49,7 @@ MANIFEST: dict[tuple[str, str], tuple[float, str, str]] = {
     ("ex05_activations", LONG_ID): (10, "graded", "a 72-character student id"),
 }
 
-# Cases that score right only once the sandbox honours the grader's SANDBOX_HIDES_DATA (branch i11-sandbox).
+# Cases that score right only because the sandbox holds no bundled data set the grader did not declare.
 NEEDS_HIDDEN_DATA: dict[tuple[str, str], tuple[float, str, str]] = {
     ("ex08_digit_classifier", "looks_up_digits"): (10, "graded", "trains on every digit, held-out ones "
                                                                  "included, loaded from scikit-learn"),
