@@ -18,7 +18,8 @@ from pathlib import Path
 import pytest
 
 BENCH = Path(__file__).resolve().parent.parent / "benchmarks"
-SCRIPTS = ("training", "profile_training", "widgets", "widgets_browser", "grading", "grading_cluster", "run_all")
+SCRIPTS = ("training", "profile_training", "widgets", "widgets_browser", "grading", "grading_cluster",
+           "run_all")
 
 
 def run(script, *args, timeout=600):
