@@ -52,3 +52,16 @@ def require_fashion_mnist() -> Path:
     if IN_CI:
         pytest.fail(message)
     pytest.skip(message)
+
+
+@pytest.fixture(scope="module")
+def postgres():
+    """A real PostgreSQL server per test module, started as ``postgres`` on a free port, always stopped."""
+    from tests._postgres import PostgresServer, require_postgres
+
+    server = PostgresServer(require_postgres())
+    try:
+        server.start()
+        yield server
+    finally:
+        server.stop()

@@ -22,7 +22,7 @@ import pytest
 
 from nnkit.course import cli, gradebook
 from tests import _course_fixture as fx
-from tests._postgres import PostgresServer, closed_port, require_postgres
+from tests._postgres import closed_port
 
 pytestmark = pytest.mark.slow
 
@@ -90,16 +90,6 @@ def _dump(course: Path, url: str) -> dict:
         return out
     finally:
         gradebook.use_db(None)
-
-
-@pytest.fixture(scope="module")
-def postgres():
-    server = PostgresServer(require_postgres())
-    try:
-        server.start()
-        yield server
-    finally:
-        server.stop()
 
 
 def test_same_grades_on_sqlite_and_postgres(postgres, tmp_path):

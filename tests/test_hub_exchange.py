@@ -22,7 +22,6 @@ from pathlib import Path
 import pytest
 
 from tests._hub import REPO, Hub, require_hub_host
-from tests._postgres import PostgresServer, require_postgres
 
 pytestmark = pytest.mark.slow
 
@@ -63,16 +62,6 @@ def work(student: str, overrides: dict[str, str] | None = None) -> None:
             cell["source"] = WRITTEN
     path.write_text(json.dumps(nb, indent=1))
     os.chown(path, pw.pw_uid, pw.pw_gid)
-
-
-@pytest.fixture(scope="module")
-def postgres():
-    server = PostgresServer(require_postgres())
-    try:
-        server.start()
-        yield server
-    finally:
-        server.stop()
 
 
 @pytest.fixture(scope="module")

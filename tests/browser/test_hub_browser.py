@@ -22,7 +22,6 @@ from pathlib import Path
 import pytest
 
 from tests._hub import Hub, require_hub_host
-from tests._postgres import PostgresServer, require_postgres
 from tests.browser._lab_ui import Notebook
 from tests.test_hub_exchange import WRONG, solution_answers
 
@@ -46,16 +45,6 @@ class UserServer:
     def lab_url(self, path: str = "", workspace: str | None = None) -> str:
         lab = f"{self.hub.url}/user/{self.name}/lab"
         return f"{lab}/tree/{path}" if path else lab
-
-
-@pytest.fixture(scope="module")
-def postgres():
-    server = PostgresServer(require_postgres())
-    try:
-        server.start()
-        yield server
-    finally:
-        server.stop()
 
 
 @pytest.fixture(scope="module")
