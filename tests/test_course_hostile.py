@@ -232,19 +232,19 @@ def fair_batch(tmp_path_factory):
         built = fairness.build(assignment, student, json.loads(rel.read_text()), json.loads(sol.read_text()))
         for fname, data in built.items():
             (folder / fname).write_bytes(data)
-    (sol,) = (root / "solutions" / "ex05_activations").glob("*.ipynb")
-    (course / "submitted" / fairness.INTAKE["folder_bad_id"] / "ex05_activations").mkdir(parents=True)
-    (course / "submitted" / fairness.INTAKE["folder_bad_id"] / "ex05_activations" / "ex05_activations.ipynb"
+    (sol,) = (root / "solutions" / "ex04_activations").glob("*.ipynb")
+    (course / "submitted" / fairness.INTAKE["folder_bad_id"] / "ex04_activations").mkdir(parents=True)
+    (course / "submitted" / fairness.INTAKE["folder_bad_id"] / "ex04_activations" / "ex04_activations.ipynb"
      ).write_bytes(sol.read_bytes())
-    elsewhere = tmp / "elsewhere" / "ex05_activations"
+    elsewhere = tmp / "elsewhere" / "ex04_activations"
     elsewhere.mkdir(parents=True)
-    (elsewhere / "ex05_activations.ipynb").write_bytes(sol.read_bytes())
+    (elsewhere / "ex04_activations.ipynb").write_bytes(sol.read_bytes())
     _os.symlink(elsewhere.parent, course / "submitted" / fairness.INTAKE["folder_symlink"])
     archive = tmp / "hand-in.zip"
     with zipfile.ZipFile(archive, "w") as zf:
         dup = fairness.INTAKE["zip_collision"]
         zf.writestr(f"{dup}.ipynb", sol.read_bytes())
-        zf.writestr(f"{dup}/ex05_activations.ipynb", sol.read_bytes())
+        zf.writestr(f"{dup}/ex04_activations.ipynb", sol.read_bytes())
         zf.writestr(f"{fairness.INTAKE['zip_no_notebook']}/answers.py", "def sigmoid(z): ...")
     before = {"solutions": _tree_hash(root / "solutions"), "graders": _tree_hash(course / "graders"),
               "exercises": _tree_hash(root / "exercises"),
@@ -289,7 +289,7 @@ def test_fair_batch_reasons_name_the_process(fair_batch):
 
 def test_fair_batch_nothing_given_is_lost(fair_batch):
     course, reports, _before = fair_batch
-    data = json.loads((course / "reports" / "ex05_activations.json").read_text())
+    data = json.loads((course / "reports" / "ex04_activations.json").read_text())
     rows = {r["entry"]: r for r in data["not_graded"]}
     why = " ".join(f"{e}: {r['reason']}" for e, r in rows.items())
     assert "submitted/r bad name" in rows and "a space" in rows["submitted/r bad name"]["reason"]
@@ -299,8 +299,8 @@ def test_fair_batch_nothing_given_is_lost(fair_batch):
     assert any(r["student"] == fairness.INTAKE["zip_no_notebook"] and "not a notebook" in r["reason"]
                for r in rows.values()), why
     assert not (course / "submitted" / fairness.INTAKE["zip_collision"]).exists()
-    assert reports["ex05_activations"][fairness.LONG_ID]["score"] == 10
-    html_text = (course / "reports" / "ex05_activations.html").read_text()
+    assert reports["ex04_activations"][fairness.LONG_ID]["score"] == 10
+    html_text = (course / "reports" / "ex04_activations.html").read_text()
     assert "Not graded" in html_text and "r bad name" in html_text
 
 
@@ -406,7 +406,7 @@ def test_across_every_expected_score(across_batch):
 def test_across_reasons_say_why(across_batch):
     course, _before = across_batch
     r = {key: {p["grade_id"]: p["reason"] or "" for p in s["parts"]} for key, s in _reports(course).items()}
-    assert "NotImplementedError" in r["ex04_backprop", "x04_probe_redefined"]["test_numerical_gradient"]
+    assert "NotImplementedError" in r["ex05_backprop", "x05_probe_redefined"]["test_numerical_gradient"]
     assert "of its own to the grader's result channel" in r["ex06_optimizers", "x06_forge_other_part"][
         "test_momentum_step"]
     flood = r["ex07_regularization", "x07_flood"]["test_l2_penalty"]

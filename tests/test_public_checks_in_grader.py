@@ -51,7 +51,17 @@ MUTATIONS = {
         ("test_train_softmax_regression", "one loss per mini-batch",
          "losses.append(float(np.mean(batch_losses)))", "losses.extend(batch_losses)"),
     ],
-    "ex04_backprop": [
+    "ex04_activations": [
+        ("test_sigmoid", "wrong derivative", "s * (1 - s)", "s * (1 + s)"),
+        ("test_tanh", "wrong derivative", "1 - t ** 2", "1 - t"),
+        ("test_relu", "derivative 1 at 0", "(z > 0).astype(float)", "(z >= 0).astype(float)"),
+        ("test_leaky_relu", "ignores the slope argument", "slope * z), np.where(z > 0, 1.0, slope)",
+         "0.1 * z), np.where(z > 0, 1.0, 0.1)"),
+        ("test_gaussian", "wrong sign of the derivative", "-z * g", "z * g"),
+        ("test_mlp_forward", "no ReLU", "np.maximum(X @ W1 + b1, 0.0)", "(X @ W1 + b1)"),
+        ("test_collapse_linear", "forgets b1", "b1 @ W2 + b2", "b2"),
+    ],
+    "ex05_backprop": [
         ("test_numerical_gradient", "does not restore x",
          "        f_minus = float(f(x))\n        x[ix] = old\n", "        f_minus = float(f(x))\n"),
         ("test_dense_forward", "cache in another order", "return out, (x, W, b)", "return out, (W, x, b)"),
@@ -63,16 +73,6 @@ MUTATIONS = {
         ("test_two_layer_loss", "no gradient for b1",
          '_, grads["W1"], grads["b1"] = dense_backward(dz1, cache1)',
          '_, grads["W1"], _ = dense_backward(dz1, cache1)'),
-    ],
-    "ex05_activations": [
-        ("test_sigmoid", "wrong derivative", "s * (1 - s)", "s * (1 + s)"),
-        ("test_tanh", "wrong derivative", "1 - t ** 2", "1 - t"),
-        ("test_relu", "derivative 1 at 0", "(z > 0).astype(float)", "(z >= 0).astype(float)"),
-        ("test_leaky_relu", "ignores the slope argument", "slope * z), np.where(z > 0, 1.0, slope)",
-         "0.1 * z), np.where(z > 0, 1.0, 0.1)"),
-        ("test_gaussian", "wrong sign of the derivative", "-z * g", "z * g"),
-        ("test_mlp_forward", "no ReLU", "np.maximum(X @ W1 + b1, 0.0)", "(X @ W1 + b1)"),
-        ("test_collapse_linear", "forgets b1", "b1 @ W2 + b2", "b2"),
     ],
     "ex06_optimizers": [
         ("test_momentum_step", "changes the state passed in",

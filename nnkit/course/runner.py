@@ -10,7 +10,7 @@ inputs or holds another part's result pipe.
 Order of events: set up (import the sandbox's ``nnkit``, read the job; a failure here is the
 environment's, reported as ``fault``), ``ready``, the cells in notebook order, then the trusted
 template cells once more (statement by statement, with pristine builtins) so that helpers the grader
-relies on, such as ex04's ``numerical_gradient_probe``, are the template's whatever the student's
+relies on, such as ex05's ``numerical_gradient_probe``, are the template's whatever the student's
 cells redefined, and last the part's calls. Every event is written at once to ``RESULT_FD``, so the
 calls already made survive a hang, ``os._exit`` or a kill. This process is trusted by no one: the
 grader decides every score.

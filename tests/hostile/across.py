@@ -4,13 +4,13 @@ One class of attack per case, each closed by the structure of the sandbox rather
 
 * the reference is not there: private kernels, sibling classes, ``importlib.reload``, objects found
   through ``gc`` and nnkit's source files on disk all fail, because the sandbox holds only the nnkit
-  modules the grader's ENVIRONMENT declares (ex01, ex04, ex06, ex08);
+  modules the grader's ENVIRONMENT declares (ex01, ex05, ex06, ex08);
 * bundled data sets are not there: an ex08 "classifier" that looks the test labels up in
   scikit-learn's digits finds no file;
 * a part's points come only from its own calls: forged events for another part, written from inside
   one part's call, reach nothing (ex06);
-* trusted helpers stay trusted: a later cell redefining ex04's ``numerical_gradient_probe`` is
-  overridden by the template's (ex04);
+* trusted helpers stay trusted: a later cell redefining ex05's ``numerical_gradient_probe`` is
+  overridden by the template's (ex05);
 * the grader is bounded: an answer flooding the result pipe with 120 MB of small events loses that
   part only (ex07).
 
@@ -31,12 +31,12 @@ MANIFEST: dict[tuple[str, str], tuple[float, str, str]] = {
     ("ex03_softmax_regression", "x03_honest"): (8, "graded", "the solution"),
     # scores fails, and accuracy, built on scores
     ("ex03_softmax_regression", "x03_functional"): (6, "graded", "scores calls nnkit.functional.dense_forward"),
-    ("ex04_backprop", "x04_honest"): (10, "graded", "the solution"),
-    ("ex04_backprop", "x04_probe_redefined"): (8, "graded", "stub numerical_gradient, probe redefined later"),
+    ("ex04_activations", "x04_honest"): (10, "graded", "the solution"),
+    ("ex04_activations", "x04_import_reference"): (8, "graded", "the sigmoid cell imports nnkit's sigmoid"),
+    ("ex05_backprop", "x05_honest"): (10, "graded", "the solution"),
+    ("ex05_backprop", "x05_probe_redefined"): (8, "graded", "stub numerical_gradient, probe redefined later"),
     # dense_forward, relu_backward, sigmoid_backward fail, and two_layer_loss, built on dense_forward
-    ("ex04_backprop", "x04_kernels"): (5, "graded", "private kernel, gc-found original, reloaded module"),
-    ("ex05_activations", "x05_honest"): (10, "graded", "the solution"),
-    ("ex05_activations", "x05_import_reference"): (8, "graded", "the sigmoid cell imports nnkit's sigmoid"),
+    ("ex05_backprop", "x05_kernels"): (5, "graded", "private kernel, gc-found original, reloaded module"),
     ("ex06_optimizers", "x06_honest"): (10, "graded", "the solution"),
     ("ex06_optimizers", "x06_private_kernel"): (7, "graded", "adam_step calls nnkit.optim's private rule"),
     # momentum_step runs only in its own part's sandbox (the released Try-it/demo cells that call it are

@@ -17,9 +17,9 @@ import copy
 import json
 import re
 
-ASSIGNMENTS = ("ex01_perceptron", "ex03_softmax_regression", "ex04_backprop", "ex05_activations",
+ASSIGNMENTS = ("ex01_perceptron", "ex03_softmax_regression", "ex04_activations", "ex05_backprop",
                "ex06_optimizers", "ex07_regularization", "ex08_digit_classifier")
-FULL = {"ex01_perceptron": 7, "ex03_softmax_regression": 8, "ex04_backprop": 10, "ex05_activations": 10,
+FULL = {"ex01_perceptron": 7, "ex03_softmax_regression": 8, "ex04_activations": 10, "ex05_backprop": 10,
         "ex06_optimizers": 10, "ex07_regularization": 10, "ex08_digit_classifier": 13}
 LONG_ID = "s" * 72
 
@@ -30,10 +30,10 @@ MANIFEST: dict[tuple[str, str], tuple[float, str, str]] = {
     ("ex01_perceptron", "namedtuples"): (7, "graded", "update, fit and multiclass return namedtuples"),
     ("ex06_optimizers", "ordered_state"): (10, "graded", "every rule returns its state as an OrderedDict"),
     ("ex07_regularization", "numpy_shapes"): (10, "graded", "0-d arrays, numpy scalars, an array for a pair"),
-    ("ex04_backprop", "stripped_lost_helper"): (10, "graded", "metadata stripped; sigmoid's answer cell lost "
+    ("ex05_backprop", "stripped_lost_helper"): (10, "graded", "metadata stripped; sigmoid's answer cell lost "
                                                               "the given sigmoid_forward"),
     ("ex07_regularization", "answers_moved"): (10, "graded", "every answer in one cell at the end"),
-    ("ex05_activations", "huge_plots"): (10, "graded", "correct, with 24 MB of saved plot outputs"),
+    ("ex04_activations", "huge_plots"): (10, "graded", "correct, with 24 MB of saved plot outputs"),
     # outcomes that can be faked (4)
     ("ex01_perceptron", "fit_faked"): (5, "graded", "fit corrects one point per epoch, ignores lr, invents "
                                                     "its mistake counts"),
@@ -46,7 +46,7 @@ MANIFEST: dict[tuple[str, str], tuple[float, str, str]] = {
     ("ex06_optimizers", "state_in_place"): (8, "graded", "momentum_step changes the state passed in"),
     ("ex08_digit_classifier", "params_in_place"): (10, "graded", "train_mlp changes the params passed in"),
     # intake (6): graded despite a long id; the rest is refused, see INTAKE
-    ("ex05_activations", LONG_ID): (10, "graded", "a 72-character student id"),
+    ("ex04_activations", LONG_ID): (10, "graded", "a 72-character student id"),
 }
 
 # Cases that score right only because the sandbox holds no bundled data set the grader did not declare.

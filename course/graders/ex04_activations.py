@@ -1,4 +1,4 @@
-"""Trusted grader of ex05_activations: activations with their derivatives, a 2-layer forward pass, collapse.
+"""Trusted grader of ex04_activations: activations with their derivatives, a 2-layer forward pass, collapse.
 
 Every activation part returns ``(f(z), f'(z))``; both are compared with nnkit.activations (itself
 checked against finite differences and PyTorch in nnkit's tests). Inputs are fresh random arrays of

@@ -1,4 +1,4 @@
-"""Trusted grader for ex04_backprop: gradient check, dense/ReLU/sigmoid pairs, a 2-layer MLP's gradients.
+"""Trusted grader for ex05_backprop: gradient check, dense/ReLU/sigmoid pairs, a 2-layer MLP's gradients.
 
 Functions travel to the sandbox only as plain data, so the student's ``numerical_gradient(f, x, h)`` is
 called through the notebook's locked ``numerical_gradient_probe(kind, A, c, x, h)``, which builds a test
