@@ -156,15 +156,18 @@ class Dense(Layer):
         out = x @ self.params["W"]
         out += self.params["b"]
         if store:
-            self._cache = (x, out)
+            self._cache = (x, out.shape)        # not ``out``: the next layer decides how long it lives
         return out
+
+    def _out_shape(self):
+        return self._need_cache()[1]
 
     def _backward(self, dout, need_dx=True):
         """Stores ``grads["W"] = xᵀ dout``, ``grads["b"] = Σ_n dout``; returns ``dout Wᵀ`` (or None).
 
-        Called after a forward pass (the public :meth:`Layer.backward` checks that there was one). The
-        gradients are new arrays every call, written into ``_grad_out`` when the owning Sequential has
-        handed the layer views into its fresh gradient buffer (see :meth:`Sequential._backward`).
+        Called after a forward pass (the public :meth:`Layer.backward` checks that there was one). On
+        its own the layer makes new arrays; inside a Sequential it writes into the views of the
+        gradient buffer the Sequential handed it as ``_grad_out`` (see :meth:`Sequential._grads_buffer`).
         """
         x = self._cache[0]
         grads = self.grads
@@ -210,6 +213,7 @@ class Activation(Layer):
         decl = _act.DECLARATIONS[self.name]
         self._f = partial(decl.f, **self.kw) if self.kw else decl.f
         self._df = partial(decl.df, **self.kw) if self.kw else decl.df
+        self._keep_z = decl.uses_z              # else the backward pass needs h only: z can go
 
     def __getstate__(self):
         """Pickled by name and parameters: the kernels are bound again from the declaration."""
@@ -222,7 +226,7 @@ class Activation(Layer):
     def _forward(self, x, train, store):
         h = self._f(x)
         if store:
-            self._cache = (x, h)
+            self._cache = (x if self._keep_z else None, h)
         return h
 
     def _backward(self, dout, need_dx):
@@ -313,8 +317,9 @@ class Sequential(Layer):
     The Sequential owns its parameters in one buffer: when every parameter is its own array of one
     float dtype, the arrays are copied into a :class:`nnkit._packed.Packed` buffer and the layers hold
     views of it (an array taken from a layer *before* it joined the Sequential is no longer the
-    layer's). Each backward pass writes the gradients into a new buffer laid out the same way, so an
-    optimizer updates all parameters with one numpy operation per step instead of one per array.
+    layer's). A backward pass writes the gradients into one buffer laid out the same way (a new one
+    whenever a caller still holds any of the last gradients), so an optimizer updates all parameters
+    with one numpy operation per step instead of one per array.
 
     Parameters
     ----------
@@ -358,6 +363,7 @@ class Sequential(Layer):
         for layer, mapping in self._names:
             for local, key in mapping:
                 layer.params[local] = packed[key]
+        self._new_grads_buffer(np.zeros_like(packed.buffer))   # the model's gradients, zero until a backward
 
     def __setstate__(self, state):
         """Pickled or deep-copied, the parameters arrive as separate arrays: pack them again."""
@@ -448,21 +454,28 @@ class Sequential(Layer):
         params = self.params
         if type(params) is not Packed or params.buffer is None:
             return False
-        grads = self._grads                    # one dict for the model's life: callers may keep it
+        grads = self._grads
         if not (grads.layout is params.layout and grads.unshared()):
             grads.clear()
             for layer, _ in self._names:       # the last gradients go before the new buffer exists
                 layer.grads.clear()
             self._grad_outs = None
-            grads.refill(np.empty_like(params.buffer), params.layout)
-            self._grad_outs = [(layer, {local: grads[key] for local, key in mapping})
-                               for layer, mapping in self._names]
-            for layer, out in self._grad_outs:
-                layer.grads.update(out)
-            grads.held()                       # the references above are the model's own
+            self._new_grads_buffer(np.empty_like(params.buffer))
         for layer, out in self._grad_outs:
             layer._grad_out = out
         return True
+
+    def _new_grads_buffer(self, buffer):
+        """``buffer`` becomes the gradients: ``_grads`` (one dict for the model's life: callers may keep
+        it) and the layers' ``grads`` hold its views, as ``params`` holds those of the parameters."""
+        grads = self._grads
+        grads.refill(buffer, self.params.layout)
+        self._grad_outs = [(layer, {local: grads[key] for local, key in mapping})
+                           for layer, mapping in self._names]
+        for layer, out in self._grad_outs:
+            layer.grads.update(out)
+        del buffer                             # no local may count as a holder: ...
+        grads.held()                           # ... the references now are the model's own
 
     def __len__(self):
         return len(self.layers)

@@ -230,18 +230,18 @@ def softmax_cross_entropy(scores, y):
     return _softmax_cross_entropy_kernel(scores.copy(), labels)
 
 
-_FIRST = {}                 # C -> flat index i·C of each row's first entry, for batches of up to 4096 rows
+_FIRST = {}                 # C -> flat index i·C of each row's first entry, as many rows as the largest batch
 
 
 def _flat_index(n, c, labels):
     """Flat indices ``i·C + labels[i]`` of the labelled entries of an (n, C) array (1-D fancy indexing
     is several times cheaper than ``(rows, labels)`` pairs at the batch sizes of training)."""
     first = _FIRST.get(c)
-    if first is None:
-        first = _FIRST[c] = np.arange(0, 4096 * c, c)
+    if first is None or first.shape[0] < n:
+        first = _FIRST[c] = np.arange(0, n * c, c)
     if labels.dtype == np.uint64:                        # int64 + uint64 would be float64
         labels = labels.astype(np.intp)                  # checked labels: < C, so exact
-    return (first[:n] if n <= 4096 else np.arange(0, n * c, c)) + labels
+    return first[:n] + labels
 
 
 def _softmax_cross_entropy_kernel(scores, labels):

@@ -188,12 +188,18 @@ def _axpy(a, g, x):
 
 
 def _load_axpy():
+    """Load scipy's BLAS axpy once (the first optimizer does, not the first step: its first call also
+    sets up the library, which belongs to construction, not to training)."""
+    if _BLAS_AXPY:
+        return _BLAS_AXPY
     try:
         from scipy.linalg import blas
     except ImportError:                               # pragma: no cover - scipy comes with scikit-learn
         _BLAS_AXPY[None] = None
-    else:
-        _BLAS_AXPY.update({np.dtype(np.float32): blas.saxpy, np.dtype(np.float64): blas.daxpy})
+        return _BLAS_AXPY
+    for dtype, axpy in ((np.float32, blas.saxpy), (np.float64, blas.daxpy)):
+        axpy(np.zeros(1, dtype), np.zeros(1, dtype), a=1.0)
+        _BLAS_AXPY[np.dtype(dtype)] = axpy
     return _BLAS_AXPY
 
 _LR = "learning rate α"
@@ -496,6 +502,8 @@ class Optimizer:
         self.params = params
         packed = type(params) is Packed and params.buffer is not None and self.rule.elementwise
         self._layout = params.layout if packed else None    # one kernel call on the whole buffer
+        if packed:
+            _load_axpy()                                      # the BLAS update of a 1-D buffer
         self._state: dict = {}           # per parameter name, or the buffers' state when packed
         self._stepped = False
 
