@@ -298,8 +298,12 @@ def measure_memory(peer, dtype_name, batch, n_rows, data_path, threads):
 
 
 def set_threads(threads, torch_too=True):
-    """Pin numpy's BLAS (threadpoolctl) and, if asked, PyTorch to ``threads`` threads."""
+    """Pin numpy's BLAS (threadpoolctl) and, if asked, PyTorch to ``threads`` threads.
+
+    scipy's BLAS (nnkit's optimizers step with its axpy) is loaded first, so the limit reaches it too.
+    """
     try:
+        import scipy.linalg.blas  # noqa: F401
         from threadpoolctl import threadpool_limits
         threadpool_limits(threads, user_api="blas")
     except ImportError:  # pragma: no cover

@@ -101,6 +101,9 @@ class Declaration:
         How :class:`nnkit.layers.Dense` draws the weights of a layer that feeds this activation.
     trainable : bool
         False when the derivative is zero almost everywhere (step, sign): gradient descent cannot train it.
+    uses_z : bool
+        False when ``df`` reads only ``h`` (it is then called with ``z=None`` by the layers): a network
+        keeps no copy of ``z`` for its backward pass, one activation-sized array less per layer.
     """
 
     name: str
@@ -113,6 +116,7 @@ class Declaration:
     params: dict = field(default_factory=dict)
     init: str = "glorot"
     trainable: bool = True
+    uses_z: bool = True
 
 
 #: name -> Declaration, in the order of the course
@@ -120,13 +124,14 @@ DECLARATIONS: dict[str, Declaration] = {}
 
 
 def declare(name, *, layer, f, df, summary, formula, dformula, params=None, init="glorot",
-            trainable=True) -> Declaration:
+            trainable=True, uses_z=True) -> Declaration:
     """Add an activation to :data:`DECLARATIONS` (see :class:`Declaration` for the fields)."""
     if name in DECLARATIONS:
         raise ValueError(f"activation {name!r} is declared twice")
     if init not in ("he", "glorot"):
         raise ValueError(f"init: expected 'he' or 'glorot', got {init!r}")
-    decl = Declaration(name, layer, f, df, summary, formula, dformula, dict(params or {}), init, trainable)
+    decl = Declaration(name, layer, f, df, summary, formula, dformula, dict(params or {}), init, trainable,
+                       uses_z)
     DECLARATIONS[name] = decl
     return decl
 
@@ -153,21 +158,21 @@ declare("sign", layer="Sign", trainable=False,
         summary="Sign unit with values ±1, the binary perceptron's output (zero derivative).",
         formula=r"\mathrm{sign}(z) = +1 \text{ if } z \ge 0 \text{ else } -1",
         dformula=r"\mathrm{sign}'(z) = 0 \text{ (undefined at 0; taken as 0)}")
-declare("sigmoid", layer="Sigmoid",
+declare("sigmoid", layer="Sigmoid", uses_z=False,
         f=_sigmoid,
         df=lambda z, h: h * (1 - h),
         summary="Logistic sigmoid, computed without overflow for large |z|; values in (0, 1).",
         formula=r"\sigma(z) = \frac{1}{1 + e^{-z}}",
         dformula=r"\sigma'(z) = \sigma(z)\,(1 - \sigma(z)) \in (0, 1/4]")
-declare("tanh", layer="Tanh",
+declare("tanh", layer="Tanh", uses_z=False,
         f=np.tanh,
         df=lambda z, h: 1 - h * h,
         summary="Hyperbolic tangent; values in (-1, 1).",
         formula=r"\tanh(z) = \frac{e^{z} - e^{-z}}{e^{z} + e^{-z}} = 2\sigma(2z) - 1",
         dformula=r"\tanh'(z) = 1 - \tanh^2(z)")
-declare("relu", layer="ReLU", init="he",
+declare("relu", layer="ReLU", init="he", uses_z=False,
         f=lambda z: np.maximum(z, 0),
-        df=lambda z, h: z > 0,
+        df=lambda z, h: h > 0,                           # h > 0 exactly where z > 0
         summary="Rectified linear unit (derivative 0 at the kink z = 0, as in PyTorch).",
         formula=r"\mathrm{relu}(z) = \max(0, z)",
         dformula=r"\mathrm{relu}'(z) = \mathbb{1}[z > 0]")
@@ -178,11 +183,11 @@ declare("leaky_relu", layer="LeakyReLU", init="he",
         summary="Leaky ReLU: slope ``slope`` for negative inputs (``slope`` at the kink, as in PyTorch).",
         formula=r"\mathrm{leaky}(z) = z \text{ if } z > 0 \text{ else } a z",
         dformula=r"\mathrm{leaky}'(z) = 1 \text{ if } z > 0 \text{ else } a")
-declare("elu", layer="ELU", init="he",
+declare("elu", layer="ELU", init="he", uses_z=False,
         params={"alpha": Param(1.0, low=0.0, doc="the value α the unit saturates to, -α, for z → -∞")},
         # expm1 of min(z, 0): the unused branch of np.where never overflows for large positive z
         f=lambda z, alpha: np.where(z > 0, z, alpha * np.expm1(np.minimum(z, 0))),
-        df=lambda z, h, alpha: np.where(z > 0, 1, h + alpha).astype(z.dtype),
+        df=lambda z, h, alpha: np.where(h > 0, 1, h + alpha).astype(h.dtype),   # h > 0 where z > 0
         summary="Exponential linear unit (Clevert et al. 2016): ReLU's slope 1 for z > 0, a smooth "
                 "saturation to -α below (derivative α e^z, taken from below at 0, as in PyTorch).",
         formula=r"\mathrm{elu}(z) = z \text{ if } z > 0 \text{ else } \alpha (e^{z} - 1)",

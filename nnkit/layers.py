@@ -29,6 +29,7 @@ import numpy as np
 
 from nnkit import activations as _act
 from nnkit import functional as F
+from nnkit._packed import Packed
 from nnkit._validate import FLOAT_DTYPES, as_rng, check_probability
 
 __all__ = ["Layer", "Dense", "Activation", "Dropout", "Sequential", "INITS", "init_for", "stack"]
@@ -73,6 +74,7 @@ class Layer:
     def __init__(self):
         self.params, self.grads = {}, {}
         self._cache = None
+        self._grad_out = None      # views for the next gradients, handed over by an owning Sequential
 
     def forward(self, x, train=False):
         """Validate ``x`` (a float array without NaN/inf) and run the layer."""
@@ -154,19 +156,30 @@ class Dense(Layer):
         out = x @ self.params["W"]
         out += self.params["b"]
         if store:
-            self._cache = (x, out)
+            self._cache = (x, out.shape)        # not ``out``: the next layer decides how long it lives
         return out
+
+    def _out_shape(self):
+        return self._need_cache()[1]
 
     def _backward(self, dout, need_dx=True):
         """Stores ``grads["W"] = xᵀ dout``, ``grads["b"] = Σ_n dout``; returns ``dout Wᵀ`` (or None).
 
-        Called after a forward pass (the public :meth:`Layer.backward` checks that there was one).
+        Called after a forward pass (the public :meth:`Layer.backward` checks that there was one). On
+        its own the layer makes new arrays; inside a Sequential it writes into the views of the
+        gradient buffer the Sequential handed it as ``_grad_out`` (see :meth:`Sequential._grads_buffer`).
         """
         x = self._cache[0]
         grads = self.grads
-        grads["W"] = grads["b"] = None      # the last arrays go before the new ones exist (peak memory)
-        grads["W"] = x.T @ dout
-        grads["b"] = _sum(dout, 0)
+        out = self._grad_out
+        if out is None:
+            grads["W"] = grads["b"] = None  # the last arrays go before the new ones exist (peak memory)
+            grads["W"] = x.T @ dout
+            grads["b"] = _sum(dout, 0)
+        else:
+            self._grad_out = None
+            grads["W"] = np.matmul(x.T, dout, out=out["W"])
+            grads["b"] = _sum(dout, 0, out=out["b"])
         return dout @ self.params["W"].T if need_dx else None
 
     def __repr__(self):
@@ -193,15 +206,27 @@ class Activation(Layer):
         _act.check_name(name)
         self.name, self.kw = name, _act.check_kwargs(name, kw)
         self._given = {k: self.kw[k] for k in kw}
-        decl = _act.DECLARATIONS[name]
-        # the kernels with the parameters bound once (a call with **kw on every step costs more)
+        self._bind()
+
+    def _bind(self):
+        """The kernels with the parameters bound once (a call with **kw on every step costs more)."""
+        decl = _act.DECLARATIONS[self.name]
         self._f = partial(decl.f, **self.kw) if self.kw else decl.f
         self._df = partial(decl.df, **self.kw) if self.kw else decl.df
+        self._keep_z = decl.uses_z              # else the backward pass needs h only: z can go
+
+    def __getstate__(self):
+        """Pickled by name and parameters: the kernels are bound again from the declaration."""
+        return {k: v for k, v in self.__dict__.items() if k not in ("_f", "_df")}
+
+    def __setstate__(self, state):
+        self.__dict__.update(state)
+        self._bind()
 
     def _forward(self, x, train, store):
         h = self._f(x)
         if store:
-            self._cache = (x, h)
+            self._cache = (x if self._keep_z else None, h)
         return h
 
     def _backward(self, dout, need_dx):
@@ -289,6 +314,13 @@ class Sequential(Layer):
     layers' own arrays, so updating ``params[k]`` in place updates the layer. ``grads`` (same keys)
     holds the gradients of the last ``backward``.
 
+    The Sequential owns its parameters in one buffer: when every parameter is its own array of one
+    float dtype, the arrays are copied into a :class:`nnkit._packed.Packed` buffer and the layers hold
+    views of it (an array taken from a layer *before* it joined the Sequential is no longer the
+    layer's). A backward pass writes the gradients into one buffer laid out the same way (a new one
+    whenever a caller still holds any of the last gradients), so an optimizer updates all parameters
+    with one numpy operation per step instead of one per array.
+
     Parameters
     ----------
     *layers : Layer
@@ -317,7 +349,28 @@ class Sequential(Layer):
                 self._names.append((layer, mapping))
                 for local, key in mapping:
                     self.params[key] = layer.params[local]
-        self._grads = {}
+        self._grads = Packed()                 # a plain dict until the first backward pass fills it
+        self._pack()
+
+    def _pack(self):
+        """Move the parameters into one :class:`Packed` buffer (if they are distinct arrays of one dtype)."""
+        arrays = list(self.params.values())
+        dtypes = {a.dtype for a in arrays}
+        if len(dtypes) != 1 or not dtypes <= set(map(np.dtype, FLOAT_DTYPES)) \
+                or len({id(a) for a in arrays}) != len(arrays):
+            return                              # shared or mixed arrays stay as they are
+        self.params = packed = Packed.pack(self.params, dtypes.pop())
+        for layer, mapping in self._names:
+            for local, key in mapping:
+                layer.params[local] = packed[key]
+        self._new_grads_buffer(np.zeros_like(packed.buffer))   # the model's gradients, zero until a backward
+
+    def __setstate__(self, state):
+        """Pickled or deep-copied, the parameters arrive as separate arrays: pack them again."""
+        self.__dict__.update(state)
+        self._grads, self._grad_outs = Packed(), None
+        if not isinstance(self.params, Packed):
+            self._pack()
 
     @property
     def grads(self):
@@ -326,7 +379,9 @@ class Sequential(Layer):
         for layer, mapping in self._names:
             g = layer.grads
             for local, key in mapping:
-                out[key] = g[local]
+                value = g[local]
+                if out.get(key) is not value:
+                    out[key] = value            # a Packed dict that no longer holds its views unpacks
         return out
 
     @grads.setter
@@ -358,26 +413,69 @@ class Sequential(Layer):
         return self.layers[-1]._out_shape()
 
     def _backward(self, dout, need_dx, consume=False):
-        """The layers' backward passes in reverse order.
+        """The layers' backward passes in reverse order; ``_grads`` then holds the new gradients.
 
         ``consume=True`` is for a caller that owns ``dout`` and needs the forward pass no more (as
         :meth:`nnkit.models.MLP.loss`): each layer may then overwrite the gradient it receives, and
         drops its cache as soon as it has used it, so one training step holds about what a hand-fused
         loop holds (PyTorch frees its graph after ``backward()`` the same way).
         """
-        self._grads.clear()                 # refilled by ``grads``; holds no stale array meanwhile
+        packed = self._grads_buffer()
+        if not packed:
+            self._grads.clear()             # refilled at the end; holds no stale array meanwhile
         layers = self.layers
         if not consume:
             for layer in layers[:0:-1]:
                 dout = layer._backward(dout, True)
-            return layers[0]._backward(dout, need_dx)
-        for layer in layers[:0:-1]:
-            dout = layer._backward_into(dout)
-            layer._cache = None
-        first = layers[0]
-        dx = first._backward(dout, need_dx)
-        first._cache = None
+            dx = layers[0]._backward(dout, need_dx)
+        else:
+            for layer in layers[:0:-1]:
+                dout = layer._backward_into(dout)
+                layer._cache = None
+            first = layers[0]
+            dx = first._backward(dout, need_dx)
+            first._cache = None
+        written = packed
+        for layer, _ in self._names:
+            if layer._grad_out is not None:         # a layer that does not write into the buffer
+                layer._grad_out = None
+                written = False
+        if not written:
+            self.grads                              # noqa: B018 - refills ``_grads`` from the layers
         return dx
+
+    def _grads_buffer(self) -> bool:
+        """Hand every layer views into the gradient buffer (laid out as ``params``) it is to write into.
+
+        The buffer of the last backward pass is written again only if nothing but this model holds any
+        part of it (:meth:`Packed.unshared`): gradients a caller kept are never changed behind their back,
+        they keep their values and the model writes into a new buffer. False when ``params`` is not packed.
+        """
+        params = self.params
+        if type(params) is not Packed or params.buffer is None:
+            return False
+        grads = self._grads
+        if not (grads.layout is params.layout and grads.unshared()):
+            grads.clear()
+            for layer, _ in self._names:       # the last gradients go before the new buffer exists
+                layer.grads.clear()
+            self._grad_outs = None
+            self._new_grads_buffer(np.empty_like(params.buffer))
+        for layer, out in self._grad_outs:
+            layer._grad_out = out
+        return True
+
+    def _new_grads_buffer(self, buffer):
+        """``buffer`` becomes the gradients: ``_grads`` (one dict for the model's life: callers may keep
+        it) and the layers' ``grads`` hold its views, as ``params`` holds those of the parameters."""
+        grads = self._grads
+        grads.refill(buffer, self.params.layout)
+        self._grad_outs = [(layer, {local: grads[key] for local, key in mapping})
+                           for layer, mapping in self._names]
+        for layer, out in self._grad_outs:
+            layer.grads.update(out)
+        del buffer                             # no local may count as a holder: ...
+        grads.held()                           # ... the references now are the model's own
 
     def __len__(self):
         return len(self.layers)

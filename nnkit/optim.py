@@ -34,6 +34,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from nnkit._packed import Packed
+
 __all__ = ["Hyper", "Rule", "DECLARATIONS", "RULES", "declare", "Optimizer"]
 # + the pure rules ("sgd_step", ...) and the classes ("SGD", ...), added below from the declarations
 
@@ -102,6 +104,10 @@ class Rule:
         hyper-parameter. Hyper-parameters not listed keep their defaults there.
     requires : callable ``requires(hyper) -> None`` or None
         A check across hyper-parameters (raises ValueError), e.g. Nesterov needs momentum > 0.
+    elementwise : bool
+        The kernel treats every entry on its own (all of nnkit's rules), so one call on the parameters
+        packed into one buffer is the same as one call per array. A rule with a per-array quantity
+        (a layer-wise norm, as LARS has) declares False and is called once per parameter.
     """
 
     name: str
@@ -112,6 +118,7 @@ class Rule:
     doc: str
     sliders: dict = field(default_factory=dict)
     requires: Callable | None = None
+    elementwise: bool = True
 
     def check(self, hyper: dict, who: str | None = None) -> dict:
         """All hyper-parameters, declared defaults filled in, each validated; unknown names are an error."""
@@ -137,16 +144,17 @@ DECLARATIONS: dict[str, Rule] = {}
 
 
 def declare(name, *, label, update=None, hyper=None, cls=None, doc="", sliders=None, requires=None,
-            like=None, defaults=None) -> Rule:
+            like=None, defaults=None, elementwise=True) -> Rule:
     """Add a rule to :data:`DECLARATIONS`; ``like="sgd", defaults={...}`` declares a preset of a rule."""
     if name in DECLARATIONS:
         raise ValueError(f"optimizer {name!r} is declared twice")
     if like is not None:
         base = DECLARATIONS[like]
         hyper = {k: Hyper((defaults or {}).get(k, h.default), h.kind, h.doc) for k, h in base.hyper.items()}
-        rule = Rule(name, label, base.update, hyper, base.cls, base.doc, dict(sliders or {}), base.requires)
+        rule = Rule(name, label, base.update, hyper, base.cls, base.doc, dict(sliders or {}), base.requires,
+                    base.elementwise)
     else:
-        rule = Rule(name, label, update, dict(hyper), cls, doc, dict(sliders or {}), requires)
+        rule = Rule(name, label, update, dict(hyper), cls, doc, dict(sliders or {}), requires, elementwise)
     for k in rule.sliders:
         if k not in rule.hyper:
             raise ValueError(f"optimizer {name!r}: slider for undeclared hyper-parameter {k!r}")
@@ -160,6 +168,39 @@ def declare(name, *, label, update=None, hyper=None, cls=None, doc="", sliders=N
 
 # ---------------------------------------------------------------------------------------------------
 # the rules: one kernel and one declaration each
+
+_BLAS_AXPY = {}                   # dtype -> BLAS axpy (scipy.linalg.blas), loaded by the first step
+
+
+def _axpy(a, g, x):
+    """``x += a · g`` in place (a a Python float, g an array like x): the last line of every rule.
+
+    On a 1-D array (an nnkit model's parameters are one, see :class:`Optimizer`) this is BLAS's axpy,
+    one pass over memory where numpy needs two (``a * g`` into a temporary, then ``x +=`` it): at the
+    batch sizes students train with, that pass is a visible share of a step. Anything else is numpy's
+    ``x += a * g``; both agree to rounding (axpy may fuse the multiply and the add).
+    """
+    if x.ndim == 1 and x.dtype is g.dtype:
+        axpy = _BLAS_AXPY.get(x.dtype) if _BLAS_AXPY else _load_axpy().get(x.dtype)
+        if axpy is not None and axpy(g, x, a=a) is x:   # f2py writes in place into a contiguous x
+            return
+    x += a * g
+
+
+def _load_axpy():
+    """Load scipy's BLAS axpy once (the first optimizer does, not the first step: its first call also
+    sets up the library, which belongs to construction, not to training)."""
+    if _BLAS_AXPY:
+        return _BLAS_AXPY
+    try:
+        from scipy.linalg import blas
+    except ImportError:                               # pragma: no cover - scipy comes with scikit-learn
+        _BLAS_AXPY[None] = None
+        return _BLAS_AXPY
+    for dtype, axpy in ((np.float32, blas.saxpy), (np.float64, blas.daxpy)):
+        axpy(np.zeros(1, dtype), np.zeros(1, dtype), a=1.0)
+        _BLAS_AXPY[np.dtype(dtype)] = axpy
+    return _BLAS_AXPY
 
 _LR = "learning rate α"
 _WD = "weight decay λ, added to the gradient as λx (L2 regularization)"
@@ -176,7 +217,7 @@ def _sgd(x, g, state, lr, momentum, nesterov, weight_decay):
             v *= momentum
             v += g
         g = g + momentum * v if nesterov else v
-    x -= lr * g
+    _axpy(-lr, g, x)
 
 
 def _nesterov_needs_momentum(h):
@@ -215,7 +256,7 @@ def _adagrad(x, g, state, lr, eps, weight_decay):
     if G is None:
         G = state["G"] = np.zeros_like(x)
     G += g * g
-    x -= lr * (g / (np.sqrt(G) + eps))
+    _axpy(-lr, g / (np.sqrt(G) + eps), x)
 
 
 declare("adagrad", label="AdaGrad", cls="AdaGrad", update=_adagrad,
@@ -239,7 +280,7 @@ def _rmsprop(x, g, state, lr, decay, eps, weight_decay):
         v = state["v"] = np.zeros_like(x)
     v *= decay
     v += (1.0 - decay) * (g * g)
-    x -= lr * (g / (np.sqrt(v) + eps))
+    _axpy(-lr, g / (np.sqrt(v) + eps), x)
 
 
 declare("rmsprop", label="RMSProp", cls="RMSProp", update=_rmsprop,
@@ -271,7 +312,7 @@ def _adam(x, g, state, lr, beta1, beta2, eps, weight_decay):
     # (python floats never upcast float32 arrays; numpy float64 scalars would).
     step_size = lr / (1.0 - beta1 ** t)
     denom = np.sqrt(v) / math.sqrt(1.0 - beta2 ** t) + eps
-    x -= step_size * (m / denom)
+    _axpy(-step_size, m / denom, x)
 
 
 _ADAM_HYPER = {"lr": Hyper(1e-3, "positive", _LR), "beta1": Hyper(0.9, "probability", "β1, first moment"),
@@ -340,8 +381,8 @@ def _nadam(x, g, state, lr, beta1, beta2, eps, weight_decay, momentum_decay):
     v += (1.0 - beta2) * (g * g)
     denom = np.sqrt(v / (1.0 - beta2 ** t))
     denom += eps
-    x -= (lr * (1.0 - mu) / (1.0 - mu_product)) * (g / denom)              # the gradient's share
-    x -= (lr * mu_next / (1.0 - mu_product * mu_next)) * (m / denom)      # the look-ahead momentum
+    _axpy(-lr * (1.0 - mu) / (1.0 - mu_product), g / denom, x)             # the gradient's share
+    _axpy(-lr * mu_next / (1.0 - mu_product * mu_next), m / denom, x)     # the look-ahead momentum
 
 
 declare("nadam", label="NAdam", cls="NAdam", update=_nadam,
@@ -431,6 +472,11 @@ class Optimizer:
     The hyper-parameters are attributes, validated in the constructor; changing one (e.g. ``opt.lr``,
     a learning-rate schedule) takes effect at the next :meth:`step`, which validates it again first.
     Per step only what can be wrong cheaply is checked: every parameter has a gradient of its shape.
+
+    The parameters of an nnkit model live in one buffer (a :class:`nnkit._packed.Packed` dict, see
+    :class:`nnkit.layers.Sequential`) and so do the gradients its ``loss`` returns: the rules are
+    elementwise, so a step is then one kernel call on the whole buffer, with the state in buffers of the
+    same layout, exactly what a call per array would compute. ``state`` shows it per parameter either way.
     """
 
     rule: Rule = DECLARATIONS["sgd"]
@@ -454,12 +500,32 @@ class Optimizer:
         self.__dict__.update(checked)
         self.__dict__["_hyper"] = tuple(checked.values())   # None: validate again at the next step
         self.params = params
-        self.state: dict[str, dict] = {}
+        packed = type(params) is Packed and params.buffer is not None and self.rule.elementwise
+        self._layout = params.layout if packed else None    # one kernel call on the whole buffer
+        if packed:
+            _load_axpy()                                      # the BLAS update of a 1-D buffer
+        self._state: dict = {}           # per parameter name, or the buffers' state when packed
+        self._stepped = False
 
     def __setattr__(self, name, value):
         if name in self.rule.hyper:
             self.__dict__["_hyper"] = None            # validated again at the next step
         object.__setattr__(self, name, value)
+
+    @property
+    def state(self) -> dict:
+        """The rule's state per parameter name (e.g. ``state["W1"]["v"]``), created by the first step."""
+        if self._layout is None or not self._stepped:
+            return self._state
+        per_name = {name: {} for name, *_ in self._layout}
+        for key, value in self._state.items():
+            if isinstance(value, np.ndarray):
+                for (name, *_), view in zip(self._layout, self._layout.views(value)):
+                    per_name[name][key] = view
+            else:
+                for name in per_name:
+                    per_name[name][key] = value
+        return per_name
 
     def hyper(self) -> dict:
         """The current hyper-parameters, validated (a ValueError names a bad one)."""
@@ -470,9 +536,32 @@ class Optimizer:
         values = self._hyper                           # the kernel's parameters, in declared order
         if values is None:
             values = self.__dict__["_hyper"] = tuple(self.hyper().values())
-        update, state = self.rule.update, self.state
+        layout = self._layout
+        if layout is not None:
+            buffer = self.params.buffer
+            if buffer is None:
+                raise ValueError("params: an entry was replaced or removed after the optimizer was created; "
+                                 "change the arrays in place (params[k][...] = value) or create the "
+                                 "optimizer again")
+            if type(grads) is Packed and grads.layout is layout and grads.buffer is not None:
+                g = grads.buffer                       # the model's own gradients: already one buffer
+            else:
+                g = np.concatenate([g.reshape(-1) for g in self._checked(grads)])
+            self.rule.update(buffer, g, self._state, *values)
+            self._stepped = True
+            return
+        update, state = self.rule.update, self._state
+        for (name, x), g in zip(self.params.items(), self._checked(grads)):
+            s = state.get(name)
+            if s is None:
+                s = state[name] = {}
+            update(x, g, s, *values)
+
+    def _checked(self, grads) -> list:
+        """The gradient of every parameter, in the order of ``params``, as an array of its dtype and shape."""
         if not isinstance(grads, dict):
             raise TypeError(f"grads: expected a dict name -> ndarray, got {type(grads).__name__}")
+        out = []
         for name, x in self.params.items():
             try:
                 g = grads[name]
@@ -484,10 +573,8 @@ class Optimizer:
             if g.shape != x.shape:
                 raise ValueError(f"grads[{name!r}]: expected the shape of params[{name!r}] {x.shape}, "
                                  f"got {g.shape}")
-            s = state.get(name)
-            if s is None:
-                s = state[name] = {}
-            update(x, g, s, *values)
+            out.append(g)
+        return out
 
     def __repr__(self):
         args = ", ".join(f"{k}={v!r}" for k, v in self.hyper().items())

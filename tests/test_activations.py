@@ -52,6 +52,20 @@ def test_every_declared_activation_has_an_oracle_and_derived_functions():
                     A.get(name, **{pname: param.low - 1})
 
 
+@pytest.mark.parametrize("name", [n for n, d in A.DECLARATIONS.items() if not d.uses_z])
+def test_a_derivative_declared_without_z_reads_only_h(name):
+    """``uses_z=False`` lets a layer drop z after the forward pass: its df must give f'(z) from h alone,
+    at the kink, on both sides, and for a parameter other than the default."""
+    decl = A.DECLARATIONS[name]
+    z = np.concatenate([np.linspace(-6, 6, 201), [0.0, -0.0, 1e-30, -1e-30]])
+    for chosen in [{}] + [{p: param.default * 0.5 + 0.25} for p, param in decl.params.items()]:
+        kw = A.check_kwargs(name, chosen)
+        h = decl.f(z, **kw)
+        np.testing.assert_array_equal(np.asarray(decl.df(None, h, **kw), dtype=float),
+                                      np.asarray(decl.df(z, h, **kw), dtype=float))
+        np.testing.assert_allclose(np.asarray(decl.df(None, h, **kw), dtype=float), A.get(name, **kw).grad(z))
+
+
 def test_widget_activation_choices_are_declared_trainable_activations():
     """A widget offers a selection of the declared activations, each one a network can train."""
     pytest.importorskip("ipywidgets")

@@ -5,6 +5,7 @@ import pytest
 import torch  # the oracle: a pinned dev requirement, never skipped
 
 from nnkit import optim
+from nnkit._packed import Packed
 
 SHAPES = {"W1": (3, 4), "b1": (4,), "W2": (4, 2), "b2": (2,)}
 
@@ -53,11 +54,16 @@ def _grad(problem, name, x):
     return (A @ x.ravel() - c).reshape(x.shape)
 
 
+@pytest.mark.parametrize("form", ["arrays", "packed", "packed-grads"])
 @pytest.mark.parametrize("case", sorted(CASES))
-def test_trajectory_matches_torch_optim(case):
+def test_trajectory_matches_torch_optim(case, form):
+    """Every rule against torch, on separate arrays and on parameters packed into one buffer (as an nnkit
+    model holds them: one kernel call per step), with gradients as separate arrays or packed alike."""
     cls, kw, tname, tkw = CASES[case]
     problem = _quadratic()
     params = {k: x0.copy() for k, (_, _, x0) in problem.items()}
+    if form != "arrays":
+        params = Packed.pack(params, np.float64)
     tparams = {k: torch.tensor(x0, dtype=torch.float64, requires_grad=True)
                for k, (_, _, x0) in problem.items()}
     opt = cls(params, **kw)
@@ -67,7 +73,7 @@ def test_trajectory_matches_torch_optim(case):
     torch.set_default_dtype(torch.float64)
     try:
         topt = getattr(torch.optim, tname)(list(tparams.values()), **tkw)
-        worst = _run_against_torch(opt, topt, params, tparams, problem)
+        worst = _run_against_torch(opt, topt, params, tparams, problem, packed_grads=form == "packed-grads")
     finally:
         torch.set_default_dtype(previous)
     assert worst < 1e-12, f"{case}: mine vs torch max rel diff {worst:.3g}"
@@ -76,11 +82,15 @@ def test_trajectory_matches_torch_optim(case):
     assert max(np.max(np.abs(params[k] - problem[k][2])) for k in params) > 1e-2
 
 
-def _run_against_torch(opt, topt, params, tparams, problem):
+def _run_against_torch(opt, topt, params, tparams, problem, packed_grads=False):
     """100 steps of both on the same quadratic; the largest relative difference seen."""
     worst = 0.0
     for _ in range(100):
-        opt.step({k: _grad(problem, k, params[k]) for k in params})
+        grads = {k: _grad(problem, k, params[k]) for k in params}
+        if packed_grads:
+            grads = Packed.pack(grads, np.float64)
+            grads.layout = params.layout                 # the same layout: one kernel call, no gathering
+        opt.step(grads)
         for k, p in tparams.items():
             p.grad = torch.from_numpy(_grad(problem, k, p.detach().numpy()))
         topt.step()

@@ -340,7 +340,7 @@ class MLP(Sequential):
         scores = self._forward(self._first_layer(X, train, True), train, True, start=1)
         value, dscores = self._data_loss(scores, t)
         self._backward(dscores, need_dx=False, consume=True)
-        grads = self.grads
+        grads = self._grads
         if self.l2 or self.l1:
             value = self._penalties(value, grads)
         return value, grads
