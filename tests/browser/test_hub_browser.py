@@ -190,7 +190,7 @@ def test_two_students_and_an_instructor_through_the_hub(hub, browser):
         # the instructor, as the instructor's account
         hub.nbgrader(INSTRUCTOR, "collect", A, cwd=root)
         graded = hub.as_user(INSTRUCTOR, [hub.settings["python"], "-m", "nnkit.course.cli", "grade", A,
-                                          "--sandbox", "none", "--quiet", "--jobs", "1"], cwd=root)
+                                          "--sandbox", "bwrap", "--quiet", "--jobs", "1"], cwd=root)
         assert "graded 2, failed 0" in graded.stdout, graded.stdout + graded.stderr[-2000:]
         hub.nbgrader(INSTRUCTOR, "release_feedback", A, cwd=root)
         # the instructor sees both graded submissions in formgrader (served from the PostgreSQL gradebook)
