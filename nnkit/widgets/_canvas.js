@@ -23,6 +23,13 @@ function marker(ctx, kind, x, y, s) {
   else ctx.arc(x, y, r, 0, 2 * Math.PI);
 }
 
+// Timing hook for benchmarks/widgets_browser.py --trace: when the page defines window.__nnkitTrace (an
+// array), each scene's arrival and paint are appended to it, in wall-clock ms.
+function trace(kind, scene) {
+  const T = window.__nnkitTrace;
+  if (T) T.push({ kind, frame: scene.frame, t: performance.timeOrigin + performance.now(), kernel: scene.t });
+}
+
 const images = new WeakMap();  // layer object -> decoded canvas (one decode per scene)
 
 function imageOf(L) {
@@ -128,6 +135,7 @@ function render({ model, el }) {
     for (const L of layers) paintLayer(ctx, L);
     if (caption.innerHTML !== (scene.caption || "")) caption.innerHTML = scene.caption || "";
     frames += 1;
+    trace("paint", scene);
     canvas.dataset.frame = String(scene.frame);
     canvas.dataset.frames = String(frames);
     painted = true;
@@ -166,7 +174,7 @@ function render({ model, el }) {
     e.preventDefault();
   });
 
-  model.on("change:scene", () => { if (resolve()) schedule(); });
+  model.on("change:scene", () => { trace("recv", model.get("scene")); if (resolve()) schedule(); });
   model.on("change:size", schedule);
   model.on("change:background", loadBackground);
   resize();
