@@ -101,10 +101,10 @@ class FigureWidget:
         self.auto_render = True
         self.use_blit = True
         self.dynamic: list = []  # artists that change between frames; subclasses fill it
+        self.live_axes: list = []  # axes whose ticks the browser paints (browser mode); subclasses fill it
         self._blit_bg = None
         self._blit_key = None
         self._browser_bg_key = None  # what the browser's background shows (browser mode)
-        self._bg_cache: dict = {}    # (blit key, background_state()) -> PNG (browser mode)
         if self.mode == "browser":
             from matplotlib.backends.backend_agg import FigureCanvasAgg
 
@@ -218,6 +218,38 @@ class FigureWidget:
         """
         self._blit_bg = None
         self._browser_bg_key = None
+        self._stills_drawn = getattr(self, "_stills_drawn", 0) + 1  # names a new still picture (state None)
+
+    # -- still pictures a control can select (browser mode) ------------------------------------------
+    def still_choices(self) -> tuple:
+        """The values of the control that changes the still picture (a data set, a function); () if none."""
+        return ()
+
+    def still_choice(self):
+        """The current one of :meth:`still_choices`."""
+        return None
+
+    def show_still(self, choice) -> None:
+        """Put the still part of the figure (titles, fixed limits, contours) into ``choice``'s state."""
+        raise NotImplementedError
+
+    def prerender_stills(self) -> None:
+        """Browser mode: draw the still picture of every :meth:`still_choices` now and send them ahead.
+
+        A data set or function chosen later then costs no Agg draw and no PNG decoding: the browser
+        holds it already. Subclasses call this at the end of ``__init__`` (after :meth:`freeze_layout`).
+        """
+        if self.mode != "browser" or not self.still_choices():
+            return
+        current = self.still_choice()
+        try:
+            for choice in self.still_choices():
+                if choice != current:
+                    self.show_still(choice)
+                    self._still_picture()
+        finally:
+            self.show_still(current)
+        self._still_picture()
 
     def background_state(self):
         """A hashable naming everything the still part of the figure shows besides axis limits and size.
@@ -264,44 +296,67 @@ class FigureWidget:
         return self._blit_bg is None or self._blit_key_now() != self._blit_key
 
     def _draw_background(self) -> None:
-        """Draw the figure without the :attr:`dynamic` artists into the Agg buffer and cache it."""
+        """Draw the figure without the :attr:`dynamic` artists into the Agg buffer and cache it.
+
+        Browser mode also leaves out the ticks of :attr:`live_axes` (the browser paints them).
+        """
         from matplotlib.backends.backend_agg import FigureCanvasAgg
 
         canvas = self.fig.canvas
         key = self._blit_key_now()
-        visible = [a.get_visible() for a in self.dynamic]
-        for a in self.dynamic:
+        hidden = list(self.dynamic)
+        if self.mode == "browser":
+            # the ticks a draw would draw now (the draw finds the same Tick objects); their labels stay
+            # visible, so axis labels are placed as if the ticks were there
+            axes = [axis for ax in self.live_axes for axis in (ax.xaxis, ax.yaxis)]
+            hidden += [t for axis in axes for t in axis._update_ticks()] + [a.offsetText for a in axes]
+        visible = [a.get_visible() for a in hidden]
+        for a in hidden:
             a.set_visible(False)
         try:
             FigureCanvasAgg.draw(canvas)
             self._blit_bg = canvas.copy_from_bbox(self.fig.bbox)
             self._blit_key = key
         finally:
-            for a, v in zip(self.dynamic, visible):
+            for a, v in zip(hidden, visible):
                 a.set_visible(v)
 
-    BACKGROUND_CACHE = 16  # background PNGs kept per widget (browser mode)
-
     def _browser_key(self):
-        return self._blit_key_now(), self.background_state()
+        """What the still picture shows: size, axes positions, the limits of axes that are not live, and
+        :meth:`background_state` (None: not known, drawn afresh after every :meth:`invalidate`)."""
+        w, h = self.fig.canvas.get_width_height(physical=True)
+        axes = tuple((tuple(float(v) for v in ax.get_position().bounds),
+                      None if ax in self.live_axes else tuple(float(v) for v in ax.viewLim.bounds))
+                     for ax in self.fig.axes)
+        state = self.background_state()
+        if state is None:
+            state = ("drawn", self._stills_drawn)
+        return (w, h, float(self.fig.dpi), axes, state)
+
+    def _background_name(self, key) -> str:
+        import hashlib
+
+        return hashlib.sha1(repr(key).encode()).hexdigest()[:16]
+
+    def _still_picture(self) -> str:
+        """The name of the still picture of the current state, drawn and sent to the browser if new."""
+        key = self._browser_key()
+        name = self._background_name(key)
+        if name not in self.view._backgrounds:
+            self._draw_background()
+            self.view.add_background(name, self._buffer_png())
+        return name
 
     def _browser_scene(self) -> dict:
-        """Browser mode, at send time: a new background PNG if the still part changed, and the layers."""
-        from ._canvas import scene
+        """Browser mode, at send time: the still picture's name (sent first if new), and the layers."""
+        from ._canvas import scene, tick_layers
 
         key = self._browser_key()
         if key != self._browser_bg_key:
-            png = self._bg_cache.get(key) if key[1] is not None else None
-            if png is None:
-                self._draw_background()
-                png = self._buffer_png()
-                if key[1] is not None:
-                    if len(self._bg_cache) >= self.BACKGROUND_CACHE:
-                        self._bg_cache.pop(next(iter(self._bg_cache)))
-                    self._bg_cache[key] = png
-            self.view.background = png
+            self.view.use_background(self._still_picture())
             self._browser_bg_key = key
-        out = scene(self.dynamic, self.fig)
+        height = self.fig.bbox.height
+        out = scene(self.dynamic, self.fig, [tick_layers(ax, self.fig.dpi, height) for ax in self.live_axes])
         status = getattr(self, "status", None)
         out["caption"] = status.value if status is not None else ""
         return out
@@ -327,7 +382,9 @@ class FigureWidget:
         """
         self.renders += 1
         if self.mode == "browser":
-            if force:
+            if not force and not self.view.frames_sent:
+                self.view.stale = True  # not shown yet: the first view gets the whole scene (_prime_view)
+            elif force:
                 self.view.send_full_scene()
             else:
                 self.view.request()  # sent now, or at the end of a hold()

@@ -127,6 +127,7 @@ class DecisionBoundaryWidget(TrainsInFrames, FigureWidget):
         self._load_data()
         self.freeze_layout()
         self.leave_room_right(self.ax_curve)  # for epoch labels wider than the first ones
+        self.live_axes = [self.ax_curve]  # its limits follow the epochs: the browser paints its ticks
         self._update_artists()
 
         self.dataset.observe(lambda c: self._load_data(), names="value")
