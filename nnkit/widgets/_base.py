@@ -347,6 +347,14 @@ class FigureWidget:
             self.view.add_background(name, self._buffer_png())
         return name
 
+    def _ticks(self, ax, tick_layers) -> dict:
+        """The tick layer of a live axes, made again only when its limits, place or size changed."""
+        key = (tuple(ax.viewLim.bounds), tuple(ax.get_position().bounds), tuple(self.fig.bbox.bounds))
+        cache = self.__dict__.setdefault("_tick_cache", {})
+        if ax not in cache or cache[ax][0] != key:
+            cache[ax] = (key, tick_layers(ax, self.fig.dpi, self.fig.bbox.height))
+        return cache[ax][1]
+
     def _browser_scene(self) -> dict:
         """Browser mode, at send time: the still picture's name (sent first if new), and the layers."""
         from ._canvas import scene, tick_layers
@@ -355,8 +363,7 @@ class FigureWidget:
         if key != self._browser_bg_key:
             self.view.use_background(self._still_picture())
             self._browser_bg_key = key
-        height = self.fig.bbox.height
-        out = scene(self.dynamic, self.fig, [tick_layers(ax, self.fig.dpi, height) for ax in self.live_axes])
+        out = scene(self.dynamic, self.fig, [self._ticks(ax, tick_layers) for ax in self.live_axes])
         status = getattr(self, "status", None)
         out["caption"] = status.value if status is not None else ""
         return out

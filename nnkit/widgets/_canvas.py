@@ -222,7 +222,10 @@ def _points(xy: np.ndarray, height: float) -> list:
     xy = np.asarray(xy, dtype=float).reshape(-1, 2).copy()
     xy[:, 1] = height - xy[:, 1]
     flat = np.round(xy.ravel(), 1)
-    return [None if not np.isfinite(v) else float(v) for v in flat]
+    finite = np.isfinite(flat)
+    if finite.all():
+        return flat.tolist()
+    return [v if ok else None for v, ok in zip(flat.tolist(), finite.tolist())]
 
 
 def _clip(artist, height: float):
