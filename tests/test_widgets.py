@@ -503,9 +503,8 @@ def test_browser_scene_is_what_the_model_holds():
     d._repr_mimebundle_()  # displayed
     d.train(30)
     image = next(L for L in scene_layers(d) if L["kind"] == "image")
-    import base64
-
-    rgba = np.frombuffer(base64.b64decode(image["rgba"]), dtype=np.uint8).reshape(image["h"], image["w"], 4)
+    assert isinstance(image["rgba"], bytes), "the pixels travel as a binary buffer"
+    rgba = np.frombuffer(image["rgba"], dtype=np.uint8).reshape(image["h"], image["w"], 4)
     expected = d.image.to_rgba(d.probabilities(), bytes=True)[::-1]  # origin "lower": first row on top
     np.testing.assert_array_equal(rgba, expected)
 
@@ -659,6 +658,31 @@ def test_train_button_draws_every_frame():
     w.train_button.click()
     assert w.epoch == 50 and w.view.frames_sent == sent + 10
     assert w.history["epoch"][-10:] == list(range(5, 55, 5)), "the curves get a point per frame"
+
+
+def test_paced_training_answers_between_frames_and_stops_when_interrupted():
+    import asyncio
+
+    w = DecisionBoundaryWidget("moons", hidden=8, n=120, grid=20, epochs_per_frame=5, mode="browser")
+    w._repr_mimebundle_()  # displayed
+
+    async def run(interrupt):
+        sent = w.view.frames_sent
+        w.train_in_frames(50, paced=True)
+        first = (w.epoch, w.view.frames_sent - sent)  # the handler returns after the first frame
+        if interrupt:
+            w.reset()
+        for _ in range(200):  # the remaining frames come from the event loop
+            await asyncio.sleep(0.01)
+            if w.epoch == 50:
+                break
+        return first, w.epoch, w.view.frames_sent - sent
+
+    first, epoch, scenes = asyncio.run(run(False))
+    assert first == (5, 1) and epoch == 50 and scenes == 10, (first, epoch, scenes)
+    assert w.history["epoch"][-10:] == list(range(5, 55, 5))
+    first, epoch, _ = asyncio.run(run(True))
+    assert first[0] == 55 and epoch == 0, "a reset did not stop the run: it trained the new network"
 
 
 def test_browser_player_advances_the_play_position_and_answers_every_tick():

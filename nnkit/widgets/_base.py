@@ -500,17 +500,45 @@ class TrainsInFrames:
     (which draws once, at its end).
     """
 
-    def train_in_frames(self, epochs: int) -> None:
+    def train_in_frames(self, epochs: int, paced: bool = False) -> None:
         """Train ``epochs`` epochs one frame at a time, drawing each frame (what the train button does).
 
         The first frame reaches the screen after one frame's work instead of after all of it, and the
-        lecturer watches the run instead of waiting for its end.
+        lecturer watches the run instead of waiting for its end. ``paced`` (the buttons, in a kernel's
+        event loop): only the first frame is trained now; each next one is a callback of the loop, a few
+        ms later, so every frame's scene leaves the kernel before the next is computed and other input
+        (a slider, reset) is answered in between. Anything else that trains or resets the model stops
+        the run. Without a running loop (scripts, tests) all frames are trained before returning.
         """
+        import asyncio
+
         remaining = int(epochs)
-        while remaining > 0:
+        try:
+            loop = asyncio.get_running_loop() if paced else None
+        except RuntimeError:
+            loop = None
+        if loop is None:
+            while remaining > 0:
+                k = min(self.epochs_per_frame, remaining)
+                self.train(k)
+                remaining -= k
+            return
+        expected = self.epoch
+
+        def frame():
+            nonlocal remaining, expected
+            if remaining <= 0 or self.epoch != expected:  # done, or trained/reset by something else
+                return
             k = min(self.epochs_per_frame, remaining)
             self.train(k)
             remaining -= k
+            expected = self.epoch
+            if remaining > 0:
+                loop.call_later(self.FRAME_GAP, frame)
+
+        frame()
+
+    FRAME_GAP = 0.005  # s between the frames of a paced run: the last frame's scene leaves the kernel
 
     def _play_position(self) -> int:
         return self.epoch // self.epochs_per_frame

@@ -43,7 +43,8 @@ const images = new WeakMap();  // layer object -> decoded canvas (one decode per
 function imageOf(L) {
   let c = images.get(L);
   if (!c) {
-    const bytes = Uint8ClampedArray.from(atob(L.rgba), ch => ch.charCodeAt(0));
+    const d = L.rgba;  // a DataView on the message's binary buffer
+    const bytes = new Uint8ClampedArray(d.buffer, d.byteOffset, d.byteLength);
     c = document.createElement("canvas");
     c.width = L.w; c.height = L.h;
     c.getContext("2d").putImageData(new ImageData(bytes, L.w, L.h), 0, 0);

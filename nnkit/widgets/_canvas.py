@@ -25,7 +25,6 @@ the pointer with matplotlib's own transforms (:meth:`BrowserCanvas.on_click`).
 
 from __future__ import annotations
 
-import base64
 import contextlib
 import re
 from collections.abc import Callable
@@ -274,7 +273,7 @@ def _image(image: AxesImage, px: float, height: float) -> dict:
     x0, x1, y0, y1 = image.get_extent()
     corners = image.axes.transData.transform([[x0, y1], [x1, y0]])  # top left, bottom right
     return {"kind": "image", "w": int(rgba.shape[1]), "h": int(rgba.shape[0]),
-            "rgba": base64.b64encode(np.ascontiguousarray(rgba).tobytes()).decode("ascii"),
+            "rgba": np.ascontiguousarray(rgba).tobytes(),  # a binary buffer of the message, not JSON
             "xy": _points(corners, height), "clip": _clip(image, height),
             "smooth": image.get_interpolation() not in ("nearest", "none")}
 

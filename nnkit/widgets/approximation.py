@@ -122,7 +122,8 @@ class ApproximationWidget(TrainsInFrames, FigureWidget):
         self.target.observe(lambda c: self._load_target(), names="value")
         self.hidden.observe(lambda c: self.reset(), names="value")
         self.play.observe(self._on_play, names="value")
-        self.train_button.on_click(lambda _b: self.train_in_frames(self.max_epochs - self.epoch))
+        self.train_button.on_click(lambda _b: self.train_in_frames(self.max_epochs - self.epoch,
+                                                                           paced=True))
         self.reset_button.on_click(lambda _b: self.reset())
 
     # -- state -------------------------------------------------------------------------------------

@@ -135,7 +135,7 @@ class DecisionBoundaryWidget(TrainsInFrames, FigureWidget):
             w.observe(self._on_architecture, names="value")
         self.l2.observe(self._on_l2, names="value")
         self.play.observe(self._on_play, names="value")
-        self.train_button.on_click(lambda _b: self.train_in_frames(10 * self.epochs_per_frame))
+        self.train_button.on_click(lambda _b: self.train_in_frames(10 * self.epochs_per_frame, paced=True))
         self.reset_button.on_click(lambda _b: self.restore_data())
 
     def _layout(self):
