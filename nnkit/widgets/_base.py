@@ -90,6 +90,9 @@ class FigureWidget:
         How many times the figure has been (re)drawn; tests use it to see that handlers redraw.
     dynamic : list of matplotlib artists
         The artists a frame changes; only these are redrawn over a cached background (blitting).
+    live_axes : list of Axes
+        Browser mode: axes whose limits follow the model (loss and epoch axes); the browser paints their
+        ticks, so a new limit needs no new still picture.
     use_blit : bool
         Blit frames (default) or always draw the whole figure.
     """

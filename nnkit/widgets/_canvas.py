@@ -1,13 +1,15 @@
 """The browser front end of a widget's figure: matplotlib draws what stands still, the browser what moves.
 
 A lecture widget changes a handful of artists per frame (a line, some markers, a 60×60 image) over a
-figure whose axes, ticks and titles stay put. In ``"browser"`` mode the kernel renders the still part
-once with Agg and sends it as a PNG (``background``); each frame it sends only the moving artists as
-arrays in canvas pixels (``scene``: lines, markers, polygons, an RGBA image, line collections), and a small
-JavaScript front end (anywidget) paints the background and the artists on one ``<canvas>``. A frame is
-then a few kilobytes of JSON and a few canvas calls, instead of an Agg redraw, a PNG and its decoding.
-Backgrounds are cached by what they show (:meth:`FigureWidget.background_state`), so going back to a
-data set or function shown before sends the PNG made then.
+figure whose axes, titles and contours stay put. In ``"browser"`` mode the kernel renders the still part
+with Agg and sends it as a PNG, once (a custom message with a binary buffer, named by what it shows); each
+frame it sends only the moving artists as arrays in canvas pixels (``scene``: lines, markers, polygons, an
+RGBA image as a binary buffer, line collections, and the ticks and tick labels of axes whose limits follow
+the model, :func:`tick_layers`), with the name of the still picture it goes over, and a small JavaScript
+front end (anywidget) paints the picture and the artists on one ``<canvas>``. A frame is then a few
+kilobytes and a few canvas calls, instead of an Agg redraw, a PNG and its decoding. The still picture of
+every data set or function a dropdown offers is drawn when the widget is made and sent when a view
+appears (:meth:`FigureWidget.prerender_stills`), so choosing one costs neither a draw nor a decode.
 
 Pacing and coalescing: nothing waits for the browser. ipywidgets already holds back a control's next
 change while the kernel is busy with its previous one (and merges the changes made meanwhile), so a
