@@ -110,13 +110,55 @@ PROBE = """() => {
     P.arm = root => { P.root = root; P.last = null; P.events = []; P.changes = []; };
 }"""
 
+# --trace: where an interaction's time goes. The kernel stamps each scene with the wall-clock times at
+# which the last widget message arrived, the scene's making began and ended; the front end records each
+# scene's arrival and paint in ``window.__nnkitTrace`` (see _canvas.js).
+TRACE_KERNEL = """
+import time as _time
+import ipywidgets as _ipw
+from nnkit.widgets import _base as _wb
+_last_msg = [0.0]
+_handle = _ipw.Widget._handle_msg
+def _traced_handle(self, msg):
+    _last_msg[0] = _time.time()
+    return _handle(self, msg)
+_ipw.Widget._handle_msg = _traced_handle
+_scene = _wb.FigureWidget._browser_scene
+def _traced_scene(self):
+    t0 = _time.time()
+    out = _scene(self)
+    out["t"] = [_last_msg[0], t0, _time.time()]
+    return out
+_wb.FigureWidget._browser_scene = _traced_scene
+"""
+SEGMENTS = ("to kernel", "handler", "scene", "kernel to ws", "ws to model", "in browser", "to frame")
+# --trace, in the page before JupyterLab loads: the arrival time of every websocket message that carries
+# a scene (its frame number), before JupyterLab's own handler sees it.
+TRACE_WEBSOCKET = """(() => {
+    const Native = window.WebSocket;
+    const decoder = new TextDecoder();
+    window.__wsScenes = {};
+    window.WebSocket = class extends Native {
+        constructor(...args) {
+            super(...args);
+            this.addEventListener('message', (e) => {
+                const t = performance.timeOrigin + performance.now();
+                const text = typeof e.data === 'string' ? e.data : decoder.decode(e.data);
+                const m = text.includes('"layers"') && /"frame":\\s*(\\d+)/.exec(text);
+                if (m && !(m[1] in window.__wsScenes)) window.__wsScenes[m[1]] = t;
+            });
+        }
+    };
+})();"""
+
 EVENT = {"slider": "keydown", "button": "click", "checkbox": "click", "dropdown": "change"}
 
 
-def notebook(mode: str) -> dict:
+def notebook(mode: str, trace: bool = False) -> dict:
     """A notebook with one cell per widget (in ``mode``), plus the set-up cell."""
     cells = [{"cell_type": "code", "metadata": {}, "outputs": [], "execution_count": None,
-              "source": "%matplotlib widget\nimport nnkit.widgets as W\n" + FLOOR}]
+              "source": "%matplotlib widget\nimport nnkit.widgets as W\n" + FLOOR
+              + (TRACE_KERNEL if trace else "")}]
     for make, _controls in WIDGETS.values():
         cells.append({"cell_type": "code", "metadata": {}, "outputs": [], "execution_count": None,
                       "source": f"{make}(mode={mode!r})"})
@@ -128,9 +170,13 @@ def notebook(mode: str) -> dict:
 class Bench:
     """One notebook open in a page, with the probe installed."""
 
-    def __init__(self, nb, quiet_ms: float = 300.0):
+    def __init__(self, nb, quiet_ms: float = 300.0, trace: bool = False):
         self.nb, self.page, self.quiet_ms = nb, nb.page, quiet_ms
         self.page.evaluate(PROBE)
+        self.trace = trace
+        self.segments: list[dict] = []  # with trace: one per timed interaction
+        if trace:
+            self.page.evaluate("() => { window.__nnkitTrace = []; }")
 
     def arm(self, root) -> None:
         root.scroll_into_view_if_needed()
@@ -141,7 +187,29 @@ class Bench:
                                   " now: performance.now()})")
 
     def reset_log(self) -> None:
-        self.page.evaluate("() => { window.__probe.events = []; window.__probe.changes = []; }")
+        self.page.evaluate("() => { window.__probe.events = []; window.__probe.changes = [];"
+                           " if (window.__nnkitTrace) window.__nnkitTrace = [];"
+                           " if (window.__wsScenes) window.__wsScenes = {}; }")
+
+    def breakdown(self, event_t: float, change_t: float) -> dict | None:
+        """With trace: the segments of the interaction whose input came at ``event_t`` (page clock) and
+        whose first changed frame was at ``change_t``: input to the kernel's receipt of the message, the
+        handler up to the scene, making the scene, the scene to the front end, its paint, the frame."""
+        T = self.page.evaluate("() => ({trace: window.__nnkitTrace || [], origin: performance.timeOrigin,"
+                               " ws: window.__wsScenes || {}})")
+        origin, records = T["origin"], T["trace"]
+        paints = [r for r in records
+                  if r["kind"] == "paint" and r["t"] <= origin + change_t and r.get("kernel")]
+        if not paints:
+            return None
+        paint = paints[-1]
+        recv = next((r for r in records if r["kind"] == "recv" and r["frame"] == paint["frame"]), None)
+        if recv is None:  # a repaint of a scene that came before the input
+            return None
+        k_msg, k_start, k_end = (1000.0 * v for v in paint["kernel"])
+        ws = T["ws"].get(str(paint["frame"]), float("nan"))
+        times = [origin + event_t, k_msg, k_start, k_end, ws, recv["t"], paint["t"], origin + change_t]
+        return dict(zip(SEGMENTS, np.diff(times)))
 
     def wait_quiet(self, timeout_s: float = 15.0) -> None:
         """Until no pixel changed for ``quiet_ms`` (the previous interaction has finished drawing)."""
@@ -165,6 +233,8 @@ class Bench:
             if starts:
                 after = [t for t in s["changes"] if t >= starts[0]]
                 if after:
+                    if self.trace:
+                        self.segments.append(self.breakdown(starts[0], after[0]))
                     return after[0] - starts[0]
             self.page.wait_for_timeout(20)
         return None
@@ -215,23 +285,26 @@ def control_action(nb, root, kind: str, label: str, i: int):
     raise ValueError(f"kind: expected one of {tuple(EVENT)}, got {kind!r}")
 
 
-def measure_mode(browser, server, mode: str, repeats: int, play_s: float, widgets) -> list[list]:
+def measure_mode(browser, server, mode: str, repeats: int, play_s: float, widgets,
+                 trace: bool = False) -> tuple[list[list], list[list]]:
     from tests.browser._lab_ui import Notebook
     from tests.browser.conftest import VIEWPORT
 
     path = f"bench/widgets_{mode}.ipynb"
-    (Path(server.root) / path).write_text(json.dumps(notebook(mode)))
+    (Path(server.root) / path).write_text(json.dumps(notebook(mode, trace)))
     context = browser.new_context(viewport=VIEWPORT)
     context.set_default_timeout(60_000)
+    if trace:
+        context.add_init_script(TRACE_WEBSOCKET)
     page = context.new_page()
-    rows = []
+    rows, traced = [], []
     try:
         nb = Notebook.open(page, server, path)
         nb.run_all()
         errors = nb.error_outputs()
         if errors:
             raise RuntimeError(f"{mode}: the notebook failed:\n" + "\n".join(errors))
-        bench = Bench(nb)
+        bench = Bench(nb, trace=trace)
         for k, name in enumerate(WIDGETS, start=1):
             if name not in widgets:
                 continue
@@ -241,6 +314,7 @@ def measure_mode(browser, server, mode: str, repeats: int, play_s: float, widget
             bench.arm(root)
             for kind, label in WIDGETS[name][1]:
                 times = []
+                bench.segments = []
                 for i in range(repeats):
                     act = control_action(nb, root, kind, label, i)
                     ms = bench.latency(act, EVENT[kind])
@@ -251,6 +325,7 @@ def measure_mode(browser, server, mode: str, repeats: int, play_s: float, widget
                 rows.append([mode, name, f"{kind} '{label}'", len(times), p50, p95_,
                              f"p50<{goal50:.0f}" + (f", p95<{goal95:.0f}" if goal95 else ""),
                              "yes" if ok else "NO"])
+                traced += trace_rows(name, f"{kind} '{label}'", times, bench.segments)
             if not root.locator(".nnkit-player button, .widget-play button").count():
                 continue
             play = bench.play(root, play_s)
@@ -262,7 +337,18 @@ def measure_mode(browser, server, mode: str, repeats: int, play_s: float, widget
     finally:
         context.close()
         server.shutdown_kernels()
-    return rows
+    return rows, traced
+
+
+def trace_rows(name: str, control: str, times: list, segments: list) -> list[list]:
+    """The median of each segment, and the segments of the slowest interaction (what its time was)."""
+    known = [(t, s) for t, s in zip(times, segments) if s is not None]
+    if not known:
+        return []
+    med = [median([s[k] for _, s in known]) for k in SEGMENTS]
+    slowest_t, slowest = max(known, key=lambda ts: ts[0])
+    return [[name, control, "median", median([t for t, _ in known]), *med],
+            [name, control, "slowest", slowest_t, *(slowest[k] for k in SEGMENTS)]]
 
 
 def main(argv=None):
@@ -274,6 +360,9 @@ def main(argv=None):
                     help="display modes to compare (default: ipympl browser)")
     ap.add_argument("--widgets", nargs="+", default=list(WIDGETS), choices=list(WIDGETS))
     ap.add_argument("--play-seconds", type=float, default=None)
+    ap.add_argument("--trace", action="store_true",
+                    help="also print where each interaction's time went (browser mode: kernel and page "
+                         "timestamps)")
     args = ap.parse_args(argv)
     repeats = args.repeats or (2 if args.quick else 10)
     play_s = args.play_seconds or (1.5 if args.quick else 4.0)
@@ -297,7 +386,7 @@ def main(argv=None):
                   "changed pixels (~16 ms resolution)",
                   "play rows: 'n' = frames with changed pixels, 'p50' = first frame after the click, "
                   "'p95' = longest gap between frames (ms)"])
-    rows = []
+    rows, traced = [], []
     with tempfile.TemporaryDirectory(prefix="nnkit-widgets-bench-") as tmp:
         source = Path(tmp) / "source"
         (source / "bench").mkdir(parents=True)
@@ -310,12 +399,18 @@ def main(argv=None):
                 browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
                 try:
                     for mode in modes:
-                        rows += measure_mode(browser, server, mode, repeats, play_s, args.widgets)
+                        more, more_traced = measure_mode(browser, server, mode, repeats, play_s, args.widgets,
+                                                         args.trace)
+                        rows += more
+                        traced += more_traced
                 finally:
                     browser.close()
         finally:
             server.stop()
     print(table(["mode", "widget", "control", "n", "p50 ms", "p95 ms", "target", "met"], rows))
+    if traced:
+        print("\nWhere the time went (ms, browser mode; 'slowest': the slowest interaction's segments):")
+        print(table(["widget", "control", "which", "total", *SEGMENTS], traced))
     return rows
 
 

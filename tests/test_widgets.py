@@ -503,9 +503,8 @@ def test_browser_scene_is_what_the_model_holds():
     d._repr_mimebundle_()  # displayed
     d.train(30)
     image = next(L for L in scene_layers(d) if L["kind"] == "image")
-    import base64
-
-    rgba = np.frombuffer(base64.b64decode(image["rgba"]), dtype=np.uint8).reshape(image["h"], image["w"], 4)
+    assert isinstance(image["rgba"], bytes), "the pixels travel as a binary buffer"
+    rgba = np.frombuffer(image["rgba"], dtype=np.uint8).reshape(image["h"], image["w"], 4)
     expected = d.image.to_rgba(d.probabilities(), bytes=True)[::-1]  # origin "lower": first row on top
     np.testing.assert_array_equal(rgba, expected)
 
@@ -525,7 +524,7 @@ def test_browser_burst_becomes_one_scene_of_the_last_value():
     # the trajectory panel as sent equals a fresh widget's at the last value (the loss panel's limits
     # may differ: they only widen, and the burst's earlier values widened them)
     left = [round(v, 1) for v in w.ax.bbox.bounds]
-    on_left = lambda layers: [L for L in layers if L["clip"] and L["clip"][0] == left[0]]  # noqa: E731
+    on_left = lambda layers: [L for L in layers if L.get("clip") and L["clip"][0] == left[0]]  # noqa: E731
     assert on_left(scene_layers(w)) and on_left(scene_layers(w)) == on_left(scene_layers(fresh)), (
         "the scene sent is not the last value's")
     w.lr.value = 0.07  # outside a batch every change is sent at once
@@ -537,7 +536,9 @@ def test_browser_sends_only_the_layers_that_moved():
     w._repr_mimebundle_()
     w.train()
     sent = w.view.scene["layers"]
-    same = [L for L in sent if "same" in L]
+    ticks = [L for L in sent if w.view.layers[sent.index(L)]["kind"] == "group"]
+    assert ticks == [{"same": sent.index(ticks[0])}], "the curve panel's limits did not change: a reference"
+    same = [L for L in sent if "same" in L and L not in ticks]
     assert len(same) == 4, "the four point layers did not change: they go as references"
     kinds = [L["kind"] for L in sent if "same" not in L]
     assert "image" in kinds, "the probability map changed and must be sent"
@@ -560,15 +561,16 @@ def test_browser_background_is_drawn_once_per_state():
         w.checks["nesterov"].value = False
         w.lr.value = 0.06
 
-    visit()  # may widen the loss axis once (limits only widen): a new background
-    draws.clear()
-    visit()
-    assert draws == [], "settings already shown redrew the background"
+    visit()  # widens the loss axis: its ticks are painted by the browser, no new background
+    assert draws == [], "settings changes redrew the background"
+    sent = dict(w.view._backgrounds)
+    assert len(sent) == len(w.still_choices()), "every function's still picture is drawn ahead"
     w.function.value = "saddle"
     first = w.view.background
     w.function.value = "quadratic"
     w.function.value = "saddle"
-    assert draws == ["saddle"] and w.view.background == first, "a function shown before was redrawn"
+    assert draws == [] and w.view.background == first, "a function drawn ahead was redrawn"
+    assert w.view._backgrounds == sent, "a still picture was made or sent again"
 
 
 def test_browser_front_end_paints_only_known_artists():
@@ -656,6 +658,31 @@ def test_train_button_draws_every_frame():
     w.train_button.click()
     assert w.epoch == 50 and w.view.frames_sent == sent + 10
     assert w.history["epoch"][-10:] == list(range(5, 55, 5)), "the curves get a point per frame"
+
+
+def test_paced_training_answers_between_frames_and_stops_when_interrupted():
+    import asyncio
+
+    w = DecisionBoundaryWidget("moons", hidden=8, n=120, grid=20, epochs_per_frame=5, mode="browser")
+    w._repr_mimebundle_()  # displayed
+
+    async def run(interrupt):
+        sent = w.view.frames_sent
+        w.train_in_frames(50, paced=True)
+        first = (w.epoch, w.view.frames_sent - sent)  # the handler returns after the first frame
+        if interrupt:
+            w.reset()
+        for _ in range(200):  # the remaining frames come from the event loop
+            await asyncio.sleep(0.01)
+            if w.epoch == 50:
+                break
+        return first, w.epoch, w.view.frames_sent - sent
+
+    first, epoch, scenes = asyncio.run(run(False))
+    assert first == (5, 1) and epoch == 50 and scenes == 10, (first, epoch, scenes)
+    assert w.history["epoch"][-10:] == list(range(5, 55, 5))
+    first, epoch, _ = asyncio.run(run(True))
+    assert first[0] == 55 and epoch == 0, "a reset did not stop the run: it trained the new network"
 
 
 def test_browser_player_advances_the_play_position_and_answers_every_tick():

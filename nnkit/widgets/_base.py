@@ -90,6 +90,9 @@ class FigureWidget:
         How many times the figure has been (re)drawn; tests use it to see that handlers redraw.
     dynamic : list of matplotlib artists
         The artists a frame changes; only these are redrawn over a cached background (blitting).
+    live_axes : list of Axes
+        Browser mode: axes whose limits follow the model (loss and epoch axes); the browser paints their
+        ticks, so a new limit needs no new still picture.
     use_blit : bool
         Blit frames (default) or always draw the whole figure.
     """
@@ -101,10 +104,10 @@ class FigureWidget:
         self.auto_render = True
         self.use_blit = True
         self.dynamic: list = []  # artists that change between frames; subclasses fill it
+        self.live_axes: list = []  # axes whose ticks the browser paints (browser mode); subclasses fill it
         self._blit_bg = None
         self._blit_key = None
         self._browser_bg_key = None  # what the browser's background shows (browser mode)
-        self._bg_cache: dict = {}    # (blit key, background_state()) -> PNG (browser mode)
         if self.mode == "browser":
             from matplotlib.backends.backend_agg import FigureCanvasAgg
 
@@ -218,6 +221,38 @@ class FigureWidget:
         """
         self._blit_bg = None
         self._browser_bg_key = None
+        self._stills_drawn = getattr(self, "_stills_drawn", 0) + 1  # names a new still picture (state None)
+
+    # -- still pictures a control can select (browser mode) ------------------------------------------
+    def still_choices(self) -> tuple:
+        """The values of the control that changes the still picture (a data set, a function); () if none."""
+        return ()
+
+    def still_choice(self):
+        """The current one of :meth:`still_choices`."""
+        return None
+
+    def show_still(self, choice) -> None:
+        """Put the still part of the figure (titles, fixed limits, contours) into ``choice``'s state."""
+        raise NotImplementedError
+
+    def prerender_stills(self) -> None:
+        """Browser mode: draw the still picture of every :meth:`still_choices` now and send them ahead.
+
+        A data set or function chosen later then costs no Agg draw and no PNG decoding: the browser
+        holds it already. Subclasses call this at the end of ``__init__`` (after :meth:`freeze_layout`).
+        """
+        if self.mode != "browser" or not self.still_choices():
+            return
+        current = self.still_choice()
+        try:
+            for choice in self.still_choices():
+                if choice != current:
+                    self.show_still(choice)
+                    self._still_picture()
+        finally:
+            self.show_still(current)
+        self._still_picture()
 
     def background_state(self):
         """A hashable naming everything the still part of the figure shows besides axis limits and size.
@@ -264,44 +299,74 @@ class FigureWidget:
         return self._blit_bg is None or self._blit_key_now() != self._blit_key
 
     def _draw_background(self) -> None:
-        """Draw the figure without the :attr:`dynamic` artists into the Agg buffer and cache it."""
+        """Draw the figure without the :attr:`dynamic` artists into the Agg buffer and cache it.
+
+        Browser mode also leaves out the ticks of :attr:`live_axes` (the browser paints them).
+        """
         from matplotlib.backends.backend_agg import FigureCanvasAgg
 
         canvas = self.fig.canvas
         key = self._blit_key_now()
-        visible = [a.get_visible() for a in self.dynamic]
-        for a in self.dynamic:
+        hidden = list(self.dynamic)
+        if self.mode == "browser":
+            # the ticks a draw would draw now (the draw finds the same Tick objects); their labels stay
+            # visible, so axis labels are placed as if the ticks were there
+            axes = [axis for ax in self.live_axes for axis in (ax.xaxis, ax.yaxis)]
+            hidden += [t for axis in axes for t in axis._update_ticks()] + [a.offsetText for a in axes]
+        visible = [a.get_visible() for a in hidden]
+        for a in hidden:
             a.set_visible(False)
         try:
             FigureCanvasAgg.draw(canvas)
             self._blit_bg = canvas.copy_from_bbox(self.fig.bbox)
             self._blit_key = key
         finally:
-            for a, v in zip(self.dynamic, visible):
+            for a, v in zip(hidden, visible):
                 a.set_visible(v)
 
-    BACKGROUND_CACHE = 16  # background PNGs kept per widget (browser mode)
-
     def _browser_key(self):
-        return self._blit_key_now(), self.background_state()
+        """What the still picture shows: size, axes positions, the limits of axes that are not live, and
+        :meth:`background_state` (None: not known, drawn afresh after every :meth:`invalidate`)."""
+        w, h = self.fig.canvas.get_width_height(physical=True)
+        axes = tuple((tuple(float(v) for v in ax.get_position().bounds),
+                      None if ax in self.live_axes else tuple(float(v) for v in ax.viewLim.bounds))
+                     for ax in self.fig.axes)
+        state = self.background_state()
+        if state is None:
+            state = ("drawn", self._stills_drawn)
+        return (w, h, float(self.fig.dpi), axes, state)
+
+    def _background_name(self, key) -> str:
+        import hashlib
+
+        return hashlib.sha1(repr(key).encode()).hexdigest()[:16]
+
+    def _still_picture(self) -> str:
+        """The name of the still picture of the current state, drawn and sent to the browser if new."""
+        key = self._browser_key()
+        name = self._background_name(key)
+        if name not in self.view._backgrounds:
+            self._draw_background()
+            self.view.add_background(name, self._buffer_png())
+        return name
+
+    def _ticks(self, ax, tick_layers) -> dict:
+        """The tick layer of a live axes, made again only when its limits, place or size changed."""
+        key = (tuple(ax.viewLim.bounds), tuple(ax.get_position().bounds), tuple(self.fig.bbox.bounds))
+        cache = self.__dict__.setdefault("_tick_cache", {})
+        if ax not in cache or cache[ax][0] != key:
+            cache[ax] = (key, tick_layers(ax, self.fig.dpi, self.fig.bbox.height))
+        return cache[ax][1]
 
     def _browser_scene(self) -> dict:
-        """Browser mode, at send time: a new background PNG if the still part changed, and the layers."""
-        from ._canvas import scene
+        """Browser mode, at send time: the still picture's name (sent first if new), and the layers."""
+        from ._canvas import scene, tick_layers
 
         key = self._browser_key()
         if key != self._browser_bg_key:
-            png = self._bg_cache.get(key) if key[1] is not None else None
-            if png is None:
-                self._draw_background()
-                png = self._buffer_png()
-                if key[1] is not None:
-                    if len(self._bg_cache) >= self.BACKGROUND_CACHE:
-                        self._bg_cache.pop(next(iter(self._bg_cache)))
-                    self._bg_cache[key] = png
-            self.view.background = png
+            self.view.use_background(self._still_picture())
             self._browser_bg_key = key
-        out = scene(self.dynamic, self.fig)
+        out = scene(self.dynamic, self.fig, [self._ticks(ax, tick_layers) for ax in self.live_axes])
         status = getattr(self, "status", None)
         out["caption"] = status.value if status is not None else ""
         return out
@@ -327,7 +392,9 @@ class FigureWidget:
         """
         self.renders += 1
         if self.mode == "browser":
-            if force:
+            if not force and not self.view.frames_sent:
+                self.view.stale = True  # not shown yet: the first view gets the whole scene (_prime_view)
+            elif force:
                 self.view.send_full_scene()
             else:
                 self.view.request()  # sent now, or at the end of a hold()
@@ -436,17 +503,45 @@ class TrainsInFrames:
     (which draws once, at its end).
     """
 
-    def train_in_frames(self, epochs: int) -> None:
+    def train_in_frames(self, epochs: int, paced: bool = False) -> None:
         """Train ``epochs`` epochs one frame at a time, drawing each frame (what the train button does).
 
         The first frame reaches the screen after one frame's work instead of after all of it, and the
-        lecturer watches the run instead of waiting for its end.
+        lecturer watches the run instead of waiting for its end. ``paced`` (the buttons, in a kernel's
+        event loop): only the first frame is trained now; each next one is a callback of the loop, a few
+        ms later, so every frame's scene leaves the kernel before the next is computed and other input
+        (a slider, reset) is answered in between. Anything else that trains or resets the model stops
+        the run. Without a running loop (scripts, tests) all frames are trained before returning.
         """
+        import asyncio
+
         remaining = int(epochs)
-        while remaining > 0:
+        try:
+            loop = asyncio.get_running_loop() if paced else None
+        except RuntimeError:
+            loop = None
+        if loop is None:
+            while remaining > 0:
+                k = min(self.epochs_per_frame, remaining)
+                self.train(k)
+                remaining -= k
+            return
+        expected = self.epoch
+
+        def frame():
+            nonlocal remaining, expected
+            if remaining <= 0 or self.epoch != expected:  # done, or trained/reset by something else
+                return
             k = min(self.epochs_per_frame, remaining)
             self.train(k)
             remaining -= k
+            expected = self.epoch
+            if remaining > 0:
+                loop.call_later(self.FRAME_GAP, frame)
+
+        frame()
+
+    FRAME_GAP = 0.005  # s between the frames of a paced run: the last frame's scene leaves the kernel
 
     def _play_position(self) -> int:
         return self.epoch // self.epochs_per_frame

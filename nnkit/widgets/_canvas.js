@@ -12,6 +12,13 @@ function strokePath(ctx, xy) {
   }
 }
 
+// matplotlib's tick markers (TICKLEFT, TICKRIGHT, TICKUP, TICKDOWN): a line of the marker's size
+const TICKS = { "0": [-1, 0], "1": [1, 0], "2": [0, -1], "3": [0, 1] };
+const STROKED = new Set(["|", "_", "0", "1", "2", "3"]);  // markers that are lines: never filled
+
+const BASELINE = { top: "top", bottom: "bottom", baseline: "alphabetic", center: "middle",
+                   center_baseline: "middle" };
+
 function marker(ctx, kind, x, y, s) {
   const r = s / 2;
   ctx.beginPath();
@@ -20,7 +27,15 @@ function marker(ctx, kind, x, y, s) {
   else if (kind === "_") { ctx.moveTo(x - r, y); ctx.lineTo(x + r, y); }
   else if (kind === "^") { ctx.moveTo(x, y - r); ctx.lineTo(x + r, y + r); ctx.lineTo(x - r, y + r); ctx.closePath(); }
   else if (kind === ".") ctx.arc(x, y, r / 2, 0, 2 * Math.PI);
+  else if (kind in TICKS) { const [dx, dy] = TICKS[kind]; ctx.moveTo(x, y); ctx.lineTo(x + dx * s, y + dy * s); }
   else ctx.arc(x, y, r, 0, 2 * Math.PI);
+}
+
+// Timing hook for benchmarks/widgets_browser.py --trace: when the page defines window.__nnkitTrace (an
+// array), each scene's arrival and paint are appended to it, in wall-clock ms.
+function trace(kind, scene) {
+  const T = window.__nnkitTrace;
+  if (T) T.push({ kind, frame: scene.frame, t: performance.timeOrigin + performance.now(), kernel: scene.t });
 }
 
 const images = new WeakMap();  // layer object -> decoded canvas (one decode per scene)
@@ -28,7 +43,8 @@ const images = new WeakMap();  // layer object -> decoded canvas (one decode per
 function imageOf(L) {
   let c = images.get(L);
   if (!c) {
-    const bytes = Uint8ClampedArray.from(atob(L.rgba), ch => ch.charCodeAt(0));
+    const d = L.rgba;  // a DataView on the message's binary buffer
+    const bytes = new Uint8ClampedArray(d.buffer, d.byteOffset, d.byteLength);
     c = document.createElement("canvas");
     c.width = L.w; c.height = L.h;
     c.getContext("2d").putImageData(new ImageData(bytes, L.w, L.h), 0, 0);
@@ -52,9 +68,9 @@ function paintLayer(ctx, L) {
         const x = L.xy[i], y = L.xy[i + 1];
         if (x === null || y === null) continue;
         marker(ctx, L.marker, x, y, L.ms);
-        if (L.mfc && L.marker !== "|" && L.marker !== "_") { ctx.fillStyle = L.mfc; ctx.fill(); }
+        if (L.mfc && !STROKED.has(L.marker)) { ctx.fillStyle = L.mfc; ctx.fill(); }
         if (L.mec && L.mew > 0) { ctx.strokeStyle = L.mec; ctx.lineWidth = L.mew; ctx.stroke(); }
-        else if (L.marker === "|" || L.marker === "_") { ctx.strokeStyle = L.mfc || L.color; ctx.lineWidth = 1.5; ctx.stroke(); }
+        else if (STROKED.has(L.marker)) { ctx.strokeStyle = L.mfc || L.color; ctx.lineWidth = 1.5; ctx.stroke(); }
       }
     }
   } else if (L.kind === "polygon") {
@@ -67,6 +83,16 @@ function paintLayer(ctx, L) {
     const [x0, y0, x1, y1] = L.xy;
     ctx.imageSmoothingEnabled = !!L.smooth;
     ctx.drawImage(imageOf(L), x0, y0, x1 - x0, y1 - y0);
+  } else if (L.kind === "group") {
+    for (const M of L.layers) paintLayer(ctx, M);
+  } else if (L.kind === "text") {
+    ctx.font = `${L.size}px "DejaVu Sans", "Bitstream Vera Sans", sans-serif`;
+    ctx.fillStyle = L.color;
+    ctx.textAlign = L.ha === "center" ? "center" : L.ha === "right" ? "right" : "left";
+    ctx.textBaseline = BASELINE[L.va] || "alphabetic";
+    ctx.translate(L.xy[0], L.xy[1]);
+    if (L.rot) ctx.rotate(-L.rot * Math.PI / 180);
+    ctx.fillText(L.s, 0, 0);
   } else if (L.kind === "segments") {
     ctx.lineJoin = "round";
     L.lines.forEach((xy, i) => {
@@ -87,7 +113,7 @@ function render({ model, el }) {
   caption.className = "nnkit-caption widget-html-content";
   el.appendChild(caption);
   const ctx = canvas.getContext("2d");
-  let background = null;   // ImageBitmap of the still part
+  const backgrounds = new Map();  // name -> ImageBitmap of a still picture, decoded when it arrives
   let queued = false;
   let loading = 0;         // background PNGs being decoded: a scene waits for its background
 
@@ -120,14 +146,20 @@ function render({ model, el }) {
 
   function paint() {
     queued = false;
-    if (loading) return;  // painted again once the new background is decoded
     const scene = model.get("scene");
+    const background = scene.background == null ? null : backgrounds.get(scene.background);
+    if (scene.background != null && !background) {
+      // painted once it is decoded; a view that never got it (made after it was sent) asks for all
+      if (!loading && !asked) { asked = true; model.send({ hello: true }); }
+      return;
+    }
     resize();
     ctx.clearRect(0, 0, canvas.width, canvas.height);
     if (background) ctx.drawImage(background, 0, 0, canvas.width, canvas.height);
     for (const L of layers) paintLayer(ctx, L);
     if (caption.innerHTML !== (scene.caption || "")) caption.innerHTML = scene.caption || "";
     frames += 1;
+    trace("paint", scene);
     canvas.dataset.frame = String(scene.frame);
     canvas.dataset.frames = String(frames);
     painted = true;
@@ -143,15 +175,16 @@ function render({ model, el }) {
     else queueMicrotask(paint);
   }
 
-  async function loadBackground() {
-    const data = model.get("background");
-    if (!data || !data.byteLength) return;
+  async function addBackground(name, data) {
     const bytes = data instanceof DataView ? new Uint8Array(data.buffer, data.byteOffset, data.byteLength)
                                            : new Uint8Array(data);
     loading += 1;
     try {
       const bitmap = await createImageBitmap(new Blob([bytes], { type: "image/png" }));
-      if (model.get("background") === data) background = bitmap;
+      backgrounds.delete(name);
+      backgrounds.set(name, bitmap);
+      while (backgrounds.size > 32) backgrounds.delete(backgrounds.keys().next().value);
+      asked = false;
     } finally {
       loading -= 1;
       schedule();
@@ -166,12 +199,15 @@ function render({ model, el }) {
     e.preventDefault();
   });
 
-  model.on("change:scene", () => { if (resolve()) schedule(); });
+  model.on("change:scene", () => { trace("recv", model.get("scene")); if (resolve()) schedule(); });
   model.on("change:size", schedule);
-  model.on("change:background", loadBackground);
+  model.on("msg:custom", (msg, buffers) => {
+    if (msg && "background" in msg && buffers && buffers.length) addBackground(msg.background, buffers[0]);
+  });
   resize();
-  loadBackground();
-  if (resolve()) schedule();
+  asked = true;
+  model.send({ hello: true });  // every still picture and the whole scene, for this view
+
 }
 
 export default { render };

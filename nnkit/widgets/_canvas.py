@@ -1,13 +1,15 @@
 """The browser front end of a widget's figure: matplotlib draws what stands still, the browser what moves.
 
 A lecture widget changes a handful of artists per frame (a line, some markers, a 60×60 image) over a
-figure whose axes, ticks and titles stay put. In ``"browser"`` mode the kernel renders the still part
-once with Agg and sends it as a PNG (``background``); each frame it sends only the moving artists as
-arrays in canvas pixels (``scene``: lines, markers, polygons, an RGBA image, line collections), and a small
-JavaScript front end (anywidget) paints the background and the artists on one ``<canvas>``. A frame is
-then a few kilobytes of JSON and a few canvas calls, instead of an Agg redraw, a PNG and its decoding.
-Backgrounds are cached by what they show (:meth:`FigureWidget.background_state`), so going back to a
-data set or function shown before sends the PNG made then.
+figure whose axes, titles and contours stay put. In ``"browser"`` mode the kernel renders the still part
+with Agg and sends it as a PNG, once (a custom message with a binary buffer, named by what it shows); each
+frame it sends only the moving artists as arrays in canvas pixels (``scene``: lines, markers, polygons, an
+RGBA image as a binary buffer, line collections, and the ticks and tick labels of axes whose limits follow
+the model, :func:`tick_layers`), with the name of the still picture it goes over, and a small JavaScript
+front end (anywidget) paints the picture and the artists on one ``<canvas>``. A frame is then a few
+kilobytes and a few canvas calls, instead of an Agg redraw, a PNG and its decoding. The still picture of
+every data set or function a dropdown offers is drawn when the widget is made and sent when a view
+appears (:meth:`FigureWidget.prerender_stills`), so choosing one costs neither a draw nor a decode.
 
 Pacing and coalescing: nothing waits for the browser. ipywidgets already holds back a control's next
 change while the kernel is busy with its previous one (and merges the changes made meanwhile), so a
@@ -25,8 +27,8 @@ the pointer with matplotlib's own transforms (:meth:`BrowserCanvas.on_click`).
 
 from __future__ import annotations
 
-import base64
 import contextlib
+import re
 from collections.abc import Callable
 from pathlib import Path
 
@@ -59,8 +61,8 @@ class BrowserCanvas(anywidget.AnyWidget):
 
     _esm = _ESM
     size = traitlets.List([0, 0]).tag(sync=True)
-    background = traitlets.Bytes(b"").tag(sync=True)
     scene = traitlets.Dict({"frame": -1, "layers": []}).tag(sync=True)
+    background = traitlets.Bytes(b"")  # the PNG the current scene is painted over (not synced: see below)
 
     def __init__(self, make_scene: Callable[[], dict], **kwargs):
         super().__init__(**kwargs)
@@ -70,7 +72,34 @@ class BrowserCanvas(anywidget.AnyWidget):
         self._holds = 0
         self._last_layers: list = []
         self._click_handlers: list[Callable] = []
+        self._backgrounds: dict[str, bytes] = {}  # name -> PNG, every still picture made so far
         self.on_msg(self._on_front_end_msg)
+
+    # -- still pictures --------------------------------------------------------------------------------
+    BACKGROUNDS = 24  # kept per widget (kernel and browser)
+
+    def add_background(self, name: str, png: bytes) -> None:
+        """Send the still picture ``name`` to the front ends, which decode it before any scene needs it.
+
+        Backgrounds travel once each, as binary buffers of custom messages; a scene names the one it is
+        painted over (``scene["background"]``). A view that lacks it (one rendered later) asks for all.
+        """
+        if self._backgrounds.get(name) == png:
+            return
+        self._backgrounds.pop(name, None)
+        while len(self._backgrounds) >= self.BACKGROUNDS:
+            self._backgrounds.pop(next(iter(self._backgrounds)))
+        self._backgrounds[name] = png
+        self.send({"background": name}, buffers=[png])
+
+    def use_background(self, name: str) -> None:
+        """The scenes from now on are painted over ``name`` (added before)."""
+        self._background_name = name
+        self.background = self._backgrounds[name]
+
+    def _send_all_backgrounds(self) -> None:
+        for name, png in self._backgrounds.items():
+            self.send({"background": name}, buffers=[png])
 
     # -- coalescing ----------------------------------------------------------------------------------
     def request(self) -> bool:
@@ -107,6 +136,7 @@ class BrowserCanvas(anywidget.AnyWidget):
         scene["layers"] = [{"same": i} if i < len(last) and last[i] == L else L for i, L in enumerate(layers)]
         self._last_layers = layers
         scene["frame"] = self.frames_sent
+        scene["background"] = getattr(self, "_background_name", None)
         self.scene = scene
 
     @property
@@ -127,7 +157,10 @@ class BrowserCanvas(anywidget.AnyWidget):
     def _on_front_end_msg(self, _widget, content, _buffers) -> None:
         if not isinstance(content, dict):
             return
-        if content.get("full"):
+        if content.get("hello"):  # a new view: every still picture, then the whole scene
+            self._send_all_backgrounds()
+            self.send_full_scene()
+        elif content.get("full"):
             self.send_full_scene()
         elif "click" in content:
             x, y = (float(v) for v in content["click"])
@@ -190,7 +223,10 @@ def _points(xy: np.ndarray, height: float) -> list:
     xy = np.asarray(xy, dtype=float).reshape(-1, 2).copy()
     xy[:, 1] = height - xy[:, 1]
     flat = np.round(xy.ravel(), 1)
-    return [None if not np.isfinite(v) else float(v) for v in flat]
+    finite = np.isfinite(flat)
+    if finite.all():
+        return flat.tolist()
+    return [v if ok else None for v, ok in zip(flat.tolist(), finite.tolist())]
 
 
 def _clip(artist, height: float):
@@ -205,8 +241,7 @@ _DASHES = {"-": None, "solid": None, "--": [6, 3], "dashed": [6, 3], ":": [1.5, 
 
 
 def _line(line: Line2D, px: float, height: float) -> dict:
-    data = np.column_stack([np.asarray(line.get_xdata(), dtype=float),
-                            np.asarray(line.get_ydata(), dtype=float)])
+    data = np.asarray(line.get_xydata(), dtype=float).reshape(-1, 2)  # x and y broadcast (tick lines)
     xy = line.get_transform().transform(data) if len(data) else data
     ls = line.get_linestyle()
     marker = line.get_marker()
@@ -240,7 +275,7 @@ def _image(image: AxesImage, px: float, height: float) -> dict:
     x0, x1, y0, y1 = image.get_extent()
     corners = image.axes.transData.transform([[x0, y1], [x1, y0]])  # top left, bottom right
     return {"kind": "image", "w": int(rgba.shape[1]), "h": int(rgba.shape[0]),
-            "rgba": base64.b64encode(np.ascontiguousarray(rgba).tobytes()).decode("ascii"),
+            "rgba": np.ascontiguousarray(rgba).tobytes(),  # a binary buffer of the message, not JSON
             "xy": _points(corners, height), "clip": _clip(image, height),
             "smooth": image.get_interpolation() not in ("nearest", "none")}
 
@@ -276,8 +311,44 @@ def layer(artist, dpi: float, height: float) -> dict | None:
                     f"got {type(artist).__name__}")
 
 
-def scene(artists, fig) -> dict:
-    """The moving artists of ``fig`` as layers in z-order."""
+def _text(text, px: float, height: float) -> dict | None:
+    s = text.get_text()
+    if not text.get_visible() or not s:
+        return None
+    s = re.sub(r"^\$\\mathdefault\{(.*)\}\$$", r"\1", s)
+    x, y = text.get_transform().transform(text.get_unitless_position())
+    return {"kind": "text", "s": s, "xy": [round(float(x), 1), round(height - float(y), 1)],
+            "size": round(text.get_fontsize() * px, 2), "color": _css(text.get_color()),
+            "ha": text.get_horizontalalignment(), "va": text.get_verticalalignment(),
+            "rot": float(text.get_rotation())}
+
+
+def tick_layers(ax, dpi: float, height: float) -> dict:
+    """The ticks, tick labels, grid lines and offset texts of ``ax`` as one layer (a ``group``).
+
+    For axes whose limits follow the model (a loss curve's): the browser paints their ticks, so a new
+    limit costs no new still picture. Uses matplotlib's own tick machinery (locator, formatter, tick
+    artists) to place them, as a draw would.
+    """
+    px = dpi / 72.0
+    out = []
+    for axis in (ax.xaxis, ax.yaxis):
+        if not axis.get_visible():
+            continue
+        for tick in axis._update_ticks():  # the ticks a draw would draw now, placed and labelled
+            if not tick.get_visible():
+                continue
+            for art in (tick.gridline, tick.tick1line, tick.tick2line):
+                if art.get_visible():
+                    out.append(_line(art, px, height))
+            out += [_text(t, px, height) for t in (tick.label1, tick.label2)]
+        out.append(_text(axis.offsetText, px, height))
+    return {"kind": "group", "layers": [L for L in out if L is not None], "z": float(ax.xaxis.get_zorder())}
+
+
+def scene(artists, fig, extra=()) -> dict:
+    """The moving artists of ``fig`` as layers, with ``extra`` layers (ticks), in z-order."""
     height = fig.bbox.height
-    layers = [layer(a, fig.dpi, height) for a in sorted(artists, key=lambda a: a.get_zorder())]
-    return {"layers": [L for L in layers if L is not None]}
+    layers = [layer(a, fig.dpi, height) for a in artists]
+    layers = [L for L in layers if L is not None] + list(extra)
+    return {"layers": sorted(layers, key=lambda L: L["z"])}

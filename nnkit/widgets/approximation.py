@@ -116,28 +116,44 @@ class ApproximationWidget(TrainsInFrames, FigureWidget):
         self._pieces_ylim = None
         self._load_target()
         self.freeze_layout()
+        self.live_axes = [self.ax_pieces, self.ax_err]  # limits follow the network: ticks in the browser
+        self.prerender_stills()
 
         self.target.observe(lambda c: self._load_target(), names="value")
         self.hidden.observe(lambda c: self.reset(), names="value")
         self.play.observe(self._on_play, names="value")
-        self.train_button.on_click(lambda _b: self.train_in_frames(self.max_epochs - self.epoch))
+        self.train_button.on_click(lambda _b: self.train_in_frames(self.max_epochs - self.epoch,
+                                                                           paced=True))
         self.reset_button.on_click(lambda _b: self.reset())
 
     # -- state -------------------------------------------------------------------------------------
     def _load_target(self):
         from nnkit import data
 
-        name = self.target.value
-        self.x, self.y = data.target_function(name, n=self.n, seed=self.seed)
-        self.data_points.set_data(self.x[:, 0], self.y[:, 0])
+        self.x, self.y = data.target_function(self.target.value, n=self.n, seed=self.seed)
+        self.show_still(self.target.value)
+        self.reset()
+
+    def still_choices(self):
+        return TARGET_NAMES
+
+    def still_choice(self):
+        return self.target.value
+
+    def show_still(self, name):
+        """The data, the target curve, the limits and the title of target ``name``."""
+        from nnkit import data
+
+        x, y = data.target_function(name, n=self.n, seed=self.seed)
+        self.data_points.set_data(x[:, 0], y[:, 0])
         self.target_line.set_data(self.grid, data.target(name)(self.grid))
-        lo, hi = float(self.y.min()), float(self.y.max())
+        lo, hi = float(y.min()), float(y.max())
         pad = 0.2 * (hi - lo) + 0.1
         self.ylim = (lo - pad, hi + pad)
         self.ax.set_ylim(self.ylim)
         self.ax.set_title(f"target '{name}'", fontsize=10)
+        self._still = name
         self.invalidate()
-        self.reset()
 
     def reset(self, _sync_play: bool = True):
         """A fresh network with ``hidden.value`` units (knots spread over the data), epoch 0."""
@@ -180,7 +196,7 @@ class ApproximationWidget(TrainsInFrames, FigureWidget):
 
     # -- drawing -----------------------------------------------------------------------------------
     def background_state(self):
-        return self.target.value  # its data points, target curve and title
+        return self._still  # its data points, target curve and title
 
     def _update_artists(self):
         fit = self.fit_values()

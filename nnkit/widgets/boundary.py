@@ -127,6 +127,7 @@ class DecisionBoundaryWidget(TrainsInFrames, FigureWidget):
         self._load_data()
         self.freeze_layout()
         self.leave_room_right(self.ax_curve)  # for epoch labels wider than the first ones
+        self.live_axes = [self.ax_curve]  # its limits follow the epochs: the browser paints its ticks
         self._update_artists()
 
         self.dataset.observe(lambda c: self._load_data(), names="value")
@@ -134,7 +135,7 @@ class DecisionBoundaryWidget(TrainsInFrames, FigureWidget):
             w.observe(self._on_architecture, names="value")
         self.l2.observe(self._on_l2, names="value")
         self.play.observe(self._on_play, names="value")
-        self.train_button.on_click(lambda _b: self.train_in_frames(10 * self.epochs_per_frame))
+        self.train_button.on_click(lambda _b: self.train_in_frames(10 * self.epochs_per_frame, paced=True))
         self.reset_button.on_click(lambda _b: self.restore_data())
 
     def _layout(self):

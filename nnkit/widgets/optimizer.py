@@ -155,6 +155,8 @@ class OptimizerWidget(FigureWidget):
         self._set_function()
 
         self.freeze_layout()
+        self.live_axes = [self.ax_loss]  # its limits follow the losses: the browser paints its ticks
+        self.prerender_stills()
         self.function.observe(self._on_function, names="value")
         for w in (self.lr, self.rho, self.beta1, self.beta2, self.steps, *self.checks.values()):
             w.observe(self._on_setting, names="value")
@@ -189,8 +191,7 @@ class OptimizerWidget(FigureWidget):
     def compute(self):
         """Recompute the trajectories of the checked optimizers at the current settings."""
         f, steps = self.fn, int(self.steps.value)
-        self.paths = {n: trajectory(n, f, self.start_point, steps, **self.hyperparameters(n))
-                      for n in self.selected}
+        self.paths = {n: self._trajectory(n, f, steps) for n in self.selected}
         with np.errstate(invalid="ignore", over="ignore"):
             self.losses = {n: np.maximum(f.value(p[:, 0], p[:, 1]) - f.minimum, 1e-12)
                            for n, p in self.paths.items()}
@@ -205,6 +206,19 @@ class OptimizerWidget(FigureWidget):
         self.ax_loss.set_ylim(lo, hi)
         self.ax_loss.set_xlim(0, steps)
         self.frame = min(self.frame, steps)
+
+    TRAJECTORIES = 256  # kept: going back to a setting shown before computes nothing
+
+    def _trajectory(self, name, f, steps):
+        hp = self.hyperparameters(name)
+        key = (name, f.name, self.start_point, steps, tuple(sorted(hp.items())))
+        cache = self.__dict__.setdefault("_trajectories", {})
+        if key not in cache:
+            while len(cache) >= self.TRAJECTORIES:
+                cache.pop(next(iter(cache)))
+            cache[key] = trajectory(name, f, self.start_point, steps, **hp)
+            cache[key].flags.writeable = False
+        return cache[key]
 
     def show_frame(self, k: int | None = None):
         """Draw every trajectory up to step ``k`` (default: the current frame)."""
@@ -246,7 +260,20 @@ class OptimizerWidget(FigureWidget):
         return self._contour_cache[f.name]
 
     def _set_function(self):
-        f = self.fn
+        self.show_still(self.fn.name)
+        self._loss_ylim = None
+        self.compute()
+        self.show_frame()
+
+    def still_choices(self):
+        return tuple(fns.FUNCTIONS)
+
+    def still_choice(self):
+        return self.fn.name
+
+    def show_still(self, name):
+        """Contours, limits, title and start marker of function ``name``."""
+        f = fns.get(name)
         if self._contours is not None:
             self._contours.set_visible(False)
         if f.name not in self._contour_sets:  # made once per function, then only shown or hidden
@@ -258,15 +285,13 @@ class OptimizerWidget(FigureWidget):
         self.ax.set_xlim(f.xlim)
         self.ax.set_ylim(f.ylim)
         self.ax.set_title(f.title, fontsize=10)
-        s = self.start_point
+        s = self.start if self.start is not None else f.start
         self.start_marker.set_data([s[0]], [s[1]])
-        self._loss_ylim = None
-        self.compute()
+        self._still = (f.name, s)
         self.invalidate()
-        self.show_frame()
 
     def background_state(self):
-        return self.fn.name, self.start_point  # contours, title, start marker
+        return self._still  # contours, title, start marker
 
     # -- handlers ----------------------------------------------------------------------------------
     def _on_function(self, change):

@@ -91,7 +91,9 @@ class PerceptronWidget(FigureWidget):
         self._load_data()
         self.freeze_layout()
         self.leave_room_right(self.ax_err)  # for epoch labels wider than the first ones
+        self.live_axes = [self.ax_err]  # its limits follow the epochs: the browser paints its ticks
         self._update_artists()
+        self.prerender_stills()
 
         self.dataset.observe(self._on_dataset, names="value")
         self.lr.observe(self._on_lr, names="value")
@@ -131,15 +133,27 @@ class PerceptronWidget(FigureWidget):
     # -- state -------------------------------------------------------------------------------------
     def _load_data(self):
         self.X, self.y = perceptron_dataset(self.dataset.value, n=self.n, seed=self.seed)
-        lo, hi = self.X.min(axis=0), self.X.max(axis=0)
+        self.show_still(self.dataset.value)
+        self.reset()
+
+    def still_choices(self):
+        return DATASETS
+
+    def still_choice(self):
+        return self.dataset.value
+
+    def show_still(self, name):
+        """The data axes' limits (around the data set as generated) and title for data set ``name``."""
+        X, _ = perceptron_dataset(name, n=self.n, seed=self.seed)
+        lo, hi = X.min(axis=0), X.max(axis=0)
         pad = 0.25 * (hi - lo) + 0.3
         self.xlim = (float(lo[0] - pad[0]), float(hi[0] + pad[0]))
         self.ylim = (float(lo[1] - pad[1]), float(hi[1] + pad[1]))
         self.ax.set_xlim(self.xlim)
         self.ax.set_ylim(self.ylim)
-        self.ax.set_title(f"perceptron on '{self.dataset.value}' data")
+        self.ax.set_title(f"perceptron on '{name}' data")
+        self._still = name
         self.invalidate()
-        self.reset()
 
     def restore_data(self):
         """The data set as generated (points drawn by hand are dropped), then :meth:`reset`."""
@@ -239,7 +253,7 @@ class PerceptronWidget(FigureWidget):
 
     # -- drawing -----------------------------------------------------------------------------------
     def background_state(self):
-        return self.dataset.value  # its title and axis limits
+        return self._still  # the data set whose title and axis limits are shown
 
     def _weight_arrow(self, foot, v):
         """Corners of an arrow from ``foot`` along ``v`` (data coordinates; the axes have equal aspect)."""

@@ -247,9 +247,10 @@ def test_browser_canvas_looks_like_matplotlib(page, lab_server, widget):
     differ = np.abs(shown - reference).max(axis=2) > 60
     painted = np.abs(shown - np.asarray(Image.open(still).convert("RGB")).astype(int)).max(axis=2) > 60
     assert painted.mean() > 0.002, f"{name}: the browser painted nothing over the background"
-    # the same picture up to anti-aliasing and marker outlines: what differs is a small part of what
-    # the browser painted (measured: 4-22 %; an artist misplaced or missing makes it about 100 %)
-    assert differ.mean() < 0.03 and differ.mean() < 0.35 * painted.mean(), (
+    # the same picture up to anti-aliasing, marker outlines and glyphs (the tick labels of axes whose
+    # limits follow the model are text the browser rasterises): what differs is a part of what the
+    # browser painted (measured: 4-37 %; an artist misplaced or missing makes it about 100 %)
+    assert differ.mean() < 0.03 and differ.mean() < 0.5 * painted.mean(), (
         f"{name}: {differ.mean():.2%} of the pixels differ from matplotlib's drawing; "
         f"the browser painted {painted.mean():.2%}")
 
