@@ -660,9 +660,15 @@ def test_train_button_draws_every_frame():
     assert w.history["epoch"][-10:] == list(range(5, 55, 5)), "the curves get a point per frame"
 
 
-def test_paced_training_answers_between_frames_and_stops_when_interrupted():
+def test_paced_training_answers_between_frames_and_stops_when_interrupted(monkeypatch):
+    """The buttons' paced run, on an event loop of its own as in a kernel (run in a thread: the test
+    process may have another library's loop running, which must not pace anything, see below)."""
     import asyncio
+    import threading
 
+    from nnkit.widgets import _base
+
+    monkeypatch.setattr(_base, "_kernel_loop", asyncio.get_running_loop)   # as in a kernel
     w = DecisionBoundaryWidget("moons", hidden=8, n=120, grid=20, epochs_per_frame=5, mode="browser")
     w._repr_mimebundle_()  # displayed
 
@@ -678,11 +684,36 @@ def test_paced_training_answers_between_frames_and_stops_when_interrupted():
                 break
         return first, w.epoch, w.view.frames_sent - sent
 
-    first, epoch, scenes = asyncio.run(run(False))
+    def on_own_loop(interrupt):
+        out = []
+        thread = threading.Thread(target=lambda: out.append(asyncio.run(run(interrupt))))
+        thread.start()
+        thread.join(60)
+        return out[0]
+
+    first, epoch, scenes = on_own_loop(False)
     assert first == (5, 1) and epoch == 50 and scenes == 10, (first, epoch, scenes)
     assert w.history["epoch"][-10:] == list(range(5, 55, 5))
-    first, epoch, _ = asyncio.run(run(True))
+    first, epoch, _ = on_own_loop(True)
     assert first[0] == 55 and epoch == 0, "a reset did not stop the run: it trained the new network"
+
+
+def test_a_running_loop_outside_a_kernel_does_not_pace_the_buttons():
+    """A test runner or script with some library's loop running (Playwright's sync API has one) is not a
+    kernel: a button's run trains every frame before it returns."""
+    import asyncio
+    import threading
+
+    async def click():
+        w = DecisionBoundaryWidget("moons", hidden=8, n=120, grid=20, epochs_per_frame=5, mode="static")
+        w.train_in_frames(50, paced=True)
+        return w.epoch
+
+    out = []                    # a loop of its own in a thread, whatever runs in this one
+    thread = threading.Thread(target=lambda: out.append(asyncio.run(click())))
+    thread.start()
+    thread.join(60)
+    assert out == [50]
 
 
 def test_browser_player_advances_the_play_position_and_answers_every_tick():

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import io
 import statistics
+import sys
 import time
 from collections.abc import Callable
 
@@ -496,6 +497,20 @@ class FigureWidget:
 
 
 
+def _kernel_loop():
+    """The running event loop of an IPython kernel, or None (a script, a test, a terminal IPython)."""
+    import asyncio
+
+    ipython = sys.modules.get("IPython")
+    shell = ipython.get_ipython() if ipython is not None else None
+    if getattr(shell, "kernel", None) is None:
+        return None
+    try:
+        return asyncio.get_running_loop()
+    except RuntimeError:
+        return None
+
+
 class TrainsInFrames:
     """For a :class:`FigureWidget` whose Play counts frames of ``epochs_per_frame`` training epochs.
 
@@ -511,15 +526,11 @@ class TrainsInFrames:
         event loop): only the first frame is trained now; each next one is a callback of the loop, a few
         ms later, so every frame's scene leaves the kernel before the next is computed and other input
         (a slider, reset) is answered in between. Anything else that trains or resets the model stops
-        the run. Without a running loop (scripts, tests) all frames are trained before returning.
+        the run. Outside a kernel (scripts, tests; even with some other library's loop running, as
+        Playwright's) all frames are trained before returning.
         """
-        import asyncio
-
         remaining = int(epochs)
-        try:
-            loop = asyncio.get_running_loop() if paced else None
-        except RuntimeError:
-            loop = None
+        loop = _kernel_loop() if paced else None
         if loop is None:
             while remaining > 0:
                 k = min(self.epochs_per_frame, remaining)
