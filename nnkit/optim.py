@@ -297,9 +297,8 @@ declare("rmsprop", label="RMSProp", cls="RMSProp", update=_rmsprop,
     """)
 
 
-def _adam(x, g, state, lr, beta1, beta2, eps, weight_decay):
-    if weight_decay:
-        g = g + weight_decay * x
+def _moments(x, g, state, beta1, beta2):
+    """Adam's and NAdam's shared step count and moment updates, in place in ``state``; ``(t, m, v)``."""
     t = state["t"] = state.get("t", 0) + 1
     m, v = state.get("m"), state.get("v")
     if m is None:
@@ -308,6 +307,13 @@ def _adam(x, g, state, lr, beta1, beta2, eps, weight_decay):
     m += (1.0 - beta1) * (g - m)           # = beta1 m + (1 - beta1) g, torch's lerp form
     v *= beta2
     v += (1.0 - beta2) * (g * g)
+    return t, m, v
+
+
+def _adam(x, g, state, lr, beta1, beta2, eps, weight_decay):
+    if weight_decay:
+        g = g + weight_decay * x
+    t, m, v = _moments(x, g, state, beta1, beta2)
     # m_hat = m / (1 - beta1^t), v_hat = v / (1 - beta2^t), folded into python-float scalars as torch does
     # (python floats never upcast float32 arrays; numpy float64 scalars would).
     step_size = lr / (1.0 - beta1 ** t)
@@ -368,17 +374,10 @@ declare("adamw", label="AdamW", cls="AdamW", update=_adamw,
 def _nadam(x, g, state, lr, beta1, beta2, eps, weight_decay, momentum_decay):
     if weight_decay:
         g = g + weight_decay * x
-    t = state["t"] = state.get("t", 0) + 1
-    m, v = state.get("m"), state.get("v")
-    if m is None:
-        m = state["m"] = np.zeros_like(x)
-        v = state["v"] = np.zeros_like(x)
+    t, m, v = _moments(x, g, state, beta1, beta2)
     mu = beta1 * (1.0 - 0.5 * 0.96 ** (t * momentum_decay))              # momentum schedule μ_t
     mu_next = beta1 * (1.0 - 0.5 * 0.96 ** ((t + 1) * momentum_decay))
     mu_product = state["mu_product"] = state.get("mu_product", 1.0) * mu   # Π_{i<=t} μ_i (a python float)
-    m += (1.0 - beta1) * (g - m)
-    v *= beta2
-    v += (1.0 - beta2) * (g * g)
     denom = np.sqrt(v / (1.0 - beta2 ** t))
     denom += eps
     _axpy(-lr * (1.0 - mu) / (1.0 - mu_product), g / denom, x)             # the gradient's share
