@@ -184,44 +184,24 @@ def run_nbgrader(course: Path, assignments: list[str], students: list[str]) -> t
     return dt, f"{done} autograded notebooks written, {failed} runs exited non-zero"
 
 
-_PEAK = """
-import json, resource, sys, tempfile
-from pathlib import Path
-from nnkit.course import engine, sandbox
-from tests.hostile import across
-repo, student, wide = Path(sys.argv[1]), sys.argv[2], sys.argv[3] == "wide"
-a = engine.Assignment.load(repo / "course", "ex07_regularization")
-rel = json.loads((repo / "exercises/ex07_regularization/ex07_regularization.ipynb").read_text())
-sol = json.loads((repo / "solutions/ex07_regularization/ex07_regularization.ipynb").read_text())
-folder = Path(tempfile.mkdtemp())
-for name, data in across.build("ex07_regularization", student, rel, sol).items():
-    (folder / name).write_bytes(data)
-limits = sandbox.Limits(result_bytes=256 << 20, events_per_item=10**9, part_cap_seconds=60) if wide else None
-r = engine.grade_submission(a, "s", folder, run_seed=1, limits=limits)
-print(json.dumps({"score": r.score, "peak": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024}))
-"""
-
-
 def memory(repeats: int = 3) -> list:
     """Peak RSS of the grading process: honest vs flooding submission (median of ``repeats`` runs)."""
-    import os
     import statistics
 
     rows = []
     print_header("Trusted grader memory under a flooding submission", machine_info(), [
         "one fresh process grades one ex07 submission; peak = its ru_maxrss (the sandbox is another process)",
         "flood: l2_penalty writes 120 MB of small events to the result pipe, then returns the right value"])
-    env = {**os.environ, "PYTHONPATH": str(REPO)}
-    runs = (("honest", "x07_honest", "caps"), ("flood, default caps", "x07_flood", "caps"),
-            ("flood, caps raised (all streamed)", "x07_flood", "wide"))
-    for label, student, mode in runs:
+    if str(REPO) not in sys.path:
+        sys.path.insert(0, str(REPO))
+    from tests.hostile.across import peak_memory
+
+    runs = (("honest", "x07_honest", False), ("flood, default caps", "x07_flood", False),
+            ("flood, caps raised (all streamed)", "x07_flood", True))
+    for label, student, wide in runs:
         peaks, score = [], None
         for _ in range(repeats):
-            out = subprocess.run([sys.executable, "-c", _PEAK, str(REPO), student, mode], capture_output=True,
-                                 text=True, timeout=900, cwd=REPO, env=env)
-            if out.returncode != 0:
-                raise RuntimeError(out.stderr[-2000:])
-            data = json.loads(out.stdout.splitlines()[-1])
+            data = peak_memory(student, wide=wide)
             peaks.append(data["peak"] / 2**20)
             score = data["score"]
         rows.append([label, score, statistics.median(peaks), max(peaks)])

@@ -453,44 +453,12 @@ def test_across_feedback_has_no_hidden_tests(across_batch):
             assert not [line for line in hidden if line in plain], f
 
 
-_PEAK = """
-import json, resource, sys, tempfile
-from pathlib import Path
-from nnkit.course import engine, sandbox
-from tests.hostile import across
-repo, student, wide = Path(sys.argv[1]), sys.argv[2], sys.argv[3] == "wide"
-a = engine.Assignment.load(repo / "course", "ex07_regularization")
-rel = json.loads((repo / "exercises/ex07_regularization/ex07_regularization.ipynb").read_text())
-sol = json.loads((repo / "solutions/ex07_regularization/ex07_regularization.ipynb").read_text())
-folder = Path(tempfile.mkdtemp())
-for name, data in across.build("ex07_regularization", student, rel, sol).items():
-    (folder / name).write_bytes(data)
-# wide: caps far above the flood, so all of it streams through the trusted side's reader
-limits = sandbox.Limits(result_bytes=256 << 20, events_per_item=10**9, part_cap_seconds=60) if wide else None
-r = engine.grade_submission(a, "s", folder, run_seed=1, limits=limits)
-print(json.dumps({"score": r.score, "peak": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024}))
-"""
-
-
-def peak_memory(student: str, wide: bool = False) -> dict:
-    """Grade one ex07 submission of tests/hostile/across.py in a fresh process; its score and peak RSS."""
-    import subprocess
-    import sys
-
-    repo = Path(__file__).resolve().parents[1]
-    out = subprocess.run([sys.executable, "-c", _PEAK, str(repo), student, "wide" if wide else "caps"],
-                         capture_output=True, text=True, timeout=600, cwd=repo,
-                         env={**os.environ, "PYTHONPATH": str(repo)})
-    assert out.returncode == 0, out.stderr[-2000:]
-    return json.loads(out.stdout.splitlines()[-1])
-
-
 def test_flood_keeps_the_grader_small():
     """The trusted process reads the result pipe as a stream and keeps only what the protocol allows:
     a submission writing 120 MB of small events costs it no more memory than an honest one."""
-    honest = peak_memory("x07_honest")
-    flood = peak_memory("x07_flood")
-    streamed = peak_memory("x07_flood", wide=True)
+    honest = across.peak_memory("x07_honest")
+    flood = across.peak_memory("x07_flood")
+    streamed = across.peak_memory("x07_flood", wide=True)
     assert honest["score"] == 10 and flood["score"] == streamed["score"] == 8
     for run in (flood, streamed):
         assert run["peak"] < honest["peak"] + (32 << 20), (honest, run)

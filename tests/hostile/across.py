@@ -22,6 +22,10 @@ from __future__ import annotations
 
 import copy
 import json
+import os
+import subprocess
+import sys
+from pathlib import Path
 
 # (assignment, student): (expected score, status, description)
 MANIFEST: dict[tuple[str, str], tuple[float, str, str]] = {
@@ -259,3 +263,35 @@ def build(assignment: str, student: str, release: dict, solution: dict) -> dict[
     else:
         raise KeyError(student)
     return {f"{assignment}.ipynb": json.dumps(nb, indent=1).encode()}
+
+
+_PEAK = """
+import json, resource, sys, tempfile
+from pathlib import Path
+from nnkit.course import engine, sandbox
+from tests.hostile import across
+repo, student, wide = Path(sys.argv[1]), sys.argv[2], sys.argv[3] == "wide"
+a = engine.Assignment.load(repo / "course", "ex07_regularization")
+rel = json.loads((repo / "exercises/ex07_regularization/ex07_regularization.ipynb").read_text())
+sol = json.loads((repo / "solutions/ex07_regularization/ex07_regularization.ipynb").read_text())
+folder = Path(tempfile.mkdtemp())
+for name, data in across.build("ex07_regularization", student, rel, sol).items():
+    (folder / name).write_bytes(data)
+# wide: caps far above the flood, so all of it streams through the trusted side's reader
+limits = sandbox.Limits(result_bytes=256 << 20, events_per_item=10**9, part_cap_seconds=60) if wide else None
+r = engine.grade_submission(a, "s", folder, run_seed=1, limits=limits)
+print(json.dumps({"score": r.score, "peak": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024}))
+"""
+
+
+def peak_memory(student: str, wide: bool = False, timeout: float = 900) -> dict:
+    """Grade one ex07 submission of this manifest in a fresh process: ``{"score", "peak"}`` (peak RSS in
+    bytes of the trusted grading process; the sandbox is another process). ``wide``: caps far above the
+    flood. The hostile tests and ``benchmarks/grading.py --memory`` both measure with it."""
+    repo = Path(__file__).resolve().parents[2]
+    out = subprocess.run([sys.executable, "-c", _PEAK, str(repo), student, "wide" if wide else "caps"],
+                         capture_output=True, text=True, timeout=timeout, cwd=repo,
+                         env={**os.environ, "PYTHONPATH": str(repo)})
+    if out.returncode != 0:
+        raise RuntimeError(f"grading {student} for its peak memory failed:\n{out.stderr[-2000:]}")
+    return json.loads(out.stdout.splitlines()[-1])
