@@ -312,8 +312,10 @@ class FigureWidget:
         if self.mode == "browser":
             # the ticks a draw would draw now (the draw finds the same Tick objects); their labels stay
             # visible, so axis labels are placed as if the ticks were there
+            from ._canvas import drawn_ticks
+
             axes = [axis for ax in self.live_axes for axis in (ax.xaxis, ax.yaxis)]
-            hidden += [t for axis in axes for t in axis._update_ticks()] + [a.offsetText for a in axes]
+            hidden += [t for axis in axes for t in drawn_ticks(axis)] + [a.offsetText for a in axes]
         visible = [a.get_visible() for a in hidden]
         for a in hidden:
             a.set_visible(False)

@@ -323,6 +323,12 @@ def _text(text, px: float, height: float) -> dict | None:
             "rot": float(text.get_rotation())}
 
 
+def drawn_ticks(axis) -> list:
+    """The ticks a draw of ``axis`` would draw now, placed and labelled: matplotlib's own (private)
+    ``Axis._update_ticks``, the one place this module and the still picture rely on it."""
+    return axis._update_ticks()
+
+
 def tick_layers(ax, dpi: float, height: float) -> dict:
     """The ticks, tick labels, grid lines and offset texts of ``ax`` as one layer (a ``group``).
 
@@ -335,7 +341,7 @@ def tick_layers(ax, dpi: float, height: float) -> dict:
     for axis in (ax.xaxis, ax.yaxis):
         if not axis.get_visible():
             continue
-        for tick in axis._update_ticks():  # the ticks a draw would draw now, placed and labelled
+        for tick in drawn_ticks(axis):
             if not tick.get_visible():
                 continue
             for art in (tick.gridline, tick.tick1line, tick.tick2line):
