@@ -30,7 +30,7 @@ import numpy as np
 from nnkit import activations as _act
 from nnkit import functional as F
 from nnkit._packed import Packed
-from nnkit._validate import FLOAT_DTYPES, as_rng, check_probability
+from nnkit._validate import FLOAT_DTYPES, as_rng, check_choice, check_probability
 
 __all__ = ["Layer", "Dense", "Activation", "Dropout", "Sequential", "INITS", "init_for", "stack"]
 # + one activation layer class per declared activation (ReLU, Sigmoid, Tanh, ...), added below
@@ -133,8 +133,7 @@ class Dense(Layer):
     def __init__(self, d_in, d_out, *, init="he", seed=0, dtype=np.float64):
         super().__init__()
         self.d_in, self.d_out = _check_int(d_in, "d_in"), _check_int(d_out, "d_out")
-        if init not in INITS:
-            raise ValueError(f"init: expected one of {', '.join(INITS)}, got {init!r}")
+        check_choice(init, "init", INITS)
         dtype = _check_dtype(dtype)
         std = {"he": np.sqrt(2 / self.d_in), "glorot": np.sqrt(2 / (self.d_in + self.d_out)),
                "xavier": np.sqrt(2 / (self.d_in + self.d_out)), "normal": 0.01}[init]
@@ -491,6 +490,15 @@ class Sequential(Layer):
         return f"Sequential(\n  {inner}\n)"
 
 
+def _sizes(layer_sizes):
+    """The entries of a list, tuple, range or 1-D integer array of layer sizes (None for anything else)."""
+    if isinstance(layer_sizes, (list, tuple, range)):
+        return list(layer_sizes)
+    if isinstance(layer_sizes, np.ndarray) and layer_sizes.ndim == 1 and layer_sizes.dtype.kind in "iu":
+        return [int(s) for s in layer_sizes]
+    return None
+
+
 def stack(layer_sizes, activation="relu", *, dropout=0.0, seed=0, dtype=np.float64) -> list[Layer]:
     r"""The layers of a fully connected network ``[D, H1, ..., C]``: the one composition path of nnkit.
 
@@ -501,7 +509,7 @@ def stack(layer_sizes, activation="relu", *, dropout=0.0, seed=0, dtype=np.float
 
     Parameters
     ----------
-    layer_sizes : list of int ``[D, H1, ..., C]`` (at least two)
+    layer_sizes : list, tuple, range or 1-D int array ``[D, H1, ..., C]`` (at least two sizes, each >= 1)
     activation : str or nnkit.activations.Activation
     dropout : float in [0, 1)
     seed : int, Generator or None
@@ -511,7 +519,7 @@ def stack(layer_sizes, activation="relu", *, dropout=0.0, seed=0, dtype=np.float
     -------
     list of Layer, ready for ``Sequential(*layers)``
     """
-    sizes = list(layer_sizes) if isinstance(layer_sizes, (list, tuple)) else None
+    sizes = _sizes(layer_sizes)
     if (not sizes or len(sizes) < 2
             or not all(isinstance(s, (int, np.integer)) and not isinstance(s, bool) and s >= 1
                        for s in sizes)):

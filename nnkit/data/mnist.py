@@ -21,6 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
+from nnkit._validate import check_choice
 from nnkit.data.idx import read_idx
 
 __all__ = ["KINDS", "FILES", "MIRRORS", "SHA256", "RAW_SHA256", "DEBIAN_FASHION_DIR", "ChecksumError",
@@ -97,9 +98,7 @@ class DatasetNotFoundError(FileNotFoundError):
 
 
 def _check_kind(kind) -> str:
-    if kind not in KINDS:
-        raise ValueError(f"kind: expected one of {', '.join(repr(k) for k in KINDS)}, got {kind!r}")
-    return kind
+    return check_choice(kind, "kind", KINDS)
 
 
 def default_cache_dir(kind: str = "mnist") -> Path:

@@ -14,7 +14,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from nnkit._validate import as_rng, check_positive
+from nnkit._validate import as_float_array, as_rng, check_choice, check_positive
 
 __all__ = [
     "TARGETS", "TARGET_INTERVAL", "xor", "blobs", "moons", "circles", "spirals", "linearly_separable",
@@ -88,11 +88,9 @@ def blobs(n: int = 300, centers=3, std: float = 1.0, seed=0) -> tuple[np.ndarray
         angle = 2 * np.pi * np.arange(k) / k + np.pi / 4
         c = 4.0 * np.column_stack([np.cos(angle), np.sin(angle)])
     else:
-        c = np.asarray(centers, dtype=np.float64)
-        if c.ndim != 2 or c.shape[0] < 1:
+        c = as_float_array(centers, "centers", dtype=np.float64)
+        if c.ndim != 2 or c.shape[0] < 1 or c.shape[1] < 1:
             raise ValueError(f"centers: expected an int or an array of shape (K, D), got shape {c.shape}")
-        if not np.isfinite(c).all():
-            raise ValueError("centers: contains NaN or inf")
         k = c.shape[0]
     n = _as_count(n, "n", minimum=k)
     std = check_positive(std, "std")
@@ -243,9 +241,7 @@ _FUNCTIONS: dict[str, Callable[[np.ndarray], np.ndarray]] = {
 
 
 def _check_target_name(name) -> str:
-    if name not in _FUNCTIONS:
-        raise ValueError(f"name: unknown target {name!r}; valid names are {', '.join(TARGETS)}")
-    return name
+    return check_choice(name, "name", TARGETS)
 
 
 def target(name: str) -> Callable[[np.ndarray], np.ndarray]:
@@ -258,7 +254,7 @@ def target(name: str) -> Callable[[np.ndarray], np.ndarray]:
     f = _FUNCTIONS[_check_target_name(name)]
 
     def clean(x):
-        return f(np.asarray(x, dtype=np.float64))
+        return f(as_float_array(x, "x", dtype=np.float64, finite=False))
 
     clean.__name__ = f"target_{name}"
     return clean
@@ -299,7 +295,7 @@ def motorcycle_curve(t) -> np.ndarray:
     ``m(t) = -220·exp(-(t - t0)/10)·sin(2π(t - t0)/24)``: a sharp dip to about -130 g near 19 ms,
     a rebound to about +39 g near 31 ms and ripples that die out after ~45 ms.
     """
-    t = np.asarray(t, dtype=np.float64)
+    t = as_float_array(t, "t", dtype=np.float64, finite=False)
     s = np.maximum(t - _MC_T0, 0.0)
     return -220.0 * np.exp(-s / 10.0) * np.sin(2 * np.pi * s / 24.0)
 

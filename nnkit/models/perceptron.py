@@ -15,6 +15,7 @@ from nnkit._validate import (
     as_labels,
     as_rng,
     as_signs,
+    check_nonempty,
     check_positive,
     check_same_rows,
     check_shape,
@@ -74,6 +75,7 @@ class Perceptron:
 
     def __init__(self, lr=1.0, seed=None, shuffle=False):
         self.lr = check_positive(lr, "lr")
+        as_rng(seed)                               # checked now; a fresh Generator at every fit
         self.seed = seed
         self.shuffle = bool(shuffle)
         self.w = None
@@ -117,6 +119,7 @@ class Perceptron:
             (then the last entry is 0, and every training point is classified correctly).
         """
         X = as_float_array(X, "X", ndim=2)
+        check_nonempty(X, "X")
         y = as_signs(y, "y")
         check_same_rows(X, y, "X", "y")
         epochs = _check_epochs(epochs)
@@ -141,6 +144,7 @@ class Perceptron:
         y = as_signs(y, "y")
         pred = self.predict(X)
         check_same_rows(pred, y, "X", "y")
+        check_nonempty(pred, "X")
         return float(np.mean(pred == y))
 
 
@@ -172,6 +176,7 @@ class MulticlassPerceptron:
                 raise ValueError(f"{name}: expected an integer >= {low}, got {v!r}")
         self.n_features, self.n_classes = int(n_features), int(n_classes)
         self.lr = check_positive(lr, "lr")
+        as_rng(seed)
         self.seed = seed
         self.shuffle = bool(shuffle)
         self.W = np.zeros((self.n_features, self.n_classes))
@@ -200,6 +205,7 @@ class MulticlassPerceptron:
         X : (N, n_features); y : (N,) int labels in [0, n_classes).
         """
         X = self._check_X(X)
+        check_nonempty(X, "X")
         y = as_labels(y, "y", self.n_classes)
         check_same_rows(X, y, "X", "y")
         epochs = _check_epochs(epochs)
@@ -226,4 +232,5 @@ class MulticlassPerceptron:
         y = as_labels(y, "y", self.n_classes)
         pred = self.predict(X)
         check_same_rows(pred, y, "X", "y")
+        check_nonempty(pred, "X")
         return float(np.mean(pred == y))
