@@ -47,7 +47,8 @@ def test_bad_value_raises_naming_the_argument(spec, arg, what, value):
     words = (arg, *spec.names.get(arg, ()))
     assert any(w in msg for w in words), f"message does not name {words}: {msg}"
     if what in PROBLEM:
-        assert any(w.lower() in msg.lower() for w in PROBLEM[what]), f"message does not say {PROBLEM[what]}: {msg}"
+        said = any(w.lower() in msg.lower() for w in PROBLEM[what])
+        assert said, f"message does not say {PROBLEM[what]}: {msg}"
 
 
 def test_every_public_module_is_in_the_battery():
@@ -168,7 +169,8 @@ def test_fit_names_the_validation_data():
 
 def test_tensor_operands_that_do_not_broadcast():
     a, b = autograd.Tensor(np.ones(2)), autograd.Tensor(np.ones(3))
-    for op, sym in ((lambda: a + b, r"\+"), (lambda: a - b, "-"), (lambda: a * b, r"\*"), (lambda: a / b, "/")):
+    ops = ((lambda: a + b, r"\+"), (lambda: a - b, "-"), (lambda: a * b, r"\*"), (lambda: a / b, "/"))
+    for op, sym in ops:
         with pytest.raises(ValueError, match=rf"{sym}: shapes \(2,\) and \(3,\) do not broadcast"):
             op()
     assert (autograd.Tensor(np.ones((2, 3))) + autograd.Tensor(np.ones(3))).shape == (2, 3)
@@ -217,3 +219,56 @@ def test_pure_rules_check_their_state():
     x, state = optim.adam_step(np.ones(2), np.ones(2), lr=0.1)
     x2, _ = optim.adam_step(x, np.ones(2), state, lr=0.1)
     assert state["t"] == 1 and np.all(x2 < x)
+
+
+# --------------------------------------------------------------------------------------------------
+# nnkit.grading: what a student is told about a bad return value
+
+EXPECTED = np.array([[1.0, 2.0], [3.0, 4.0]])
+STUDENT_RETURNS = {
+    "None": (None, "is None: did the function forget to `return`"),
+    "a str": ("abc", "is a str"),
+    "a dict": ({"a": 1}, "is a dict"),
+    "the wrong shape": (np.ones(4), r"expected shape \(2, 2\), got shape \(4,\)"),
+    "an extra axis": (EXPECTED[..., None], r"expected shape \(2, 2\), got shape \(2, 2, 1\)"),
+    "NaN": (np.where(EXPECTED == 2, np.nan, EXPECTED), r"contains NaN or inf \(first at index \(0, 1\)\)"),
+    "inf": (np.where(EXPECTED == 3, np.inf, EXPECTED), r"contains NaN or inf \(first at index \(1, 0\)\)"),
+    "complex numbers": (EXPECTED + 1j, "holds complex numbers"),
+    "strings of the right numbers": (EXPECTED.astype(str), "cannot be read as numbers: it holds strings"),
+    "time spans": (EXPECTED.astype("m8[s]"), "it holds time spans"),
+    "a ragged list": ([[1.0, 2.0], [3.0]], "cannot be read as an array"),
+    "a generator": ((v for v in EXPECTED), "it holds Python objects"),
+    "an autograd Tensor": (autograd.Tensor(EXPECTED), r"the result \(Tensor\) cannot be read as numbers"),
+}
+
+
+@pytest.mark.parametrize("got, why", [pytest.param(*v, id=k) for k, v in STUDENT_RETURNS.items()])
+def test_check_close_tells_the_student_what_is_wrong(got, why):
+    from nnkit import grading
+
+    with pytest.raises(grading.CheckFailed, match=rf"^part A: .*{why}"):
+        grading.check_close(got, EXPECTED, "part A")
+    assert grading.compare(got, EXPECTED) is not None
+
+
+def test_check_close_accepts_real_numbers_in_any_numeric_form():
+    from nnkit import grading
+
+    for got in (EXPECTED.tolist(), EXPECTED.astype(np.float32), EXPECTED.astype(int), EXPECTED + 0j):
+        assert grading.compare(got, EXPECTED) is None
+
+
+@pytest.mark.parametrize("got, why", [
+    pytest.param(None, "is None", id="None"),
+    pytest.param(np.array([object(), object()]), "is not an array of numbers or labels", id="objects"),
+    pytest.param((v for v in [1, 2]), "is not an array of numbers or labels", id="generator"),
+    pytest.param(np.array([1, 2], dtype="m8[s]"), "is not an array of numbers or labels", id="time spans"),
+    pytest.param([[1], [2, 3]], "cannot be read as an array", id="ragged"),
+    pytest.param(np.array([1, 3]), r"1 of 2 entries differ; first at index \(1,\): expected 2, got 3",
+                 id="value"),
+])
+def test_check_equal_tells_the_student_what_is_wrong(got, why):
+    from nnkit import grading
+
+    with pytest.raises(grading.CheckFailed, match=rf"^labels: .*{why}"):
+        grading.check_equal(got, np.array([1, 2]), "labels")
