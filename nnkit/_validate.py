@@ -76,6 +76,16 @@ def check_nonempty(arr: np.ndarray, name: str) -> None:
                          + (" and one feature" if arr.ndim == 2 else "") + f", got shape {arr.shape}")
 
 
+def as_count(value, name: str, minimum: int = 1) -> int:
+    """A whole number >= ``minimum`` (sizes, epochs, classes) as a Python int; bools and floats refused."""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)):
+        raise TypeError(f"{name}: expected an integer >= {minimum}, got {_short(value)} "
+                        f"({type(value).__name__})")
+    if value < minimum:
+        raise ValueError(f"{name}: expected an integer >= {minimum}, got {value}")
+    return int(value)
+
+
 def as_number(value, name: str) -> float:
     """A real number (Python or numpy, or a 0-d array) as a Python float; bools and strings are refused.
 

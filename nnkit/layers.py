@@ -30,7 +30,7 @@ import numpy as np
 from nnkit import activations as _act
 from nnkit import functional as F
 from nnkit._packed import Packed
-from nnkit._validate import FLOAT_DTYPES, as_rng, check_choice, check_probability
+from nnkit._validate import FLOAT_DTYPES, as_count, as_rng, check_choice, check_probability
 
 __all__ = ["Layer", "Dense", "Activation", "Dropout", "Sequential", "INITS", "init_for", "stack"]
 # + one activation layer class per declared activation (ReLU, Sigmoid, Tanh, ...), added below
@@ -43,12 +43,6 @@ def init_for(activation) -> str:
     """The initialization policy for a network with hidden ``activation``: "he" or "glorot" (see above)."""
     name = activation.name if isinstance(activation, _act.Activation) else _act.check_name(activation)
     return _act.DECLARATIONS[name].init
-
-
-def _check_int(value, name):
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-        raise ValueError(f"{name}: expected a positive int, got {value!r}")
-    return int(value)
 
 
 def _check_dtype(dtype):
@@ -132,7 +126,7 @@ class Dense(Layer):
 
     def __init__(self, d_in, d_out, *, init="he", seed=0, dtype=np.float64):
         super().__init__()
-        self.d_in, self.d_out = _check_int(d_in, "d_in"), _check_int(d_out, "d_out")
+        self.d_in, self.d_out = as_count(d_in, "d_in"), as_count(d_out, "d_out")
         check_choice(init, "init", INITS)
         dtype = _check_dtype(dtype)
         std = {"he": np.sqrt(2 / self.d_in), "glorot": np.sqrt(2 / (self.d_in + self.d_out)),

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from tqdm.auto import tqdm
 
-from nnkit._validate import as_array, as_float_array, as_rng, check_nonempty, check_same_rows
+from nnkit._validate import as_array, as_count, as_float_array, as_rng, check_nonempty, check_same_rows
 
 __all__ = ["History", "fit"]
 
@@ -47,12 +47,6 @@ class History:
 
     def __len__(self) -> int:
         return len(self.loss)
-
-
-def _positive_int(value, name):
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-        raise ValueError(f"{name}: expected an integer >= 1, got {value!r}")
-    return int(value)
 
 
 def _check_optimizer(model, optimizer) -> None:
@@ -138,8 +132,8 @@ def fit(model, X, y, optimizer, epochs=10, batch_size=32, shuffle=True, seed=0, 
     check_nonempty(X, "X")
     y = as_array(y, "y", min_ndim=1)
     check_same_rows(X, y, "X", "y")
-    epochs = _positive_int(epochs, "epochs")
-    batch_size = _positive_int(batch_size, "batch_size")
+    epochs = as_count(epochs, "epochs")
+    batch_size = as_count(batch_size, "batch_size")
     if (X_val is None) != (y_val is None):
         raise ValueError("X_val and y_val: pass both or neither")
     has_val = X_val is not None
@@ -149,7 +143,7 @@ def fit(model, X, y, optimizer, epochs=10, batch_size=32, shuffle=True, seed=0, 
         y_val = as_array(y_val, "y_val", min_ndim=1)
         check_same_rows(X_val, y_val, "X_val", "y_val")
     if early_stopping is not None:
-        early_stopping = _positive_int(early_stopping, "early_stopping")
+        early_stopping = as_count(early_stopping, "early_stopping")
         if not has_val:
             raise ValueError("early_stopping: needs validation data, pass X_val and y_val")
     if callback is not None and not callable(callback):

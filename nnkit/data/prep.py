@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from nnkit._validate import as_array, as_float_array, as_labels, as_number, as_rng, check_same_rows
+from nnkit._validate import as_array, as_count, as_float_array, as_labels, as_number, as_rng, check_same_rows
 
 __all__ = ["one_hot", "train_test_split", "standardize"]
 
@@ -29,9 +29,7 @@ def one_hot(y, n_classes: int | None = None) -> np.ndarray:
     T : (N, C) float64; ``T.argmax(axis=1)`` gives ``y`` back.
     """
     if n_classes is not None:
-        if isinstance(n_classes, bool) or not isinstance(n_classes, (int, np.integer)) or n_classes < 1:
-            raise ValueError(f"n_classes: expected an integer >= 1, got {n_classes!r}")
-        n_classes = int(n_classes)
+        n_classes = as_count(n_classes, "n_classes")
     labels = as_labels(y, "y", n_classes)
     if n_classes is None:
         n_classes = int(labels.max()) + 1 if labels.size else 0

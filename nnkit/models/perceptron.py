@@ -11,6 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from nnkit._validate import (
+    as_count,
     as_float_array,
     as_labels,
     as_rng,
@@ -22,13 +23,6 @@ from nnkit._validate import (
 )
 
 __all__ = ["Perceptron", "MulticlassPerceptron"]
-
-
-def _check_epochs(epochs) -> int:
-    if isinstance(epochs, bool) or not isinstance(epochs, (int, np.integer)) or epochs < 1:
-        raise ValueError(f"epochs: expected an integer >= 1, got {epochs!r}")
-    return int(epochs)
-
 
 
 def _epochs_until_no_mistake(update, X, y, epochs, rng, shuffle) -> list[int]:
@@ -122,7 +116,7 @@ class Perceptron:
         check_nonempty(X, "X")
         y = as_signs(y, "y")
         check_same_rows(X, y, "X", "y")
-        epochs = _check_epochs(epochs)
+        epochs = as_count(epochs, "epochs")
         rng = as_rng(self.seed)
         self.w, self.b, self.history = np.zeros(X.shape[1], dtype=X.dtype), 0.0, []
         return _epochs_until_no_mistake(self._update, X, y, epochs, rng, self.shuffle)
@@ -171,10 +165,8 @@ class MulticlassPerceptron:
     """
 
     def __init__(self, n_features, n_classes, lr=1.0, seed=None, shuffle=False):
-        for name, v, low in (("n_features", n_features, 1), ("n_classes", n_classes, 2)):
-            if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < low:
-                raise ValueError(f"{name}: expected an integer >= {low}, got {v!r}")
-        self.n_features, self.n_classes = int(n_features), int(n_classes)
+        self.n_features = as_count(n_features, "n_features")
+        self.n_classes = as_count(n_classes, "n_classes", 2)
         self.lr = check_positive(lr, "lr")
         as_rng(seed)
         self.seed = seed
@@ -208,7 +200,7 @@ class MulticlassPerceptron:
         check_nonempty(X, "X")
         y = as_labels(y, "y", self.n_classes)
         check_same_rows(X, y, "X", "y")
-        epochs = _check_epochs(epochs)
+        epochs = as_count(epochs, "epochs")
         rng = as_rng(self.seed)
         self.W[:] = 0
         self.b[:] = 0
