@@ -76,6 +76,23 @@ def check_nonempty(arr: np.ndarray, name: str) -> None:
                          + (" and one feature" if arr.ndim == 2 else "") + f", got shape {arr.shape}")
 
 
+class NameTable(dict):
+    """A dict of declarations by name whose missing name is a KeyError listing the valid ones.
+
+    ``RULES["adma"]`` then says ``unknown optimizer 'adma'; valid names are sgd, ..., adam, ...``.
+    """
+
+    def __init__(self, what: str, *args, **kw):
+        super().__init__(*args, **kw)
+        self.what = what
+
+    def __missing__(self, key):
+        raise KeyError(f"unknown {self.what} {key!r}; valid names are {', '.join(map(str, self))}")
+
+    def __reduce__(self):
+        return type(self), (self.what, dict(self))
+
+
 def as_count(value, name: str, minimum: int = 1) -> int:
     """A whole number >= ``minimum`` (sizes, epochs, classes) as a Python int; bools and floats refused."""
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)):

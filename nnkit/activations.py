@@ -28,7 +28,7 @@ from functools import partial
 
 import numpy as np
 
-from nnkit._validate import as_float_array, as_number, check_finite
+from nnkit._validate import NameTable, as_float_array, as_number, check_finite
 
 # + "<name>" and "<name>_grad" for every declared activation, added below
 __all__ = ["NAMES", "TRAINABLE", "DECLARATIONS", "Declaration", "Param", "Activation", "declare", "get",
@@ -133,7 +133,7 @@ class Declaration:
 
 
 #: name -> Declaration, in the order of the course
-DECLARATIONS: dict[str, Declaration] = {}
+DECLARATIONS: dict[str, Declaration] = NameTable("activation")
 
 
 def declare(name, *, layer, f, df, summary, formula, dformula, params=None, init="glorot",

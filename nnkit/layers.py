@@ -300,6 +300,18 @@ class Dropout(Layer):
         return f"Dropout(p={self.p}, inverted={self.inverted})"
 
 
+def _check_chain(layers) -> None:
+    """Each Dense layer must take as many inputs as the Dense layer before it gives (the layers between
+    them, activations and dropout, keep the shape): a mismatch is named here, not by matmul mid-forward."""
+    before = None                       # (index, layer) of the last Dense
+    for i, layer in enumerate(layers):
+        if isinstance(layer, Dense):
+            if before is not None and layer.d_in != before[1].d_out:
+                raise ValueError(f"layers[{i}]: {layer!r} takes {layer.d_in} inputs but layers[{before[0]}] "
+                                 f"{before[1]!r} gives {before[1].d_out}")
+            before = (i, layer)
+
+
 class Sequential(Layer):
     """A stack of layers applied in order.
 
@@ -332,6 +344,7 @@ class Sequential(Layer):
         for i, layer in enumerate(layers):
             if not isinstance(layer, Layer):
                 raise TypeError(f"layers[{i}]: expected a Layer, got {type(layer).__name__}")
+        _check_chain(layers)
         self.layers = list(layers)
         self._names = []  # (layer, ((local_key, global_key), ...))
         k = 0

@@ -35,7 +35,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from nnkit._packed import Packed
-from nnkit._validate import as_float_array, as_number, check_finite
+from nnkit._validate import NameTable, as_float_array, as_number, check_finite
 
 __all__ = ["Hyper", "Rule", "DECLARATIONS", "RULES", "declare", "Optimizer"]
 # + the pure rules ("sgd_step", ...) and the classes ("SGD", ...), added below from the declarations
@@ -136,7 +136,7 @@ class Rule:
 
 
 #: name -> Rule, in the order of the course
-DECLARATIONS: dict[str, Rule] = {}
+DECLARATIONS: dict[str, Rule] = NameTable("optimizer")
 
 
 def declare(name, *, label, update=None, hyper=None, cls=None, doc="", sliders=None, requires=None,
@@ -458,7 +458,7 @@ def _pure(rule: Rule):
 
 
 #: name -> pure rule ``rule(x, dx, state, **hyper) -> (x_new, state)``, derived from :data:`DECLARATIONS`
-RULES = {name: _pure(rule) for name, rule in DECLARATIONS.items()}
+RULES = NameTable("optimizer", {name: _pure(rule) for name, rule in DECLARATIONS.items()})
 for _name, _rule in RULES.items():                 # sgd_step, momentum_step, ..., adam_step, adamw_step
     globals()[f"{_name}_step"] = _rule
     __all__.append(f"{_name}_step")

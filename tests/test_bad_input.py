@@ -272,3 +272,29 @@ def test_check_equal_tells_the_student_what_is_wrong(got, why):
 
     with pytest.raises(grading.CheckFailed, match=rf"^labels: .*{why}"):
         grading.check_equal(got, np.array([1, 2]), "labels")
+
+
+def test_regression_targets_of_the_wrong_shape_are_not_called_labels():
+    m = MLP([B.D, 3, 3], output="linear", seed=0)
+    why = r"y: expected targets of shape \(6, 3\) for 3 outputs .* shape \(6,\)"
+    with pytest.raises(ValueError, match=why):
+        m.loss(X, X[:, 0])
+    assert m.loss(X, Y)[0] > 0                 # integer labels (N,) are one-hot targets: documented, works
+
+
+def test_a_sequential_whose_sizes_do_not_chain_is_refused_when_built():
+    from nnkit import layers
+
+    why = r"layers\[2\]: Dense\(5, 2.*takes 5 inputs but layers\[0\] Dense\(3, 4"
+    with pytest.raises(ValueError, match=why):
+        layers.Sequential(layers.Dense(3, 4), layers.ReLU(), layers.Dense(5, 2))
+    net = layers.Sequential(layers.Dense(3, 4), layers.ReLU(), layers.Dense(4, 2))
+    assert net.forward(X[:, :3]).shape == (6, 2)
+
+
+@pytest.mark.parametrize("table, what", [(optim.RULES, "optimizer"), (optim.DECLARATIONS, "optimizer"),
+                                         (activations.DECLARATIONS, "activation")])
+def test_an_unknown_name_in_a_table_lists_the_valid_names(table, what):
+    with pytest.raises(KeyError, match=rf"unknown {what} 'nope'; valid names are {list(table)[0]}, "):
+        table["nope"]
+    assert "nope" not in table and table.get("nope") is None

@@ -268,6 +268,10 @@ class MLP(Sequential):
             raise ValueError(f"X has {n} rows but y has {y_arr.shape[0]}; "
                              "they must describe the same examples")
         name = self.loss_name
+        fractional = y_arr.dtype.kind == "f" and not np.all(y_arr == np.round(y_arr))
+        if name in ("mse", "mae") and C > 1 and fractional:
+            raise ValueError(f"y: expected targets of shape ({n}, {C}) for {C} outputs (or integer labels "
+                             f"({n},), made one-hot), got shape {y_arr.shape} of non-integer values")
         if name == "cross_entropy" or (C > 1 and name != "hinge"):
             labels = as_labels(y_arr, "y", C)
             if name == "cross_entropy":
