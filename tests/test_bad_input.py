@@ -274,6 +274,14 @@ def test_check_equal_tells_the_student_what_is_wrong(got, why):
         grading.check_equal(got, np.array([1, 2]), "labels")
 
 
+def test_mnist_names_a_directory_that_is_not_one(tmp_path):
+    for kw, name in (({"path": 3}, "path"), ({"cache_dir": ["x"]}, "cache_dir")):
+        with pytest.raises(TypeError, match=rf"{name}: expected a directory"):
+            data.load_mnist(download=False, **kw)
+    with pytest.raises(data.DatasetNotFoundError):
+        data.load_mnist(path=tmp_path, cache_dir=tmp_path, download=False)
+
+
 def test_regression_targets_of_the_wrong_shape_are_not_called_labels():
     m = MLP([B.D, 3, 3], output="linear", seed=0)
     why = r"y: expected targets of shape \(6, 3\) for 3 outputs .* shape \(6,\)"
