@@ -140,11 +140,28 @@ def _dict_params(v):
             "NaN values": {"W1": np.array([np.nan])}}
 
 
+def _cache(v):
+    other = functional.dropout_forward(X, 0.5, False)[1]
+    return {"None": None, "str": "cache", "empty tuple": (), "another pair's cache": other,
+            "a dict": {"x": X}}
+
+
+def _layers(v):
+    return {"None": None, "an int": 3, "a function": np.tanh, "an optimizer class": optim.SGD}
+
+
+def _other(v):
+    """The other operand of a Tensor operation."""
+    return {"str": "abc", "None": None, "ragged list": [[1.0], [1.0, 2.0]], "object": object(),
+            "wrong shape": np.ones(D + 1), "complex": 1j * np.ones(D)}
+
+
 #: kind -> bad values for an argument of that kind, given its good value
 BAD: dict[str, Callable] = {
     "array": _common, "matrix": _matrix, "rows": _rows, "labels": _labels, "signs": _signs,
     "count": _count, "positive": _positive, "nonnegative": _nonnegative, "probability": _probability,
     "name": _name, "seed": _seed, "flag": _flag, "callable": _callable, "params": _dict_params,
+    "cache": _cache, "layer": _layers, "operand": _other,
 }
 
 
@@ -260,6 +277,15 @@ SPECS: list[Spec] = [
       for name in activations.NAMES],
     Spec("functional.relu_backward", functional.relu_backward,
          {"dout": np.ones((N, D)), "cache": functional.relu_forward(X)[1]}, {"dout": "rows"}),
+    *[Spec(f"functional.{fn.__name__}(cache)", fn, {"dout": np.ones((N, D)), "cache": cache},
+           {"cache": "cache"})
+      for fn, cache in ((functional.relu_backward, functional.relu_forward(X)[1]),
+                        (functional.dense_backward, functional.dense_forward(X, np.eye(D), np.zeros(D))[1]),
+                        (functional.softmax_backward, functional.softmax_forward(X)[1]),
+                        (functional.activation_backward, functional.activation_forward(X, "tanh")[1]))],
+    Spec("functional.dropout_backward(cache)", functional.dropout_backward,
+         {"dout": np.ones((N, D)), "cache": functional.dropout_forward(X, 0.5, True, 0)[1]},
+         {"cache": "cache"}, skip={"cache": ("another pair's cache",)}),
     Spec("functional.softmax_forward", functional.softmax_forward, {"x": X}, {"x": "matrix"},
          skip={"x": ("1-D", "3-D")}),
     Spec("functional.activation_forward", functional.activation_forward, {"x": X, "name": "tanh"},
@@ -298,6 +324,11 @@ SPECS: list[Spec] = [
          names={"x": ("W",)}, skip={"x": ("one row short", "0 rows")}),
     Spec("layers.Dense.backward", lambda dout: _forwarded(layers.Dense(D, C), X).backward(dout),
          {"dout": np.ones((N, C))}, {"dout": "rows"}),
+    Spec("layers.Sequential", lambda layer: layers.Sequential(layers.Dense(D, 3), layer),
+         {"layer": layers.ReLU()}, {"layer": "layer"}, names={"layer": ("layers[1]",)}),
+    Spec("layers.Dropout.forward", lambda x, train: layers.Dropout(0.5).forward(x, train),
+         {"x": X, "train": True}, {"x": "array", "train": "flag"}),
+    Spec("layers.ReLU.forward", lambda x: layers.ReLU().forward(x), {"x": X}, {"x": "array"}),
     Spec("layers.Activation", layers.Activation, {"name": "relu"}, {"name": "name"},
          names={"name": ("activation",)}),
     Spec("layers.Dropout", layers.Dropout, {"p": 0.5}, {"p": "probability"}),
@@ -371,6 +402,10 @@ SPECS: list[Spec] = [
          skip={"data": ("NaN", "inf")}),
     Spec("autograd.Tensor.backward", lambda grad: (autograd.Tensor(X) * 2).backward(grad),
          {"grad": np.ones((N, D))}, {"grad": "rows"}, skip={"grad": ("None",)}),
+    *[Spec(f"autograd.Tensor {sym} other", lambda other, op=op: op(autograd.Tensor(X), other),
+           {"other": np.ones(D)}, {"other": "operand"}, names={"other": ("data", sym, "matmul")})
+      for sym, op in (("+", lambda a, b: a + b), ("-", lambda a, b: a - b), ("*", lambda a, b: a * b),
+                      ("/", lambda a, b: a / b), ("@", lambda a, b: a @ b))],
     Spec("autograd.trace", autograd.trace, {"root": autograd.Tensor(1.0)}, {"root": "callable"}),
     # ---------------------------------------------------------------- train
     Spec("train.fit", _fit, {"X": X, "y": Y, "epochs": 2, "batch_size": 2},
@@ -388,6 +423,10 @@ SPECS: list[Spec] = [
          skip={"n": ("None",)}),
     Spec("data.moons(noise)", data.moons, {"noise": 0.1}, {"noise": "nonnegative"}),
     Spec("data.target", data.target, {"name": "sin"}, {"name": "name"}),
+    Spec("data.target(name)(x)", lambda x: data.target("sin")(x), {"x": np.linspace(-1, 1, 5)},
+         {"x": "array"}, skip={"x": ("NaN", "inf")}),
+    Spec("data.blobs(centers)", data.blobs, {"n": 30, "centers": np.zeros((3, 2))}, {"centers": "matrix"},
+         skip={"centers": ("scalar",)}),
     Spec("data.target_function", data.target_function, {"name": "sin", "n": 10},
          {"name": "name", "n": "count"}),
     Spec("data.motorcycle_curve", data.motorcycle_curve, {"t": np.linspace(0, 50, 5)}, {"t": "array"},
