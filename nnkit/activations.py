@@ -28,7 +28,7 @@ from functools import partial
 
 import numpy as np
 
-from nnkit._validate import as_float_array, check_finite
+from nnkit._validate import NameTable, as_float_array, as_number, check_finite
 
 # + "<name>" and "<name>_grad" for every declared activation, added below
 __all__ = ["NAMES", "TRAINABLE", "DECLARATIONS", "Declaration", "Param", "Activation", "declare", "get",
@@ -53,6 +53,22 @@ def _z(z, name: str = "z") -> np.ndarray:
     return _as_float(z, name)
 
 
+def _class_axis(z, axis, name: str = "z") -> int:
+    """Check that ``axis`` of ``z`` is a non-empty axis to normalize over (softmax needs classes)."""
+    if isinstance(axis, (bool, np.bool_)) or not isinstance(axis, (int, np.integer)):
+        raise TypeError(f"axis: expected an int, got {type(axis).__name__}")
+    if z.ndim == 0:
+        raise ValueError(f"{name}: expected scores with a class axis (e.g. shape (N, C) or (C,)), "
+                         f"got a scalar {z}")
+    if not -z.ndim <= axis < z.ndim:
+        raise ValueError(f"axis: expected an int in [{-z.ndim}, {z.ndim}) for {name} of shape {z.shape}, "
+                         f"got {axis}")
+    if z.shape[axis] == 0:
+        raise ValueError(f"{name}: the class axis {axis} is empty (shape {z.shape}); a softmax needs at "
+                         "least one class")
+    return int(axis)
+
+
 # --------------------------------------------------------------------------- the declaration
 
 @dataclass(frozen=True)
@@ -66,10 +82,7 @@ class Param:
 
     def check(self, name: str, value) -> float:
         """``value`` as a Python float, or a TypeError/ValueError naming ``name`` and the allowed range."""
-        try:
-            v = float(value)
-        except (TypeError, ValueError):
-            raise TypeError(f"{name}: expected a number, got {value!r}") from None
+        v = as_number(value, name)
         if not math.isfinite(v):
             raise ValueError(f"{name}: expected a finite number, got {value!r}")
         if not self.low <= v <= self.high:
@@ -120,7 +133,7 @@ class Declaration:
 
 
 #: name -> Declaration, in the order of the course
-DECLARATIONS: dict[str, Declaration] = {}
+DECLARATIONS: dict[str, Declaration] = NameTable("activation")
 
 
 def declare(name, *, layer, f, df, summary, formula, dformula, params=None, init="glorot",
@@ -337,6 +350,11 @@ def softmax(z, axis=-1):
     ndarray, same shape and float dtype as ``z``; entries sum to 1 along ``axis``
     """
     z = _z(z)
+    return _softmax(z, _class_axis(z, axis))
+
+
+def _softmax(z, axis):
+    """The kernel of :func:`softmax` on a checked float array and axis."""
     e = np.exp(z - z.max(axis=axis, keepdims=True))
     e /= e.sum(axis=axis, keepdims=True)
     return e
@@ -357,6 +375,7 @@ def log_softmax(z, axis=-1):
     ndarray, same shape and float dtype as ``z``
     """
     z = _z(z)
+    axis = _class_axis(z, axis)
     shifted = z - z.max(axis=axis, keepdims=True)
     return shifted - np.log(np.exp(shifted).sum(axis=axis, keepdims=True))
 

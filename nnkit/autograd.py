@@ -24,6 +24,7 @@ from __future__ import annotations
 import numpy as np
 
 from nnkit import activations as _act
+from nnkit._validate import as_float_array
 
 __all__ = ["Tensor", "Value", "trace"]
 
@@ -47,10 +48,19 @@ def _as_data(data, like=None):
         return data
     if like is not None and isinstance(data, (int, float)) and not isinstance(data, bool):
         return np.asarray(data, dtype=like.dtype)
-    arr = np.asarray(data)
-    if arr.dtype == object or not (np.issubdtype(arr.dtype, np.number) or arr.dtype == bool):
+    if isinstance(data, (str, bytes)) or data is None:
         raise TypeError(f"data: expected a number or numeric array, got {type(data).__name__}")
-    return arr if arr.dtype in (np.float32, np.float64) else arr.astype(np.float64)
+    return as_float_array(data, "data", finite=False)     # NaN and inf are values a graph may carry
+
+
+def _broadcast(op, a, b):
+    """The operands of ``op`` must broadcast (numpy's rules); else a ValueError naming both shapes."""
+    if a.shape != b.shape:
+        try:
+            np.broadcast_shapes(a.shape, b.shape)
+        except ValueError:
+            raise ValueError(f"{op}: shapes {a.shape} and {b.shape} do not broadcast (numpy's rules: "
+                             "sizes must match or be 1, from the last axis)") from None
 
 
 class Tensor:
@@ -110,6 +120,7 @@ class Tensor:
     # ------------------------------------------------------------------ binary ops
     def __add__(self, other):
         other = self._lift(other)
+        _broadcast("+", self.data, other.data)
         out = Tensor(self.data + other.data, (self, other), "+")
 
         def _backward():
@@ -120,6 +131,7 @@ class Tensor:
 
     def __sub__(self, other):
         other = self._lift(other)
+        _broadcast("-", self.data, other.data)
         out = Tensor(self.data - other.data, (self, other), "-")
 
         def _backward():
@@ -130,6 +142,7 @@ class Tensor:
 
     def __mul__(self, other):
         other = self._lift(other)
+        _broadcast("*", self.data, other.data)
         out = Tensor(self.data * other.data, (self, other), "*")
 
         def _backward():
@@ -140,6 +153,7 @@ class Tensor:
 
     def __truediv__(self, other):
         other = self._lift(other)
+        _broadcast("/", self.data, other.data)
         out = Tensor(self.data / other.data, (self, other), "/")
 
         def _backward():
@@ -273,7 +287,8 @@ class Tensor:
         for node in topo:
             if node._prev:
                 node.grad = np.zeros_like(node.data)
-        seed = np.ones_like(self.data) if grad is None else np.asarray(grad, dtype=self.data.dtype)
+        dtype = self.data.dtype
+        seed = np.ones_like(self.data) if grad is None else as_float_array(grad, "grad", dtype=dtype)
         if seed.shape != self.shape:
             raise ValueError(f"grad: expected shape {self.shape}, got {seed.shape}")
         self.grad = self.grad + seed if not self._prev else seed.copy()

@@ -182,7 +182,8 @@ def softmax_forward(x):
     out : ndarray, (N, C), rows sum to 1
     cache : tuple
     """
-    out = _act.softmax(x)
+    x = _x(x)
+    out = _act._softmax(x, _act._class_axis(x, -1, "x"))
     return out, ("softmax", out)
 
 
@@ -264,7 +265,8 @@ def dropout_forward(x, p, train, rng=None, inverted=True):
     p = check_probability(p, "p")
     if not isinstance(train, (bool, np.bool_)):
         raise TypeError(f"train: expected a bool, got {type(train).__name__}")
-    out, scale = _dropout_kernel(x, p, train, as_rng(rng) if train else rng, inverted)
+    rng = as_rng(rng, "rng")
+    out, scale = _dropout_kernel(x, p, train, rng, inverted)
     return out, ("dropout", scale, x.shape)
 
 
@@ -294,6 +296,9 @@ def dropout_backward(dout, cache):
 def _weights(params):
     if not isinstance(params, dict):
         raise TypeError(f"params: expected a dict of arrays (W1, b1, ...), got {type(params).__name__}")
+    for k in params:
+        if not isinstance(k, str):
+            raise TypeError(f"params: expected parameter names (str) as keys (W1, b1, ...), got {k!r}")
     return {k: as_float_array(v, f"params[{k!r}]") for k, v in params.items()}
 
 

@@ -16,6 +16,8 @@ import inspect
 
 import numpy as np
 
+from nnkit._validate import as_float_array, as_number
+
 __all__ = ["numerical_gradient", "numerical_gradient_array", "rel_error", "check_gradients"]
 
 
@@ -29,10 +31,26 @@ def _writable_float(x, name="x"):
 
 
 def _check_h(h):
-    h = float(h)
-    if not (np.isfinite(h) and h > 0):
+    v = as_number(h, "h")
+    if not (np.isfinite(v) and v > 0):
         raise ValueError(f"h: expected a finite step > 0, got {h!r}")
-    return h
+    return v
+
+
+def _check_f(f):
+    if not callable(f):
+        raise TypeError(f"f: expected a function f(x) -> float, got {type(f).__name__}")
+    return f
+
+
+def _scalar(value, who: str) -> float:
+    """The value of ``f(x)`` as a float; anything but one number is an error naming ``who``."""
+    arr = np.asarray(value) if not isinstance(value, (int, float)) else None
+    if arr is not None and (arr.size != 1 or arr.dtype.kind not in "biuf"):
+        what = f"an array of shape {arr.shape}" if arr.dtype.kind in "biuf" else type(value).__name__
+        raise TypeError(f"{who}: expected a scalar (one float), got {what}; a loss function returns one "
+                        "number (use numerical_gradient_array for an array-valued function)")
+    return float(value if arr is None else arr.reshape(()))
 
 
 def numerical_gradient(f, x, h=1e-5):
@@ -53,6 +71,7 @@ def numerical_gradient(f, x, h=1e-5):
     -------
     ndarray, shape of ``x``, float64
     """
+    f = _check_f(f)
     x = _writable_float(x)
     h = _check_h(h)
     grad = np.zeros(x.shape, dtype=np.float64)
@@ -60,9 +79,9 @@ def numerical_gradient(f, x, h=1e-5):
         old = x[ix]
         try:
             x[ix] = old + h
-            fp = float(f(x))
+            fp = _scalar(f(x), "f(x)")
             x[ix] = old - h
-            fm = float(f(x))
+            fm = _scalar(f(x), "f(x)")
         finally:
             x[ix] = old
         grad[ix] = (fp - fm) / (2 * h)
@@ -87,8 +106,16 @@ def numerical_gradient_array(f, x, dout, h=1e-5):
     -------
     ndarray, shape of ``x``
     """
-    dout = np.asarray(dout, dtype=np.float64)
-    return numerical_gradient(lambda v: np.vdot(np.asarray(f(v), dtype=np.float64), dout), x, h)
+    f = _check_f(f)
+    dout = as_float_array(dout, "dout", dtype=np.float64)
+
+    def projected(v):
+        out = as_float_array(f(v), "f(x)", dtype=np.float64, finite=False)
+        if out.shape != dout.shape:
+            raise ValueError(f"dout: expected the shape of f(x) {out.shape}, got {dout.shape}")
+        return np.vdot(out, dout)
+
+    return numerical_gradient(projected, x, h)
 
 
 def rel_error(a, b):
@@ -103,9 +130,14 @@ def rel_error(a, b):
     Returns
     -------
     float (0.0 for empty arrays)
+
+    Raises
+    ------
+    ValueError
+        NaN or inf in ``a`` or ``b``: no relative error measures that (a gradient with NaN is a bug).
     """
-    a = np.asarray(a, dtype=np.float64)
-    b = np.asarray(b, dtype=np.float64)
+    a = as_float_array(a, "a", dtype=np.float64)
+    b = as_float_array(b, "b", dtype=np.float64)
     if a.shape != b.shape:
         raise ValueError(f"b: expected the shape of a {a.shape}, got {b.shape}")
     if a.size == 0:
@@ -143,8 +175,13 @@ def check_gradients(model, X, y, h=1e-5):
     def loss():
         return model.loss(X, y, **kw)
 
-    _, grads = loss()
-    grads = {k: np.array(v, dtype=np.float64, copy=True) for k, v in grads.items()}
+    h = _check_h(h)
+    result = loss()
+    if not (isinstance(result, tuple) and len(result) == 2 and isinstance(result[1], dict)):
+        raise TypeError("model.loss: expected it to return (loss, grads) with grads a dict name -> array, "
+                        f"got {type(result).__name__}")
+    grads = {k: as_float_array(v, f"model.loss grads[{k!r}]", dtype=np.float64).copy()
+             for k, v in result[1].items()}
     out = {}
     for name, p in params.items():
         if name not in grads:

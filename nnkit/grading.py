@@ -40,16 +40,33 @@ def _describe(value) -> str:
     return type(value).__name__
 
 
-def _as_numeric(value, what: str) -> np.ndarray:
+def _as_array(value, what: str) -> np.ndarray:
+    """``value`` as an ndarray as it is (no dtype forced); ragged lists and None explained."""
     if value is None:
         raise CheckFailed(f"{what} is None: did the function forget to `return` its result?")
     if isinstance(value, (str, bytes, dict)):
         raise CheckFailed(f"{what} is a {type(value).__name__}, expected a number or an array")
     try:
-        arr = np.asarray(value, dtype=np.float64)
+        return np.asarray(value)
     except (TypeError, ValueError) as exc:
-        raise CheckFailed(f"{what} ({_describe(value)}) cannot be read as numbers: {exc}") from None
-    return arr
+        raise CheckFailed(f"{what} ({_describe(value)}) cannot be read as an array (rows of different "
+                          f"lengths?): {exc}") from None
+
+
+def _as_numeric(value, what: str) -> np.ndarray:
+    """``value`` as float64 numbers. Only numbers are numbers: strings ("1.5"), dates, objects and complex
+    numbers with an imaginary part are refused, not converted (float("1.5") would make them pass)."""
+    arr = _as_array(value, what)
+    kind = arr.dtype.kind
+    if kind == "c":
+        if np.any(arr.imag != 0):
+            raise CheckFailed(f"{what} holds complex numbers ({_describe(value)}), expected real numbers")
+        arr = arr.real
+    elif kind not in "biuf":
+        held = {"U": "strings", "S": "bytes", "O": "Python objects", "M": "dates", "m": "time spans"}
+        raise CheckFailed(f"{what} ({_describe(value)}) cannot be read as numbers: it holds "
+                          f"{held.get(kind, arr.dtype)}")
+    return arr.astype(np.float64)
 
 
 def compare(got, expected, *, rtol: float = 1e-6, atol: float = 1e-8) -> str | None:
@@ -124,12 +141,9 @@ def check_close(got, expected, name: str, *, rtol: float = 1e-6, atol: float = 1
 def check_equal(got, expected, name: str) -> None:
     """Exact equality for integers, labels and booleans (shapes must match)."""
     e = np.asarray(expected)
-    try:
-        g = np.asarray(got)
-    except Exception as exc:  # noqa: BLE001 - any conversion failure is the student's to see
-        raise CheckFailed(f"{name}: cannot read the result ({_describe(got)}): {exc}") from None
-    if got is None:
-        raise CheckFailed(f"{name}: the result is None: did the function forget to `return` it?")
+    g = _as_array(got, f"{name}: the result")
+    if g.dtype.kind in "OmM":
+        raise CheckFailed(f"{name}: the result ({_describe(got)}) is not an array of numbers or labels")
     if g.shape != e.shape:
         raise CheckFailed(f"{name}: expected shape {e.shape}, got shape {g.shape}")
     mismatch = np.argwhere(np.atleast_1d(g != e))  # 0-d: argwhere of a scalar would find nothing

@@ -30,7 +30,7 @@ import numpy as np
 from nnkit import activations as _act
 from nnkit import functional as F
 from nnkit._packed import Packed
-from nnkit._validate import FLOAT_DTYPES, as_rng, check_probability
+from nnkit._validate import FLOAT_DTYPES, as_count, as_rng, check_choice, check_probability
 
 __all__ = ["Layer", "Dense", "Activation", "Dropout", "Sequential", "INITS", "init_for", "stack"]
 # + one activation layer class per declared activation (ReLU, Sigmoid, Tanh, ...), added below
@@ -43,12 +43,6 @@ def init_for(activation) -> str:
     """The initialization policy for a network with hidden ``activation``: "he" or "glorot" (see above)."""
     name = activation.name if isinstance(activation, _act.Activation) else _act.check_name(activation)
     return _act.DECLARATIONS[name].init
-
-
-def _check_int(value, name):
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-        raise ValueError(f"{name}: expected a positive int, got {value!r}")
-    return int(value)
 
 
 def _check_dtype(dtype):
@@ -132,9 +126,8 @@ class Dense(Layer):
 
     def __init__(self, d_in, d_out, *, init="he", seed=0, dtype=np.float64):
         super().__init__()
-        self.d_in, self.d_out = _check_int(d_in, "d_in"), _check_int(d_out, "d_out")
-        if init not in INITS:
-            raise ValueError(f"init: expected one of {', '.join(INITS)}, got {init!r}")
+        self.d_in, self.d_out = as_count(d_in, "d_in"), as_count(d_out, "d_out")
+        check_choice(init, "init", INITS)
         dtype = _check_dtype(dtype)
         std = {"he": np.sqrt(2 / self.d_in), "glorot": np.sqrt(2 / (self.d_in + self.d_out)),
                "xavier": np.sqrt(2 / (self.d_in + self.d_out)), "normal": 0.01}[init]
@@ -307,6 +300,18 @@ class Dropout(Layer):
         return f"Dropout(p={self.p}, inverted={self.inverted})"
 
 
+def _check_chain(layers) -> None:
+    """Each Dense layer must take as many inputs as the Dense layer before it gives (the layers between
+    them, activations and dropout, keep the shape): a mismatch is named here, not by matmul mid-forward."""
+    before = None                       # (index, layer) of the last Dense
+    for i, layer in enumerate(layers):
+        if isinstance(layer, Dense):
+            if before is not None and layer.d_in != before[1].d_out:
+                raise ValueError(f"layers[{i}]: {layer!r} takes {layer.d_in} inputs but layers[{before[0]}] "
+                                 f"{before[1]!r} gives {before[1].d_out}")
+            before = (i, layer)
+
+
 class Sequential(Layer):
     """A stack of layers applied in order.
 
@@ -339,6 +344,7 @@ class Sequential(Layer):
         for i, layer in enumerate(layers):
             if not isinstance(layer, Layer):
                 raise TypeError(f"layers[{i}]: expected a Layer, got {type(layer).__name__}")
+        _check_chain(layers)
         self.layers = list(layers)
         self._names = []  # (layer, ((local_key, global_key), ...))
         k = 0
@@ -491,6 +497,15 @@ class Sequential(Layer):
         return f"Sequential(\n  {inner}\n)"
 
 
+def _sizes(layer_sizes):
+    """The entries of a list, tuple, range or 1-D integer array of layer sizes (None for anything else)."""
+    if isinstance(layer_sizes, (list, tuple, range)):
+        return list(layer_sizes)
+    if isinstance(layer_sizes, np.ndarray) and layer_sizes.ndim == 1 and layer_sizes.dtype.kind in "iu":
+        return [int(s) for s in layer_sizes]
+    return None
+
+
 def stack(layer_sizes, activation="relu", *, dropout=0.0, seed=0, dtype=np.float64) -> list[Layer]:
     r"""The layers of a fully connected network ``[D, H1, ..., C]``: the one composition path of nnkit.
 
@@ -501,7 +516,7 @@ def stack(layer_sizes, activation="relu", *, dropout=0.0, seed=0, dtype=np.float
 
     Parameters
     ----------
-    layer_sizes : list of int ``[D, H1, ..., C]`` (at least two)
+    layer_sizes : list, tuple, range or 1-D int array ``[D, H1, ..., C]`` (at least two sizes, each >= 1)
     activation : str or nnkit.activations.Activation
     dropout : float in [0, 1)
     seed : int, Generator or None
@@ -511,7 +526,7 @@ def stack(layer_sizes, activation="relu", *, dropout=0.0, seed=0, dtype=np.float
     -------
     list of Layer, ready for ``Sequential(*layers)``
     """
-    sizes = list(layer_sizes) if isinstance(layer_sizes, (list, tuple)) else None
+    sizes = _sizes(layer_sizes)
     if (not sizes or len(sizes) < 2
             or not all(isinstance(s, (int, np.integer)) and not isinstance(s, bool) and s >= 1
                        for s in sizes)):

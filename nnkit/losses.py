@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from nnkit._validate import as_float_array, as_labels, as_signs, check_same_rows, check_shape
+from nnkit._validate import as_array, as_float_array, as_labels, as_signs, check_same_rows, check_shape
 from nnkit.activations import _as_float, _sigmoid
 
 __all__ = ["mse", "mae", "zero_one", "hinge", "binary_cross_entropy", "softmax_cross_entropy",
@@ -205,7 +205,7 @@ def softmax_cross_entropy(scores, y):
     n, c = scores.shape
     if n == 0 or c == 0:
         raise ValueError(f"scores: expected at least one example and one class, got shape {scores.shape}")
-    y_arr = np.asarray(y)
+    y_arr = as_array(y, "y")
     if y_arr.ndim == 2:
         t = as_float_array(y_arr, "y", dtype=scores.dtype)
         check_shape(t, "y", (n, c))

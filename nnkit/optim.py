@@ -35,6 +35,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from nnkit._packed import Packed
+from nnkit._validate import NameTable, as_float_array, as_number, check_finite
 
 __all__ = ["Hyper", "Rule", "DECLARATIONS", "RULES", "declare", "Optimizer"]
 # + the pure rules ("sgd_step", ...) and the classes ("SGD", ...), added below from the declarations
@@ -68,12 +69,7 @@ class Hyper:
             if not isinstance(value, (bool, np.bool_)):
                 raise TypeError(f"{name}: expected True or False, got {value!r}")
             return bool(value)
-        if isinstance(value, (bool, np.bool_)):
-            raise TypeError(f"{name}: expected a number, got {value!r}")
-        try:
-            v = float(value)
-        except (TypeError, ValueError):
-            raise TypeError(f"{name}: expected a number, got {value!r}") from None
+        v = as_number(value, name)
         ranges = {"positive": v > 0, "nonnegative": v >= 0, "probability": 0 <= v < 1}
         ok = math.isfinite(v) and ranges[self.kind]
         if not ok:
@@ -140,7 +136,7 @@ class Rule:
 
 
 #: name -> Rule, in the order of the course
-DECLARATIONS: dict[str, Rule] = {}
+DECLARATIONS: dict[str, Rule] = NameTable("optimizer")
 
 
 def declare(name, *, label, update=None, hyper=None, cls=None, doc="", sliders=None, requires=None,
@@ -411,15 +407,21 @@ declare("nadam", label="NAdam", cls="NAdam", update=_nadam,
 
 def _as_pair(x, dx):
     """``x`` as a float array (float32/float64 kept) and ``dx`` as an array of the same dtype and shape."""
-    x = np.asarray(x)
-    if x.dtype not in (np.float32, np.float64):
-        x = x.astype(np.float64)
-    dx = np.asarray(dx)
+    x = as_float_array(x, "x")
+    dx = as_float_array(dx, "dx", dtype=x.dtype)
     if dx.shape != x.shape:
         raise ValueError(f"dx: expected the shape of x {x.shape}, got {dx.shape}")
-    if dx.dtype != x.dtype:
-        dx = dx.astype(x.dtype)
     return x, dx
+
+
+def _as_state(state):
+    """A copy of the state a previous step returned (arrays copied), or {} for None."""
+    if state is None:
+        return {}
+    if not isinstance(state, dict):
+        raise TypeError(f"state: expected None or the dict the previous step returned, got "
+                        f"{type(state).__name__}")
+    return {k: v.copy() if isinstance(v, np.ndarray) else v for k, v in state.items()}
 
 
 def _signature(rule, first):
@@ -438,7 +440,7 @@ def _pure(rule: Rule):
         hyper = rule.check(hyper, fname)
         x, dx = _as_pair(x, dx)
         x = x.copy()
-        state = {k: v.copy() if isinstance(v, np.ndarray) else v for k, v in (state or {}).items()}
+        state = _as_state(state)
         update(x, dx, state, **hyper)
         return x, state
 
@@ -456,7 +458,7 @@ def _pure(rule: Rule):
 
 
 #: name -> pure rule ``rule(x, dx, state, **hyper) -> (x_new, state)``, derived from :data:`DECLARATIONS`
-RULES = {name: _pure(rule) for name, rule in DECLARATIONS.items()}
+RULES = NameTable("optimizer", {name: _pure(rule) for name, rule in DECLARATIONS.items()})
 for _name, _rule in RULES.items():                 # sgd_step, momentum_step, ..., adam_step, adamw_step
     globals()[f"{_name}_step"] = _rule
     __all__.append(f"{_name}_step")
@@ -488,6 +490,7 @@ class Optimizer:
             if not isinstance(p, np.ndarray) or p.dtype not in (np.float32, np.float64):
                 got = p.dtype if isinstance(p, np.ndarray) else type(p).__name__
                 raise TypeError(f"params[{name!r}]: expected a float32/float64 ndarray, got {got}")
+            check_finite(p, f"params[{name!r}]")
         names = tuple(self.rule.hyper)
         if len(args) > len(names):
             raise TypeError(f"{cls}: takes at most {len(names)} hyper-parameters ({', '.join(names)})")
@@ -568,7 +571,7 @@ class Optimizer:
                 raise ValueError(f"grads: missing gradient for parameter {name!r} "
                                  f"(got keys {sorted(grads)})") from None
             if type(g) is not np.ndarray or (g.dtype is not x.dtype and g.dtype != x.dtype):
-                g = np.asarray(g).astype(x.dtype, copy=False)
+                g = as_float_array(g, f"grads[{name!r}]", dtype=x.dtype)
             if g.shape != x.shape:
                 raise ValueError(f"grads[{name!r}]: expected the shape of params[{name!r}] {x.shape}, "
                                  f"got {g.shape}")

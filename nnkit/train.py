@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from tqdm.auto import tqdm
 
-from nnkit._validate import as_float_array, as_rng, check_same_rows
+from nnkit._validate import as_array, as_count, as_float_array, as_rng, check_nonempty, check_same_rows
 
 __all__ = ["History", "fit"]
 
@@ -49,10 +49,28 @@ class History:
         return len(self.loss)
 
 
-def _positive_int(value, name):
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-        raise ValueError(f"{name}: expected an integer >= 1, got {value!r}")
-    return int(value)
+def _check_optimizer(model, optimizer) -> None:
+    """The optimizer must update the model's own arrays (all of them or some: a frozen layer is fine)."""
+    if not callable(getattr(optimizer, "step", None)):
+        raise TypeError("optimizer: expected an object with a step(grads) method, "
+                        f"got {type(optimizer).__name__}")
+    held = getattr(optimizer, "params", None)
+    if not isinstance(held, dict) or held is model.params:
+        return
+    mine = [p for p in model.params.values() if isinstance(p, np.ndarray)]
+    for name, p in held.items():
+        if not any(p is q or np.may_share_memory(p, q) for q in mine):
+            raise ValueError(f"optimizer: its params[{name!r}] is not an array of model.params, so training "
+                             "would not change the model (an optimizer made for another model, or before the "
+                             "model was copied?); create it from this model, e.g. SGD(model.params, lr=0.1)")
+
+
+def _validate_as(validate, X, y, names: str) -> None:
+    """``validate(X, y)``, its error (which says "X"/"y") prefixed with the names the caller used."""
+    try:
+        validate(X, y)
+    except (ValueError, TypeError) as exc:
+        raise type(exc)(f"{names}: {exc}") from None
 
 
 def _evaluate(model, X, y) -> float:
@@ -105,24 +123,27 @@ def fit(model, X, y, optimizer, epochs=10, batch_size=32, shuffle=True, seed=0, 
         if not hasattr(model, attr):
             raise TypeError(f"model: expected an object with params, loss() and score(); "
                             f"{type(model).__name__} has no {attr!r}")
-    if not callable(getattr(optimizer, "step", None)):
-        raise TypeError("optimizer: expected an object with a step(grads) method, "
-                        f"got {type(optimizer).__name__}")
+    if not isinstance(model.params, dict):
+        raise TypeError("model: expected params to be a dict name -> array, got "
+                        f"{type(model.params).__name__}")
+    _check_optimizer(model, optimizer)
     dtype = getattr(model, "dtype", None)
     X = as_float_array(X, "X", ndim=2, dtype=dtype)
-    y = np.asarray(y)
+    check_nonempty(X, "X")
+    y = as_array(y, "y", min_ndim=1)
     check_same_rows(X, y, "X", "y")
-    epochs = _positive_int(epochs, "epochs")
-    batch_size = _positive_int(batch_size, "batch_size")
+    epochs = as_count(epochs, "epochs")
+    batch_size = as_count(batch_size, "batch_size")
     if (X_val is None) != (y_val is None):
         raise ValueError("X_val and y_val: pass both or neither")
     has_val = X_val is not None
     if has_val:
         X_val = as_float_array(X_val, "X_val", ndim=2, dtype=dtype)
-        y_val = np.asarray(y_val)
+        check_nonempty(X_val, "X_val")
+        y_val = as_array(y_val, "y_val", min_ndim=1)
         check_same_rows(X_val, y_val, "X_val", "y_val")
     if early_stopping is not None:
-        early_stopping = _positive_int(early_stopping, "early_stopping")
+        early_stopping = as_count(early_stopping, "early_stopping")
         if not has_val:
             raise ValueError("early_stopping: needs validation data, pass X_val and y_val")
     if callback is not None and not callable(callback):
@@ -131,7 +152,7 @@ def fit(model, X, y, optimizer, epochs=10, batch_size=32, shuffle=True, seed=0, 
     if validate is not None:
         validate(X, y)
         if has_val:
-            validate(X_val, y_val)
+            _validate_as(validate, X_val, y_val, "validation data X_val, y_val")
 
     rng = as_rng(seed)
     n = X.shape[0]

@@ -177,7 +177,7 @@ def test_noisy_target_is_noisy_around_sin():
 def test_unknown_target_lists_valid_names():
     with pytest.raises(ValueError, match="sin, abs, step, bumpy, noisy"):
         data.target_function("cosine")
-    with pytest.raises(ValueError, match="valid names"):
+    with pytest.raises(ValueError, match="name: expected one of sin, abs"):
         data.target("nope")
 
 

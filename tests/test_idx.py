@@ -228,7 +228,7 @@ def test_load_mnist_not_found_offline_message(tmp_path, monkeypatch, isolated_ho
 
 
 def test_load_mnist_bad_kind():
-    with pytest.raises(ValueError, match="kind: expected one of 'mnist', 'fashion'"):
+    with pytest.raises(ValueError, match="kind: expected one of mnist, fashion"):
         data.load_mnist(kind="kmnist")
 
 

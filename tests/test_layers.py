@@ -225,9 +225,9 @@ def test_backward_leaves_the_callers_arrays_alone():
 def test_errors():
     with pytest.raises(ValueError, match="init: expected one of he, glorot, xavier, normal, got 'lecun'"):
         layers.Dense(3, 2, init="lecun")
-    with pytest.raises(ValueError, match="d_in: expected a positive int, got 0"):
+    with pytest.raises(ValueError, match="d_in: expected an integer >= 1, got 0"):
         layers.Dense(0, 2)
-    with pytest.raises(ValueError, match="d_out: expected a positive int, got 2.5"):
+    with pytest.raises(TypeError, match="d_out: expected an integer >= 1, got 2.5"):
         layers.Dense(3, 2.5)
     with pytest.raises(ValueError, match="dtype: expected float32 or float64, got int64"):
         layers.Dense(3, 2, dtype=np.int64)

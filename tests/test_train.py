@@ -34,7 +34,8 @@ def test_history_lengths_and_fields():
     assert h.loss[-1] < h.loss[0]
     assert h.acc[-1] == model.score(X, y) and h.val_acc[-1] == model.score(X_val, y_val)
     assert h.val_loss[-1] == pytest.approx(model.loss(X_val, y_val, train=False)[0])
-    h2 = fit(_model(), X, y, optim.SGD(_model().params, lr=0.1), epochs=3, progress=False)
+    other = _model()
+    h2 = fit(other, X, y, optim.SGD(other.params, lr=0.1), epochs=3, progress=False)
     assert len(h2.loss) == 3 and h2.val_loss == [] and h2.val_acc == [] and h2.best_epoch is None
 
 

@@ -62,6 +62,8 @@ def read_idx(path) -> np.ndarray:
         bad magic (the first two bytes must be zero), unknown type code, truncated header, or a payload
         whose length is not ``prod(dims) · itemsize`` bytes (truncated or padded file).
     """
+    if not isinstance(path, (str, bytes, os.PathLike)):
+        raise TypeError(f"path: expected a file name (str or path-like), got {type(path).__name__}")
     name = os.fspath(path)
     data = _read_bytes(path)
     if len(data) < 4:

@@ -21,6 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
+from nnkit._validate import check_choice
 from nnkit.data.idx import read_idx
 
 __all__ = ["KINDS", "FILES", "MIRRORS", "SHA256", "RAW_SHA256", "DEBIAN_FASHION_DIR", "ChecksumError",
@@ -97,9 +98,14 @@ class DatasetNotFoundError(FileNotFoundError):
 
 
 def _check_kind(kind) -> str:
-    if kind not in KINDS:
-        raise ValueError(f"kind: expected one of {', '.join(repr(k) for k in KINDS)}, got {kind!r}")
-    return kind
+    return check_choice(kind, "kind", KINDS)
+
+
+def _check_dirs(path, cache_dir) -> None:
+    for name, value in (("path", path), ("cache_dir", cache_dir)):
+        if value is not None and not isinstance(value, (str, os.PathLike)):
+            raise TypeError(f"{name}: expected a directory (str or path-like) or None, "
+                            f"got {type(value).__name__}")
 
 
 def default_cache_dir(kind: str = "mnist") -> Path:
@@ -143,6 +149,7 @@ def _search_dirs(path, kind: str, cache_dir) -> list[Path]:
 def find_mnist(path=None, kind: str = "mnist", cache_dir=None) -> dict[str, Path] | None:
     """Paths of the four IDX files in the first directory of the search order holding all four, or None."""
     _check_kind(kind)
+    _check_dirs(path, cache_dir)
     for d in _search_dirs(path, kind, cache_dir):
         found = _files_in(d)
         if found is not None:
@@ -303,6 +310,7 @@ def load_mnist(path=None, kind: str = "mnist", download: bool = True, *, base_ur
     ValueError for a malformed IDX file.
     """
     kind = _check_kind(kind)
+    _check_dirs(path, cache_dir)
     searched = _search_dirs(path, kind, cache_dir)
     cache = Path(cache_dir) if cache_dir is not None else default_cache_dir(kind)
     found = find_mnist(path, kind, cache_dir)

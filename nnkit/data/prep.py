@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from nnkit._validate import as_float_array, as_labels, as_rng, check_same_rows
+from nnkit._validate import as_array, as_count, as_float_array, as_labels, as_number, as_rng, check_same_rows
 
 __all__ = ["one_hot", "train_test_split", "standardize"]
 
@@ -29,9 +29,7 @@ def one_hot(y, n_classes: int | None = None) -> np.ndarray:
     T : (N, C) float64; ``T.argmax(axis=1)`` gives ``y`` back.
     """
     if n_classes is not None:
-        if isinstance(n_classes, bool) or not isinstance(n_classes, (int, np.integer)) or n_classes < 1:
-            raise ValueError(f"n_classes: expected an integer >= 1, got {n_classes!r}")
-        n_classes = int(n_classes)
+        n_classes = as_count(n_classes, "n_classes")
     labels = as_labels(y, "y", n_classes)
     if n_classes is None:
         n_classes = int(labels.max()) + 1 if labels.size else 0
@@ -67,8 +65,8 @@ def train_test_split(X, y, test_size: float | int = 0.25, seed=0, stratify: bool
     -------
     X_train, X_test, y_train, y_test
     """
-    X = np.asarray(X)
-    y = np.asarray(y)
+    X = as_array(X, "X")
+    y = as_array(y, "y")
     if X.ndim == 0 or y.ndim == 0:
         raise ValueError(f"X and y: expected arrays with a first (examples) axis, got shapes {X.shape} "
                          f"and {y.shape}")
@@ -83,7 +81,7 @@ def train_test_split(X, y, test_size: float | int = 0.25, seed=0, stratify: bool
             raise ValueError(f"test_size: expected a count in [1, {n - 1}] for {n} examples, got {test_size}")
         frac = test_size / n
     else:
-        frac = float(test_size)
+        frac = as_number(test_size, "test_size")
         if not (np.isfinite(frac) and 0 < frac < 1):
             raise ValueError("test_size: expected a fraction in (0, 1) or an integer count, "
                              f"got {test_size!r}")

@@ -14,21 +14,12 @@ from collections.abc import Callable
 
 import numpy as np
 
-from nnkit._validate import as_rng, check_positive
+from nnkit._validate import as_count, as_float_array, as_rng, check_choice, check_positive
 
 __all__ = [
     "TARGETS", "TARGET_INTERVAL", "xor", "blobs", "moons", "circles", "spirals", "linearly_separable",
     "target", "target_function", "motorcycle", "motorcycle_curve",
 ]
-
-
-def _as_count(n, name: str = "n", minimum: int = 1) -> int:
-    """``n`` as a Python int >= ``minimum`` (bools and floats are refused)."""
-    if isinstance(n, bool) or not isinstance(n, (int, np.integer)):
-        raise TypeError(f"{name}: expected an integer, got {type(n).__name__} {n!r}")
-    if n < minimum:
-        raise ValueError(f"{name}: expected an integer >= {minimum}, got {n}")
-    return int(n)
 
 
 def _split_counts(n: int, k: int) -> np.ndarray:
@@ -60,7 +51,7 @@ def xor(n: int | None = None, noise: float = 0.1, seed=0) -> tuple[np.ndarray, n
     labels = np.array([0, 1, 1, 0], dtype=np.int64)
     if n is None:
         return corners, labels
-    n = _as_count(n, "n", minimum=4)
+    n = as_count(n, "n", minimum=4)
     noise = check_positive(noise, "noise", allow_zero=True)
     rng = as_rng(seed)
     which = np.repeat(np.arange(4), _split_counts(n, 4))
@@ -84,17 +75,15 @@ def blobs(n: int = 300, centers=3, std: float = 1.0, seed=0) -> tuple[np.ndarray
     y : (N,) int64 in {0..K-1}, shuffled
     """
     if isinstance(centers, (int, np.integer)) and not isinstance(centers, bool):
-        k = _as_count(centers, "centers", minimum=1)
+        k = as_count(centers, "centers", minimum=1)
         angle = 2 * np.pi * np.arange(k) / k + np.pi / 4
         c = 4.0 * np.column_stack([np.cos(angle), np.sin(angle)])
     else:
-        c = np.asarray(centers, dtype=np.float64)
-        if c.ndim != 2 or c.shape[0] < 1:
+        c = as_float_array(centers, "centers", dtype=np.float64)
+        if c.ndim != 2 or c.shape[0] < 1 or c.shape[1] < 1:
             raise ValueError(f"centers: expected an int or an array of shape (K, D), got shape {c.shape}")
-        if not np.isfinite(c).all():
-            raise ValueError("centers: contains NaN or inf")
         k = c.shape[0]
-    n = _as_count(n, "n", minimum=k)
+    n = as_count(n, "n", minimum=k)
     std = check_positive(std, "std")
     rng = as_rng(seed)
     y = np.repeat(np.arange(k, dtype=np.int64), _split_counts(n, k))
@@ -113,7 +102,7 @@ def moons(n: int = 200, noise: float = 0.1, seed=0) -> tuple[np.ndarray, np.ndar
     X : (N, 2) float64
     y : (N,) int64 in {0, 1}, shuffled
     """
-    n = _as_count(n, "n", minimum=2)
+    n = as_count(n, "n", minimum=2)
     noise = check_positive(noise, "noise", allow_zero=True)
     rng = as_rng(seed)
     n0, n1 = _split_counts(n, 2)
@@ -137,7 +126,7 @@ def circles(n: int = 200, noise: float = 0.05, factor: float = 0.5, seed=0) -> t
     X : (N, 2) float64
     y : (N,) int64 in {0, 1}, shuffled
     """
-    n = _as_count(n, "n", minimum=2)
+    n = as_count(n, "n", minimum=2)
     noise = check_positive(noise, "noise", allow_zero=True)
     factor = check_positive(factor, "factor")
     if factor >= 1:
@@ -166,8 +155,8 @@ def spirals(n: int = 300, n_classes: int = 2, noise: float = 0.2, seed=0, *,
     X : (N, 2) float64 inside the unit disc
     y : (N,) int64 in {0..K-1}, shuffled
     """
-    k = _as_count(n_classes, "n_classes", minimum=2)
-    n = _as_count(n, "n", minimum=k)
+    k = as_count(n_classes, "n_classes", minimum=2)
+    n = as_count(n, "n", minimum=k)
     noise = check_positive(noise, "noise", allow_zero=True)
     turns = check_positive(turns, "turns")
     rng = as_rng(seed)
@@ -201,7 +190,7 @@ def linearly_separable(n: int = 100, margin: float = 0.5, seed=0, *, return_boun
     y : (N,) int64 in {-1, +1}, shuffled
     (w, b) : only when ``return_boundary``
     """
-    n = _as_count(n, "n", minimum=2)
+    n = as_count(n, "n", minimum=2)
     margin = check_positive(margin, "margin", allow_zero=True)
     rng = as_rng(seed)
     phi = rng.uniform(0, 2 * np.pi)
@@ -243,9 +232,7 @@ _FUNCTIONS: dict[str, Callable[[np.ndarray], np.ndarray]] = {
 
 
 def _check_target_name(name) -> str:
-    if name not in _FUNCTIONS:
-        raise ValueError(f"name: unknown target {name!r}; valid names are {', '.join(TARGETS)}")
-    return name
+    return check_choice(name, "name", TARGETS)
 
 
 def target(name: str) -> Callable[[np.ndarray], np.ndarray]:
@@ -258,7 +245,7 @@ def target(name: str) -> Callable[[np.ndarray], np.ndarray]:
     f = _FUNCTIONS[_check_target_name(name)]
 
     def clean(x):
-        return f(np.asarray(x, dtype=np.float64))
+        return f(as_float_array(x, "x", dtype=np.float64, finite=False))
 
     clean.__name__ = f"target_{name}"
     return clean
@@ -276,7 +263,7 @@ def target_function(name: str, n: int = 200, seed=0, noise: float | None = None)
     y : (N, 1) float64
     """
     _check_target_name(name)
-    n = _as_count(n, "n")
+    n = as_count(n, "n")
     noise = _DEFAULT_NOISE[name] if noise is None else check_positive(noise, "noise", allow_zero=True)
     rng = as_rng(seed)
     x = np.sort(rng.uniform(*TARGET_INTERVAL, n))
@@ -299,7 +286,7 @@ def motorcycle_curve(t) -> np.ndarray:
     ``m(t) = -220·exp(-(t - t0)/10)·sin(2π(t - t0)/24)``: a sharp dip to about -130 g near 19 ms,
     a rebound to about +39 g near 31 ms and ripples that die out after ~45 ms.
     """
-    t = np.asarray(t, dtype=np.float64)
+    t = as_float_array(t, "t", dtype=np.float64, finite=False)
     s = np.maximum(t - _MC_T0, 0.0)
     return -220.0 * np.exp(-s / 10.0) * np.sin(2 * np.pi * s / 24.0)
 
@@ -323,7 +310,7 @@ def motorcycle(n: int = 133, seed=0) -> tuple[np.ndarray, np.ndarray]:
     x : (N, 1) float64 times in ms, sorted ascending
     y : (N, 1) float64 accelerations in g
     """
-    n = _as_count(n, "n")
+    n = as_count(n, "n")
     rng = as_rng(seed)
     t = np.sort(rng.uniform(*_MC_RANGE, n))
     y = motorcycle_curve(t) + _motorcycle_std(t) * rng.standard_normal(n)

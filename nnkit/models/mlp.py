@@ -20,13 +20,15 @@ import numpy as np
 from nnkit import activations, losses
 from nnkit._validate import (
     FLOAT_DTYPES,
+    as_array,
     as_float_array,
     as_labels,
     as_rng,
+    as_signs,
+    check_choice,
     check_finite,
     check_positive,
     check_probability,
-    check_same_rows,
     check_shape,
 )
 from nnkit.functional import (
@@ -132,12 +134,8 @@ class MLP(Sequential):
             self.activation, self._act_kw = activation.name, dict(activation.params)
         else:
             self.activation, self._act_kw = activations.check_name(activation), {}
-        if output not in OUTPUTS:
-            raise ValueError(f"output: expected one of {', '.join(OUTPUTS)}, got {output!r}")
-        self.output = output
-        loss = _DEFAULT_LOSS[output] if loss is None else loss
-        if loss not in LOSSES:
-            raise ValueError(f"loss: expected one of {', '.join(LOSSES)}, got {loss!r}")
+        self.output = check_choice(output, "output", OUTPUTS)
+        loss = _DEFAULT_LOSS[output] if loss is None else check_choice(loss, "loss", tuple(LOSSES))
         if output not in LOSSES[loss]:
             raise ValueError(f"loss: {loss!r} needs output in {LOSSES[loss]}, got output={output!r}")
         self.loss_name = loss
@@ -190,6 +188,10 @@ class MLP(Sequential):
         X = as_float_array(X, "X", ndim=2, dtype=self.dtype)
         check_shape(X, "X", (None, self.layer_sizes[0]))
         return X
+
+    def _no_examples(self):
+        """A loss or a score is a mean over the examples: over none it has no value."""
+        raise ValueError(f"X: expected at least one example, got 0 rows (shape (0, {self.layer_sizes[0]}))")
 
     def _first_layer(self, X, train, store):
         """The first dense layer on an unscanned ``X``, then the NaN/inf check from its output.
@@ -246,6 +248,8 @@ class MLP(Sequential):
         Integer labels in an ndarray (the training loop's case) are checked by their min and max only.
         """
         C = self.n_outputs
+        if not n:
+            self._no_examples()
         if self._fast_ce and type(y) is np.ndarray and y.ndim == 1 and y.dtype.kind in "iu":
             if y.shape[0] != n:
                 raise ValueError(f"X has {n} rows but y has {y.shape[0]}; "
@@ -253,7 +257,7 @@ class MLP(Sequential):
             if y.size and _out_of_range(y, C):
                 as_labels(y, "y", C)                         # raises, naming the bad label
             return y
-        y_arr = np.asarray(y)
+        y_arr = as_array(y, "y")
         if y_arr.ndim == 2:
             t = as_float_array(y_arr, "y", dtype=self.dtype)
             check_shape(t, "y", (n, C))
@@ -264,6 +268,10 @@ class MLP(Sequential):
             raise ValueError(f"X has {n} rows but y has {y_arr.shape[0]}; "
                              "they must describe the same examples")
         name = self.loss_name
+        fractional = y_arr.dtype.kind == "f" and not np.all(y_arr == np.round(y_arr))
+        if name in ("mse", "mae") and C > 1 and fractional:
+            raise ValueError(f"y: expected targets of shape ({n}, {C}) for {C} outputs (or integer labels "
+                             f"({n},), made one-hot), got shape {y_arr.shape} of non-integer values")
         if name == "cross_entropy" or (C > 1 and name != "hinge"):
             labels = as_labels(y_arr, "y", C)
             if name == "cross_entropy":
@@ -416,6 +424,24 @@ class MLP(Sequential):
             return np.where(pos, 1, -1) if self.loss_name == "hinge" else pos.astype(np.int64)
         return scores.argmax(axis=1)
 
+    def _class_labels(self, y, n) -> np.ndarray:
+        """The class of every example, (n,), to compare with :meth:`predict`; checked as :meth:`loss` checks.
+
+        Int labels (N,) in [0, C) (one output: {0, 1}, or ±1 for hinge), or one-hot/probability rows
+        (N, C) (their argmax); one output also takes a column (N, 1).
+        """
+        C = self.n_outputs
+        if y.ndim == 2 and C > 1:
+            t = as_float_array(y, "y")
+            check_shape(t, "y", (n, C))
+            return t.argmax(axis=1)
+        if y.ndim == 2:
+            check_shape(y, "y", (n, 1))
+            y = y[:, 0]
+        if C == 1 and self.loss_name == "hinge":
+            return as_signs(y, "y")
+        return as_labels(y, "y", max(C, 2))
+
     def score(self, X, y) -> float:
         """Accuracy for classifiers (y: labels (N,) or one-hot (N, C)); R² (mean over outputs) for regression.
 
@@ -423,19 +449,19 @@ class MLP(Sequential):
         targets) is scored by the accuracy of the argmax.
         """
         pred = self.predict(X)
-        y = np.asarray(y)
+        n = pred.shape[0]
+        if not n:
+            self._no_examples()
+        y = as_array(y, "y", min_ndim=1)
+        if y.shape[0] != n:
+            raise ValueError(f"X has {n} rows but y has {y.shape[0]}; they must describe the same examples")
         if self.is_classifier:
-            if y.ndim == 2 and self.n_outputs > 1:
-                y = y.argmax(axis=1)
-            y = y.reshape(-1)
-            check_same_rows(pred, y, "X", "y")
-            return float(np.mean(pred == y))
+            return float(np.mean(pred == self._class_labels(y, n)))
         if y.ndim == 1 and y.dtype.kind in "iu" and self.n_outputs > 1:
             # regression onto one-hot targets (the lectures' least-squares classifier): accuracy of argmax
-            y = as_labels(y, "y", self.n_outputs)
-            check_same_rows(pred, y, "X", "y")
-            return float(np.mean(pred.argmax(axis=1) == y))
-        t = as_float_array(y, "y").reshape(pred.shape[0], -1)
+            return float(np.mean(pred.argmax(axis=1) == as_labels(y, "y", self.n_outputs)))
+        t = as_float_array(y, "y")
+        t = t.reshape(n, 1) if t.ndim == 1 else t
         check_shape(t, "y", pred.shape)
         ss_res = ((t - pred) ** 2).sum(axis=0)
         ss_tot = ((t - t.mean(axis=0)) ** 2).sum(axis=0)

@@ -11,23 +11,18 @@ from __future__ import annotations
 import numpy as np
 
 from nnkit._validate import (
+    as_count,
     as_float_array,
     as_labels,
     as_rng,
     as_signs,
+    check_nonempty,
     check_positive,
     check_same_rows,
     check_shape,
 )
 
 __all__ = ["Perceptron", "MulticlassPerceptron"]
-
-
-def _check_epochs(epochs) -> int:
-    if isinstance(epochs, bool) or not isinstance(epochs, (int, np.integer)) or epochs < 1:
-        raise ValueError(f"epochs: expected an integer >= 1, got {epochs!r}")
-    return int(epochs)
-
 
 
 def _epochs_until_no_mistake(update, X, y, epochs, rng, shuffle) -> list[int]:
@@ -74,6 +69,7 @@ class Perceptron:
 
     def __init__(self, lr=1.0, seed=None, shuffle=False):
         self.lr = check_positive(lr, "lr")
+        as_rng(seed)                               # checked now; a fresh Generator at every fit
         self.seed = seed
         self.shuffle = bool(shuffle)
         self.w = None
@@ -117,9 +113,10 @@ class Perceptron:
             (then the last entry is 0, and every training point is classified correctly).
         """
         X = as_float_array(X, "X", ndim=2)
+        check_nonempty(X, "X")
         y = as_signs(y, "y")
         check_same_rows(X, y, "X", "y")
-        epochs = _check_epochs(epochs)
+        epochs = as_count(epochs, "epochs")
         rng = as_rng(self.seed)
         self.w, self.b, self.history = np.zeros(X.shape[1], dtype=X.dtype), 0.0, []
         return _epochs_until_no_mistake(self._update, X, y, epochs, rng, self.shuffle)
@@ -141,6 +138,7 @@ class Perceptron:
         y = as_signs(y, "y")
         pred = self.predict(X)
         check_same_rows(pred, y, "X", "y")
+        check_nonempty(pred, "X")
         return float(np.mean(pred == y))
 
 
@@ -167,11 +165,10 @@ class MulticlassPerceptron:
     """
 
     def __init__(self, n_features, n_classes, lr=1.0, seed=None, shuffle=False):
-        for name, v, low in (("n_features", n_features, 1), ("n_classes", n_classes, 2)):
-            if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < low:
-                raise ValueError(f"{name}: expected an integer >= {low}, got {v!r}")
-        self.n_features, self.n_classes = int(n_features), int(n_classes)
+        self.n_features = as_count(n_features, "n_features")
+        self.n_classes = as_count(n_classes, "n_classes", 2)
         self.lr = check_positive(lr, "lr")
+        as_rng(seed)
         self.seed = seed
         self.shuffle = bool(shuffle)
         self.W = np.zeros((self.n_features, self.n_classes))
@@ -200,9 +197,10 @@ class MulticlassPerceptron:
         X : (N, n_features); y : (N,) int labels in [0, n_classes).
         """
         X = self._check_X(X)
+        check_nonempty(X, "X")
         y = as_labels(y, "y", self.n_classes)
         check_same_rows(X, y, "X", "y")
-        epochs = _check_epochs(epochs)
+        epochs = as_count(epochs, "epochs")
         rng = as_rng(self.seed)
         self.W[:] = 0
         self.b[:] = 0
@@ -226,4 +224,5 @@ class MulticlassPerceptron:
         y = as_labels(y, "y", self.n_classes)
         pred = self.predict(X)
         check_same_rows(pred, y, "X", "y")
+        check_nonempty(pred, "X")
         return float(np.mean(pred == y))

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from nnkit._validate import as_count
 from nnkit.models.mlp import MLP
 
 __all__ = ["SoftmaxRegression"]
@@ -41,6 +42,7 @@ class SoftmaxRegression(MLP):
     """
 
     def __init__(self, n_features, n_classes, l2=0.0, seed=0, dtype=np.float64):
+        n_features, n_classes = as_count(n_features, "n_features"), as_count(n_classes, "n_classes")
         super().__init__([n_features, n_classes], activation="linear", output="softmax", l2=l2, seed=seed,
                          dtype=dtype)
 
