@@ -13,6 +13,7 @@ import numpy as np
 
 from nnkit import optim as _optim
 
+from . import _checks
 from . import functions as fns
 from ._base import FigureWidget, light_ticks
 
@@ -103,28 +104,38 @@ class OptimizerWidget(FigureWidget):
     def __init__(self, function: str = "quadratic", optimizers=("sgd", "momentum", "adam"),
                  lr: float | None = None, rho: float | None = None, beta1: float = 0.9,
                  beta2: float = 0.999, steps: int | None = None, start=None, mode: str = "auto"):
+        function_control = _checks.control(widgets.Dropdown, "function", function,
+                                           options=tuple(fns.FUNCTIONS), description="f")
+        optimizers = (optimizers,) if isinstance(optimizers, str) else tuple(optimizers)
+        for name in optimizers:
+            if name not in OPTIMIZERS:
+                raise ValueError(f"optimizers: expected names from {OPTIMIZERS}, got {name!r}")
+        sug = SUGGESTED[function]
+        sliders = dict(
+            lr=_checks.control(widgets.FloatLogSlider, "lr", sug["lr"] if lr is None else lr, base=10, min=-4,
+                               max=0, step=0.05, description="lr α", readout_format=".4f"),
+            rho=_checks.control(widgets.FloatSlider, "rho", sug["rho"] if rho is None else rho, min=0.0,
+                                max=0.995, step=0.005, description="ρ", readout_format=".3f"),
+            beta1=_checks.control(widgets.FloatSlider, "beta1", beta1, min=0.0, max=0.995, step=0.005,
+                                  description="β1", readout_format=".3f"),
+            beta2=_checks.control(widgets.FloatSlider, "beta2", beta2, min=0.9, max=0.9999, step=0.0001,
+                                  description="β2", readout_format=".4f"),
+            steps=_checks.control(widgets.IntSlider, "steps", sug["steps"] if steps is None else steps,
+                                  min=10, max=1000, step=10, description="steps"))
+        if start is not None:
+            start = np.asarray(start, dtype=float) if not isinstance(start, (str, bytes)) else np.array(())
+            if start.shape != (2,) or not np.isfinite(start).all():
+                raise ValueError(f"start: expected two finite numbers (x, y), got {start.tolist()!r}")
         super().__init__(figsize=(10.0, 4.2), mode=mode)
-        sug = SUGGESTED[fns.get(function).name]
-        self.function = widgets.Dropdown(options=tuple(fns.FUNCTIONS), value=function, description="f")
+        self.function = function_control
         # the checkboxes are the legend: each label carries its optimizer's colour, so checking one
         # changes no still part of the figure
         self.checks = {name: widgets.Checkbox(value=name in optimizers, description=_swatch(name),
                                               description_allow_html=True, indent=False,
                                               layout=widgets.Layout(width="auto"))
                        for name in OPTIMIZERS}
-        for name in optimizers:
-            if name not in OPTIMIZERS:
-                raise ValueError(f"optimizers: expected names from {OPTIMIZERS}, got {name!r}")
-        self.lr = widgets.FloatLogSlider(value=sug["lr"] if lr is None else lr, base=10, min=-4, max=0,
-                                         step=0.05, description="lr α", readout_format=".4f")
-        self.rho = widgets.FloatSlider(value=sug["rho"] if rho is None else rho, min=0.0, max=0.995,
-                                       step=0.005, description="ρ", readout_format=".3f")
-        self.beta1 = widgets.FloatSlider(value=beta1, min=0.0, max=0.995, step=0.005, description="β1",
-                                         readout_format=".3f")
-        self.beta2 = widgets.FloatSlider(value=beta2, min=0.9, max=0.9999, step=0.0001, description="β2",
-                                         readout_format=".4f")
-        self.steps = widgets.IntSlider(value=sug["steps"] if steps is None else steps, min=10, max=1000,
-                                       step=10, description="steps")
+        self.lr, self.rho, self.beta1, self.beta2, self.steps = (sliders[k] for k in
+                                                                 ("lr", "rho", "beta1", "beta2", "steps"))
         self.play = widgets.Play(value=0, min=0, max=self.steps.value, step=1, interval=40,
                                  description="play")
         self.start = None if start is None else tuple(float(v) for v in start)
@@ -191,15 +202,18 @@ class OptimizerWidget(FigureWidget):
     def compute(self):
         """Recompute the trajectories of the checked optimizers at the current settings."""
         f, steps = self.fn, int(self.steps.value)
+        self.refused: dict[str, str] = {}
         self.paths = {n: self._trajectory(n, f, steps) for n in self.selected}
         with np.errstate(invalid="ignore", over="ignore"):
             self.losses = {n: np.maximum(f.value(p[:, 0], p[:, 1]) - f.minimum, 1e-12)
                            for n, p in self.paths.items()}
             self.log_losses = {n: np.log10(v) for n, v in self.losses.items()}
-        finite = np.concatenate([v[np.isfinite(v)] for v in self.log_losses.values()] or [np.zeros(1)])
+        finite = np.concatenate([v[np.isfinite(v)] for v in self.log_losses.values()] + [np.zeros(0)])
         # whole decades, only widening until the function changes: slider moves keep the limits, so
-        # the frame can be blitted over the cached background
-        lo, hi = np.floor(finite.min()) - 0.2, np.ceil(finite.max()) + 0.2
+        # the frame can be blitted over the cached background; no finite loss (every run diverged at
+        # once, or none is checked): the decades around 0
+        lo, hi = _checks.finite_limits(np.floor(finite.min()) - 0.2 if finite.size else np.nan,
+                                       np.ceil(finite.max()) + 0.2 if finite.size else np.nan, (-1.2, 1.2))
         if self._loss_ylim is not None:
             lo, hi = min(lo, self._loss_ylim[0]), max(hi, self._loss_ylim[1])
         self._loss_ylim = (lo, hi)
@@ -216,9 +230,16 @@ class OptimizerWidget(FigureWidget):
         if key not in cache:
             while len(cache) >= self.TRAJECTORIES:
                 cache.pop(next(iter(cache)))
-            cache[key] = trajectory(name, f, self.start_point, steps, **hp)
-            cache[key].flags.writeable = False
-        return cache[key]
+            try:
+                path, refused = trajectory(name, f, self.start_point, steps, **hp), ""
+            except ValueError as exc:  # the rule refuses these settings (Nesterov with ρ = 0)
+                path, refused = np.full((steps + 1, 2), np.nan), str(exc)
+                path[0] = self.start_point
+            path.flags.writeable = False
+            cache[key] = (path, refused)
+        path, refused = cache[key]
+        self.refused[name] = refused
+        return path
 
     def show_frame(self, k: int | None = None):
         """Draw every trajectory up to step ``k`` (default: the current frame)."""
@@ -233,12 +254,25 @@ class OptimizerWidget(FigureWidget):
                 continue
             p = self.paths[name][: k + 1]
             self.lines[name].set_data(p[:, 0], p[:, 1])
-            last = p[np.isfinite(p[:, 0])][-1]
-            self.heads[name].set_data([last[0]], [last[1]])
+            last = p[np.isfinite(p).all(axis=1)][-1:]
+            self.heads[name].set_data(last[:, 0], last[:, 1])
             self.loss_lines[name].set_data(np.arange(k + 1), self.log_losses[name][: k + 1])
-        vals = ", ".join(f"{LABELS[n]} {self.losses[n][k]:.3g}" for n in self.paths)
-        self.status.value = f"step {k}: f - f<sub>min</sub> = " + vals
+        vals = ", ".join(f"{LABELS[n]} {self.describe(n, k)}" for n in self.paths)
+        self.status.value = (f"step {k}: f - f<sub>min</sub> = " + vals if self.paths
+                             else f"step {k}: no optimizer checked: tick one below")
         self.redraw()
+
+    def describe(self, name: str, k: int) -> str:
+        """What the status line says of optimizer ``name`` at step ``k``: f - f_min, or what went wrong."""
+        if self.refused.get(name):
+            return f"not run: {self.refused[name]}"
+        path, loss = self.paths[name], self.losses[name]
+        gone = np.flatnonzero(~np.isfinite(path).all(axis=1))
+        if gone.size and gone[0] <= k:
+            return f"<b>diverged</b> at step {gone[0]} (|x| beyond {BOUND:g}, or f overflowed)"
+        if not np.isfinite(loss[k]):
+            return "<b>overflow</b> (f is too large for float64 here)"
+        return f"{loss[k]:.3g}"
 
     def step(self, n: int = 1):
         """Advance the animation by ``n`` steps (wraps to 0 after the last one)."""
