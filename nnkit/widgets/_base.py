@@ -494,6 +494,11 @@ class FigureWidget:
         if goal < self._play_position():
             self.reset(_sync_play=False)
         self._play_advance(goal)
+        if self._play_position() < goal:  # nothing to advance (no points, training stopped): stop playing
+            self.play.playing = False
+            if getattr(self, "player", None) is not None:
+                self.player.playing = False
+            self._sync_play()
 
 
 
@@ -553,6 +558,41 @@ class TrainsInFrames:
         frame()
 
     FRAME_GAP = 0.005  # s between the frames of a paced run: the last frame's scene leaves the kernel
+
+    stopped = ""  # why training stopped for good (a step left finite numbers); "" while it goes on
+
+    def _train_epoch(self, loss_and_grads: Callable[[], tuple]) -> bool:
+        """One optimizer step on ``loss_and_grads()``, or none when it would leave finite numbers.
+
+        A learning rate far too large (or points far out) makes the weights overflow to inf and then
+        NaN; every later picture and number would be NaN, and nnkit's layers refuse NaN input with an
+        exception that would freeze the widget. So the step is taken only if the loss, the gradients
+        and the new weights are finite; otherwise the weights are put back as they were, training
+        stops (:attr:`stopped` says why, the status line shows it) and only a reset starts it again.
+        Returns whether the step was taken.
+        """
+        if self.stopped:
+            return False
+        params = self.model.params
+        before = {k: v.copy() for k, v in params.items()}
+        reason = ""
+        with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+            try:
+                loss, grads = loss_and_grads()
+                if not (np.isfinite(loss) and all(np.isfinite(g).all() for g in grads.values())):
+                    reason = "the loss or its gradient overflowed"
+                else:
+                    self.optimizer.step(grads)
+                    if not all(np.isfinite(v).all() for v in params.values()):
+                        reason = "the weights overflowed"
+            except (ValueError, FloatingPointError) as exc:  # nnkit refuses NaN/inf it is given
+                reason = f"the numbers overflowed ({exc})"
+        if reason:
+            for k, v in before.items():
+                params[k][...] = v
+            self.stopped = (f"<b>training stopped at epoch {self.epoch}</b>: {reason}; the weights are "
+                            f"those of epoch {self.epoch}. A smaller learning rate, then reset.")
+        return not reason
 
     def _play_position(self) -> int:
         return self.epoch // self.epochs_per_frame

@@ -195,8 +195,12 @@ class Player(anywidget.AnyWidget):
         super().__init__(value=play.value, min=play.min, max=play.max, interval=play.interval,
                          description=play.description, **kwargs)
         self.play = play
-        self._links = [ipywidgets.link((self, "value"), (play, "value"))]
-        self._links += [ipywidgets.dlink((play, name), (self, name)) for name in ("min", "max", "interval")]
+        # both ways, each side copying the other's *current* value: a Play handler that moves the value
+        # back (the model could not advance) leaves both at the model's position (ipywidgets.link
+        # raises "Broken link" there, in the kernel, where the lecturer never sees it)
+        self.observe(lambda _c: setattr(play, "value", self.value), names="value")
+        play.observe(lambda _c: setattr(self, "value", play.value), names="value")
+        self._links = [ipywidgets.dlink((play, name), (self, name)) for name in ("min", "max", "interval")]
         self.on_msg(self._on_front_end_msg)
 
     def tick(self, goal: int) -> None:

@@ -12,6 +12,7 @@ import ipywidgets as widgets
 import numpy as np
 from matplotlib.collections import LineCollection
 
+from . import _checks
 from ._base import FigureWidget, TrainsInFrames, light_ticks, single_thread
 
 TARGET_NAMES = ("sin", "abs", "step", "bumpy", "noisy")
@@ -59,11 +60,11 @@ class ApproximationWidget(TrainsInFrames, FigureWidget):
     Parameters
     ----------
     target : one of ``TARGET_NAMES``
-    hidden : int, number of hidden units h
-    lr : float, Adam learning rate
-    epochs_per_frame : int, full-batch epochs per animation frame
-    max_epochs : int, length of a full training run (the Play's last frame)
-    n : int, number of samples of the target
+    hidden : int in [1, 50], number of hidden units h
+    lr : float in (0, 10], Adam learning rate
+    epochs_per_frame : int >= 1, full-batch epochs per animation frame
+    max_epochs : int >= epochs_per_frame, length of a full training run (the Play's last frame)
+    n : int >= 1, number of samples of the target
     seed : int
     mode : {"auto", "ipympl", "static"}
 
@@ -80,11 +81,15 @@ class ApproximationWidget(TrainsInFrames, FigureWidget):
 
     def __init__(self, target: str = "sin", hidden: int = 6, lr: float = 0.02, epochs_per_frame: int = 25,
                  max_epochs: int = 2000, n: int = 100, seed: int = 0, mode: str = "auto"):
+        target_control = _checks.control(widgets.Dropdown, "target", target, options=TARGET_NAMES,
+                                         description="target")
+        hidden_control = _checks.control(widgets.IntSlider, "hidden", hidden, min=1, max=50,
+                                         description="hidden h")
+        self.lr, self.n, self.seed = _checks.positive("lr", lr, 10.0), _checks.count("n", n, 1), int(seed)
+        self.epochs_per_frame = _checks.count("epochs_per_frame", epochs_per_frame, 1)
+        self.max_epochs = _checks.count("max_epochs", max_epochs, self.epochs_per_frame)
         super().__init__(figsize=(11.0, 3.6), mode=mode)
-        self.lr, self.n, self.seed = float(lr), int(n), int(seed)
-        self.epochs_per_frame, self.max_epochs = int(epochs_per_frame), int(max_epochs)
-        self.target = widgets.Dropdown(options=TARGET_NAMES, value=target, description="target")
-        self.hidden = widgets.IntSlider(value=hidden, min=1, max=50, description="hidden h")
+        self.target, self.hidden = target_control, hidden_control
         self.play = widgets.Play(value=0, min=0, max=self.max_epochs // self.epochs_per_frame, interval=40,
                                  description="train")
         self.train_button = widgets.Button(description=f"train {self.max_epochs} epochs")
@@ -165,6 +170,7 @@ class ApproximationWidget(TrainsInFrames, FigureWidget):
         spline_init(self.model, seed=self.seed)
         self.optimizer = Adam(self.model.params, lr=self.lr)
         self.epoch = 0
+        self.stopped = ""
         self._pieces_ylim = None
         self.errors: list[tuple[int, float]] = [(0, self.mse())]
         if _sync_play:
@@ -181,10 +187,11 @@ class ApproximationWidget(TrainsInFrames, FigureWidget):
         epochs = self.epochs_per_frame if epochs is None else int(epochs)
         with single_thread():
             for _ in range(epochs):
-                _, grads = self.model.loss(self.x, self.y)
-                self.optimizer.step(grads)
-            self.epoch += epochs
-            self.errors.append((self.epoch, self.mse()))
+                if not self._train_epoch(lambda: self.model.loss(self.x, self.y)):
+                    break
+                self.epoch += 1
+            if self.errors[-1][0] != self.epoch:
+                self.errors.append((self.epoch, self.mse()))
         self._sync_play()
         if draw:
             self._update_artists()
@@ -211,17 +218,19 @@ class ApproximationWidget(TrainsInFrames, FigureWidget):
         self.piece_lines.set_array(np.arange(len(P)) % 10)
         self.piece_lines.set_clim(0, 9)
         # y-limits only widen, in steps, so that most frames keep the cached background
-        lo, hi = float(min(P.min(), self.ylim[0])), float(max(P.max(), self.ylim[1]))
+        lo, hi = _checks.finite_limits(min(P.min(), self.ylim[0]), max(P.max(), self.ylim[1]), self.ylim)
         old = self._pieces_ylim
         if old is None or lo < old[0] or hi > old[1]:
             span = hi - lo
-            self._pieces_ylim = (lo - 0.25 * span, hi + 0.25 * span)
+            self._pieces_ylim = _checks.finite_limits(lo - 0.25 * span, hi + 0.25 * span, (lo, hi))
             self.ax_pieces.set_ylim(self._pieces_ylim)
         ep, err = np.array(self.errors).T
-        logerr = np.log10(np.maximum(err, 1e-12))
+        with np.errstate(invalid="ignore"):
+            logerr = np.log10(np.maximum(err, 1e-12))
         self.error_line.set_data(ep, logerr)
         low = np.floor(min(logerr.min(), -4.0)) - 0.2  # room for a good fit: few background redraws
-        self.ax_err.set_ylim(low, max(np.ceil(logerr.max()), 0.0) + 0.2)
+        self.ax_err.set_ylim(_checks.finite_limits(low, max(np.ceil(logerr.max()), 0.0) + 0.2, (-4.2, 0.2)))
         self.status.value = (f"h = {self.hidden.value} hidden units ({self.model.n_params} parameters), "
-                             f"epoch {self.epoch}, training MSE {self.errors[-1][1]:.4f}")
+                             f"epoch {self.epoch}, training MSE {self.errors[-1][1]:.4g}"
+                             + (" &nbsp;" + self.stopped if self.stopped else ""))
         self.redraw()

@@ -31,6 +31,7 @@ SUGGESTED = {
     "local_minimum": dict(lr=0.02, rho=0.9, steps=150),
 }
 BOUND = 1e6  # a trajectory that leaves |x| < BOUND has diverged; the rest of it is NaN
+FLOOR = 1e-12  # f - f_min below it is drawn (on the log scale) and reported as FLOOR
 
 
 def _swatch(name: str) -> str:
@@ -205,7 +206,7 @@ class OptimizerWidget(FigureWidget):
         self.refused: dict[str, str] = {}
         self.paths = {n: self._trajectory(n, f, steps) for n in self.selected}
         with np.errstate(invalid="ignore", over="ignore"):
-            self.losses = {n: np.maximum(f.value(p[:, 0], p[:, 1]) - f.minimum, 1e-12)
+            self.losses = {n: np.maximum(f.value(p[:, 0], p[:, 1]) - f.minimum, FLOOR)
                            for n, p in self.paths.items()}
             self.log_losses = {n: np.log10(v) for n, v in self.losses.items()}
         finite = np.concatenate([v[np.isfinite(v)] for v in self.log_losses.values()] + [np.zeros(0)])
@@ -269,10 +270,10 @@ class OptimizerWidget(FigureWidget):
         path, loss = self.paths[name], self.losses[name]
         gone = np.flatnonzero(~np.isfinite(path).all(axis=1))
         if gone.size and gone[0] <= k:
-            return f"<b>diverged</b> at step {gone[0]} (|x| beyond {BOUND:g}, or f overflowed)"
+            return f"<b>diverged</b> at step {gone[0]}"
         if not np.isfinite(loss[k]):
             return "<b>overflow</b> (f is too large for float64 here)"
-        return f"{loss[k]:.3g}"
+        return f"{loss[k]:.3g}" if loss[k] > FLOOR else f"≤ {FLOOR:g}"
 
     def step(self, n: int = 1):
         """Advance the animation by ``n`` steps (wraps to 0 after the last one)."""
