@@ -238,20 +238,32 @@ def test_perceptron_point_outside_the_axes_widens_them():
 
 
 def test_perceptron_clicks_and_reset_while_playing():
+    """Ticks as the front end sends them (each names the value it advances from), some still in flight
+    when the lecturer clicks, steps, resets or changes the data set."""
     w = shown(PerceptronWidget("xor", n=20, mode="browser"))
     player = w.player
-    player.send = lambda *a, **k: None
+    answers = []
+    player.send = lambda content, *a, **k: answers.append(content)
+
+    def tick(k):
+        player._on_front_end_msg(player, {"tick": k, "base": k - 1}, [])
+        return answers[-1]
+
     for k in range(1, 6):
-        player._on_front_end_msg(player, {"tick": k}, [])
-    click(w, w.ax, 0.2, 0.3)                         # a point added between two frames
-    player._on_front_end_msg(player, {"tick": 6}, [])
-    assert w.t == 6 and len(w.X) == 21
-    w.reset_button.click()                            # reset while playing: the data set as it was
+        assert tick(k) == {"tock": k}
+    click(w, w.ax, 0.2, 0.3)                          # a point added between two frames
+    assert tick(6) == {"tock": 6} and w.t == 6 and len(w.X) == 21
+    w.reset_button.click()                            # reset while ticks 7 and 8 are in flight
     assert w.t == 0 and w.play.value == 0 and len(w.X) == 20
-    player._on_front_end_msg(player, {"tick": 7}, [])  # the next tick plays on from the start
-    assert w.t == 7 and player.value == 7
+    assert tick(7) == {"tock": 7, "stale": True, "value": 0}, "a tick from before the reset was applied"
+    assert tick(8) == {"tock": 8, "stale": True, "value": 0}
+    assert w.t == 0 and w.current is None, "the model jumped ahead after the reset"
+    assert tick(1) == {"tock": 1} and w.t == 1      # the front end goes on from the value it was told
+    w.step_button.click()                             # a step while tick 2 is in flight
+    assert tick(2)["stale"] and w.t == 2, "a stale tick replayed the model from the start"
+    assert tick(3) == {"tock": 3} and w.t == 3
     w.dataset.value = "noisy"
-    assert w.t == 0 and len(w.X) == 20
+    assert tick(4)["stale"] and w.t == 0 and len(w.X) == 20
     assert_sane(w)
 
 

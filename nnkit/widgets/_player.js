@@ -46,7 +46,7 @@ function render({ model, el }) {
     if (wait > 0) { timer = setTimeout(loop, wait); return; }
     last = performance.now();
     unanswered += 1;
-    model.send({ tick: next });
+    model.send({ tick: next, base: next - 1 });  // base: the value this tick advances from
     next += 1;
     loop();
   }
@@ -72,6 +72,8 @@ function render({ model, el }) {
   model.on("msg:custom", (msg) => {
     if (msg && "tock" in msg) {
       unanswered = Math.max(0, unanswered - 1);
+      // the kernel was elsewhere (reset, step, data set changed while playing): go on from there
+      if (msg.stale && playing) next = msg.value + 1;
       if (playing && timer === null) loop();
     }
   });

@@ -279,3 +279,34 @@ def test_play_animates_and_pause_stops(page, lab_server):
     assert kernel_says(nb, 1)["t"] == state["t"], "pause did not stop the animation"
     buttons.nth(2).click()  # stop: back to the start
     wait_until(lambda: "epoch 1, example 0/20" in widget.inner_text(), "stop did not go back to the start")
+
+
+def test_reset_while_playing_goes_on_from_the_start(page, lab_server):
+    """Ticks still in flight when reset is pressed are not applied: Play goes on from 0 one frame at a
+    time, instead of jumping the perceptron ahead by every tick sent since it started."""
+    path = write_notebook(
+        lab_server, "perceptron_reset_playing",
+        "from nnkit.widgets import PerceptronWidget\n"
+        "w = PerceptronWidget('xor', n=20, mode='browser')\n"
+        "seen = []\nw.play.observe(lambda c: seen.append(c['new']), names='value')\nw",
+        "import json\nprint(json.dumps({'t': w.t, 'seen': seen}))",
+    )
+    nb, canvas = open_widget(page, lab_server, path)
+    widget = nb.cell(0).locator(".jp-OutputArea-output").first
+    buttons = widget.locator(".nnkit-player button")
+    buttons.nth(0).click()  # play
+    wait_until(lambda: int(PERCEPTRON_STATUS.search(widget.inner_text()).group(1)) >= 12,
+               "play did not present examples")
+    widget.locator("button.jupyter-button", has_text=re.compile(r"^\s*reset\s*$")).first.click()
+    time.sleep(1.5)  # playing on after the reset
+    buttons.nth(1).click()  # pause
+    nb.wait_until_done(30_000)
+    time.sleep(0.5)
+    state = kernel_says(nb, 1)
+    seen = state["seen"]
+    assert 0 in seen and max(seen[:seen.index(0)]) >= 12, seen
+    after = seen[len(seen) - seen[::-1].index(0):]  # after the last 0: the reset
+    assert len(after) >= 5, f"play did not go on after the reset: {seen}"
+    assert after[0] == 1 and all(b - a == 1 for a, b in zip(after, after[1:])), (
+        f"after the reset Play jumped instead of going on from 0: {after}")
+    assert state["t"] == after[-1]
