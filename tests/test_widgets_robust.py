@@ -61,6 +61,8 @@ def assert_sane(w):
     (lambda: PerceptronWidget(lr=float("nan")), "lr"),
     (lambda: PerceptronWidget("moons"), "dataset"),
     (lambda: PerceptronWidget(n=1), "n"),
+    (lambda: PerceptronWidget(seed="one"), "seed"),
+    (lambda: DecisionBoundaryWidget(seed=-1), "seed"),
     (lambda: OptimizerWidget(lr=10), "lr"),
     (lambda: OptimizerWidget(steps=5), "steps"),
     (lambda: OptimizerWidget(rho=1.0), "rho"),
@@ -295,6 +297,19 @@ def test_optimizer_start_where_the_function_overflows():
     assert "diverged</b> at step 1" in w.status.value
     assert np.isfinite(w.ax_loss.get_ylim()).all()
     w.play.value = 3
+    assert_sane(w)
+
+
+def test_optimizer_start_outside_the_window_is_on_the_plot():
+    w = shown(OptimizerWidget("quadratic", start=(12.0, -6.0), optimizers=("sgd", "adam"), mode="browser"))
+    (x0, x1), (y0, y1) = w.ax.get_xlim(), w.ax.get_ylim()
+    assert x0 < 12.0 < x1 and y0 < -6.0 < y1, "the start is off the plot"
+    f = functions.get("quadratic")
+    assert x0 <= f.xlim[0] and y1 >= f.ylim[1], "the function's own window must stay in view"
+    segs = [p for level in w._contours.allsegs for p in level if len(p)]
+    assert max(p[:, 0].max() for p in segs) > 0.8 * 12.0, "the contours do not reach the start"
+    w.function.value = "saddle"
+    assert w.ax.get_xlim()[1] > 12.0  # the start is the widget's, for every function
     assert_sane(w)
 
 

@@ -85,7 +85,8 @@ class ApproximationWidget(TrainsInFrames, FigureWidget):
                                          description="target")
         hidden_control = _checks.control(widgets.IntSlider, "hidden", hidden, min=1, max=50,
                                          description="hidden h")
-        self.lr, self.n, self.seed = _checks.positive("lr", lr, 10.0), _checks.count("n", n, 1), int(seed)
+        self.lr, self.n = _checks.positive("lr", lr, 10.0), _checks.count("n", n, 1)
+        self.seed = _checks.count("seed", seed, 0)
         self.epochs_per_frame = _checks.count("epochs_per_frame", epochs_per_frame, 1)
         self.max_epochs = _checks.count("max_epochs", max_epochs, self.epochs_per_frame)
         super().__init__(figsize=(11.0, 3.6), mode=mode)

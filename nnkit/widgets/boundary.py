@@ -79,7 +79,7 @@ class DecisionBoundaryWidget(TrainsInFrames, FigureWidget):
                  l2: float = 0.0, dropout: float = 0.0, lr: float = 0.03, n: int = 300,
                  noise: float | None = None, epochs_per_frame: int = 10, grid: int = 60, seed: int = 0,
                  mode: str = "auto", X=None, y=None):
-        self.n, self.noise, self.seed = _checks.count("n", n, 4), noise, int(seed)
+        self.n, self.noise, self.seed = _checks.count("n", n, 4), noise, _checks.count("seed", seed, 0)
         self.lr = _checks.positive("lr", lr, 10.0)
         self.epochs_per_frame = _checks.count("epochs_per_frame", epochs_per_frame, 1)
         grid = _checks.count("grid", grid, 2)

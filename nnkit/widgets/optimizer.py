@@ -88,7 +88,7 @@ class OptimizerWidget(FigureWidget):
     function : name in :data:`nnkit.widgets.functions.FUNCTIONS`
     optimizers : iterable of names in :data:`OPTIMIZERS` shown initially
     lr, rho, beta1, beta2, steps : initial slider values (None: the function's suggested ones)
-    start : (x, y) or None (the function's default start)
+    start : (x, y) finite, or None (the function's default start); the plot widens to take it in
     mode : {"auto", "ipympl", "static"}
 
     Attributes
@@ -285,10 +285,24 @@ class OptimizerWidget(FigureWidget):
         self.show_frame(0)
 
     # -- function / contours -------------------------------------------------------------------------
+    def window(self, f) -> tuple:
+        """``(xlim, ylim)`` of the trajectory plot of ``f``: its window, widened to take in a start given
+        outside it (up to :data:`BOUND`; a start farther out counts as diverged at once)."""
+        xlim, ylim = f.xlim, f.ylim
+        s = self.start
+        if s is not None and max(abs(s[0]), abs(s[1])) <= BOUND and not (
+                xlim[0] <= s[0] <= xlim[1] and ylim[0] <= s[1] <= ylim[1]):
+            def widen(lim, v):
+                lo, hi = min(lim[0], v), max(lim[1], v)
+                return (lo - 0.1 * (hi - lo), hi + 0.1 * (hi - lo))
+            xlim, ylim = widen(xlim, s[0]), widen(ylim, s[1])
+        return xlim, ylim
+
     def _background(self, f):
         if f.name not in self._contour_cache:
-            xs = np.linspace(*f.xlim, 90)
-            ys = np.linspace(*f.ylim, 70)
+            xlim, ylim = self.window(f)
+            xs = np.linspace(*xlim, 90)
+            ys = np.linspace(*ylim, 70)
             gx, gy = np.meshgrid(xs, ys)
             z = np.log10(f.value(gx, gy) - f.minimum + 1e-3)
             self._contour_cache[f.name] = (gx, gy, z)
@@ -317,8 +331,9 @@ class OptimizerWidget(FigureWidget):
                                                          linewidths=0.8, zorder=0)
         self._contours = self._contour_sets[f.name]
         self._contours.set_visible(True)
-        self.ax.set_xlim(f.xlim)
-        self.ax.set_ylim(f.ylim)
+        xlim, ylim = self.window(f)
+        self.ax.set_xlim(xlim)
+        self.ax.set_ylim(ylim)
         self.ax.set_title(f.title, fontsize=10)
         s = self.start if self.start is not None else f.start
         self.start_marker.set_data([s[0]], [s[1]])

@@ -79,7 +79,7 @@ class PerceptronWidget(FigureWidget):
 
     def __init__(self, dataset: str = "separable", lr: float = 1.0, n: int = 40, seed: int = 1,
                  mode: str = "auto", X=None, y=None):
-        self.n, self.seed = _checks.count("n", n, 2), int(seed)
+        self.n, self.seed = _checks.count("n", n, 2), _checks.count("seed", seed, 0)
         self._yours = None
         if X is not None or y is not None:
             self._yours = _checks.points(X, y, labels=(-1, 1))
