@@ -143,3 +143,14 @@ def finite_limits(lo, hi, default: tuple[float, float]) -> tuple[float, float]:
     if not lo < hi:
         lo, hi = (lo - 0.5, lo + 0.5) if lo == hi else (min(default), max(default))
     return lo, hi
+
+
+def overflowing(compute, default):
+    """``compute()`` where the model's weights may be large enough to overflow (a run that diverged):
+    inf and NaN come back as numbers (no warnings), and where nnkit refuses them (its layers check their
+    input) ``default()``; the picture then shows a gap and the status line says why."""
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore", under="ignore"):
+        try:
+            return compute()
+        except (ValueError, FloatingPointError):
+            return default()

@@ -180,8 +180,8 @@ class ApproximationWidget(TrainsInFrames, FigureWidget):
 
     def mse(self) -> float:
         """Mean squared error of the current network on the training data."""
-        pred = self.model.forward(self.x)
-        return float(np.mean((pred - self.y) ** 2))
+        return _checks.overflowing(lambda: float(np.mean((self.model.forward(self.x) - self.y) ** 2)),
+                                   lambda: np.inf)
 
     def train(self, epochs: int | None = None, draw: bool = True) -> float:
         """Train ``epochs`` full-batch Adam epochs (default: one frame's worth); returns the MSE."""
@@ -200,21 +200,26 @@ class ApproximationWidget(TrainsInFrames, FigureWidget):
 
     def fit_values(self) -> np.ndarray:
         """The network's output on ``grid``, shape (M,)."""
-        return self.model.forward(self.grid[:, None])[:, 0]
+        return _checks.overflowing(lambda: self.model.forward(self.grid[:, None])[:, 0],
+                                   lambda: np.full(len(self.grid), np.nan))
 
     # -- drawing -----------------------------------------------------------------------------------
     def background_state(self):
         return self._still  # its data points, target curve and title
 
     def _update_artists(self):
-        fit = self.fit_values()
+        with np.errstate(over="ignore", invalid="ignore"):  # weights of a run that diverged
+            self._draw(self.fit_values())
+
+    def _draw(self, fit):
         self.fit_line.set_data(self.grid, fit)
         W1, b1 = self.model.params["W1"][0], self.model.params["b1"]
         with np.errstate(divide="ignore", invalid="ignore"):
             knots = -b1 / W1
         knots = knots[np.isfinite(knots) & (knots >= self.grid[0]) & (knots <= self.grid[-1])]
         self.knot_marks.set_data(knots, np.interp(knots, self.grid, fit))
-        P = pieces(self.model, self.grid)
+        P = _checks.overflowing(lambda: pieces(self.model, self.grid),
+                                lambda: np.full((self.model.layer_sizes[1], len(self.grid)), np.nan))
         self.piece_lines.set_segments([np.column_stack([self.grid, p]) for p in P])
         self.piece_lines.set_array(np.arange(len(P)) % 10)
         self.piece_lines.set_clim(0, 9)

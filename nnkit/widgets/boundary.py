@@ -306,13 +306,7 @@ class DecisionBoundaryWidget(TrainsInFrames, FigureWidget):
         A point at an epoch already recorded (the data changed, the network did not) replaces it.
         """
         def measure(fn, X, y):
-            if not len(X):
-                return np.nan
-            with np.errstate(over="ignore", invalid="ignore"):
-                try:
-                    return float(fn(X, y))
-                except (ValueError, FloatingPointError):  # the weights overflow at these points
-                    return np.nan
+            return _checks.overflowing(lambda: float(fn(X, y)), lambda: np.nan) if len(X) else np.nan
 
         point = {"epoch": self.epoch,
                  "loss": measure(self.model.evaluate, self.X_train, self.y_train),  # test mode
@@ -327,11 +321,10 @@ class DecisionBoundaryWidget(TrainsInFrames, FigureWidget):
 
     def probabilities(self) -> np.ndarray:
         """P(class 1 | x) on the grid, shape ``grid_shape`` (test mode: no dropout)."""
-        with single_thread(), np.errstate(over="ignore", invalid="ignore"):
-            try:
-                return self.model.predict_proba(self.grid_points)[:, 1].reshape(self.grid_shape)
-            except (ValueError, FloatingPointError):  # the weights overflow on this part of the plane
-                return np.full(self.grid_shape, np.nan)
+        with single_thread():
+            return _checks.overflowing(
+                lambda: self.model.predict_proba(self.grid_points)[:, 1].reshape(self.grid_shape),
+                lambda: np.full(self.grid_shape, np.nan))
 
     def train(self, epochs: int | None = None, draw: bool = True) -> float:
         """Train ``epochs`` full-batch epochs (default: one frame's worth); returns the test accuracy."""
