@@ -431,3 +431,67 @@ def test_boundary_point_outside_the_map_widens_it_and_a_new_data_set_restores_it
     w.train(10)
     w.dataset.value = "circles"
     assert w.extent == (-2.6, 2.6, -2.6, 2.6) and len(w.X_train) + len(w.X_test) == 40 and w.epoch == 0
+
+
+# ------------------------------------------------------------------ input while a train button runs
+def test_input_while_the_train_button_runs(monkeypatch):
+    """The button's paced run, on an event loop of its own as in a kernel (in a thread, as in
+    tests/test_widgets.py): the lecturer clicks, moves λ, presses the button again, changes the
+    architecture, while frames are still to come."""
+    import asyncio
+    import threading
+
+    from nnkit.widgets import _base
+
+    monkeypatch.setattr(_base, "_kernel_loop", asyncio.get_running_loop)  # as in a kernel
+    w = shown(DecisionBoundaryWidget("moons", n=80, grid=10, epochs_per_frame=5, mode="browser"))
+
+    async def run(meanwhile):
+        start = w.epoch
+        w.train_in_frames(50, paced=True)
+        meanwhile()
+        for _ in range(300):  # the remaining frames come from the event loop
+            await asyncio.sleep(0.01)
+        return w.epoch - start
+
+    def on_own_loop(meanwhile):
+        out = []
+        thread = threading.Thread(target=lambda: out.append(asyncio.run(run(meanwhile))))
+        thread.start()
+        thread.join(60)
+        return out[0]
+
+    n = len(w.X_train)
+    trained = on_own_loop(lambda: w.add_point(2.0, 2.0, 1))  # the click trains a frame: the run goes on
+    assert trained == 55 and len(w.X_train) == n + 1, "a click stopped the run (or it ran on without it)"
+    trained = on_own_loop(lambda: setattr(w.l2, "value", 0.02))  # λ: training continues
+    assert trained == 50 and "continues" in w.notice.value
+    trained = on_own_loop(lambda: w.train_in_frames(50, paced=True))  # pressed again: the new run takes over
+    assert trained == 55, "two runs trained side by side"
+    trained = on_own_loop(lambda: setattr(w.hidden, "value", 5))  # a new network: the run stops
+    assert w.epoch == 0 and w.model.layer_sizes == [2, 5, 2] and "restarts at epoch 0" in w.notice.value
+    assert_sane(w)
+
+
+def test_many_clicks_and_many_epochs():
+    w = shown(PerceptronWidget("noisy", n=40, mode="browser"))
+    rng = np.random.default_rng(0)
+    xy = rng.uniform(-2, 2, size=(300, 2))
+    for k, (x, y) in enumerate(xy):
+        w.draw_class.value = 1 if k % 2 else -1
+        click(w, w.ax, x, y)
+    assert len(w.X) == 340 and (w.y[40:] == np.where(np.arange(300) % 2, 1, -1)).all()
+    np.testing.assert_allclose(w.X[40:], xy, atol=1e-9)
+    w.run_epochs(1500)  # not separable: never converges, the curve keeps growing
+    assert w.epoch == 1500 and not w.converged and len(w.mistakes_line.get_xdata()) == 1500
+    assert w.ax_err.get_xlim()[1] >= 1500
+    assert w.status.value.startswith("epoch 1501, example 0/340")
+    assert_sane(w)
+
+    d = shown(DecisionBoundaryWidget("circles", n=40, grid=10, epochs_per_frame=2, mode="browser"))
+    for k, (x, y) in enumerate(xy[:100]):
+        d.draw_class.value = k % 2
+        click(d, d.ax, x, y)
+    assert len(d.X_train) == 30 + 100 and d.epoch == 200
+    assert f"{len(d.X_train)} training points" in d.status.value
+    assert_sane(d)

@@ -530,28 +530,28 @@ class TrainsInFrames:
         lecturer watches the run instead of waiting for its end. ``paced`` (the buttons, in a kernel's
         event loop): only the first frame is trained now; each next one is a callback of the loop, a few
         ms later, so every frame's scene leaves the kernel before the next is computed and other input
-        (a slider, reset) is answered in between. Anything else that trains or resets the model stops
-        the run. Outside a kernel (scripts, tests; even with some other library's loop running, as
-        Playwright's) all frames are trained before returning.
+        (a slider, reset) is answered in between. A new network (reset, another data set or architecture),
+        another run or Play stops the run; a point added by a click (which trains a frame on it) does not:
+        the run goes on, with the point. Outside a kernel (scripts, tests; even with some other library's
+        loop running, as Playwright's) all frames are trained before returning.
         """
         remaining = int(epochs)
         loop = _kernel_loop() if paced else None
         if loop is None:
-            while remaining > 0:
+            while remaining > 0 and not self.stopped:
                 k = min(self.epochs_per_frame, remaining)
                 self.train(k)
                 remaining -= k
             return
-        expected = self.epoch
+        run, model = self._new_run(), self.model
 
         def frame():
-            nonlocal remaining, expected
-            if remaining <= 0 or self.epoch != expected:  # done, or trained/reset by something else
-                return
+            nonlocal remaining
+            if remaining <= 0 or self.stopped or self._runs != run or self.model is not model:
+                return  # done, stopped, or overtaken
             k = min(self.epochs_per_frame, remaining)
             self.train(k)
             remaining -= k
-            expected = self.epoch
             if remaining > 0:
                 loop.call_later(self.FRAME_GAP, frame)
 
@@ -594,10 +594,17 @@ class TrainsInFrames:
                             f"those of epoch {self.epoch}. A smaller learning rate, then reset.")
         return not reason
 
+    _runs = 0  # paced runs started; a run whose number is no longer the last has been overtaken
+
+    def _new_run(self) -> int:
+        self._runs += 1
+        return self._runs
+
     def _play_position(self) -> int:
         return self.epoch // self.epochs_per_frame
 
     def _play_advance(self, goal: int) -> None:
+        self._new_run()  # Play takes over from a train button's run
         if goal * self.epochs_per_frame > self.epoch:
             self.train(goal * self.epochs_per_frame - self.epoch)
 
