@@ -495,3 +495,20 @@ def test_many_clicks_and_many_epochs():
     assert len(d.X_train) == 30 + 100 and d.epoch == 200
     assert f"{len(d.X_train)} training points" in d.status.value
     assert_sane(d)
+
+
+def test_a_notice_says_what_a_change_did_to_training_and_no_more():
+    a = ApproximationWidget("sin", hidden=4, epochs_per_frame=10, mode="static")
+    a.train(40)
+    a.hidden.value = 9
+    assert a.epoch == 0 and "hidden h changed to 9: a new network, training restarts" in a.notice.value
+    assert "had trained 40 epochs" in a.notice.value
+    a.train(10)
+    a.reset_button.click()
+    assert a.notice.value == "", "the notice was of the network before the reset"
+    b = DecisionBoundaryWidget("moons", n=40, grid=10, epochs_per_frame=5, mode="static")
+    b.train(30)
+    b.l2.value = 0.05
+    assert "from epoch 30 on" in b.notice.value
+    b.dataset.value = "xor"  # a new data set and network: what the notice said is no longer true
+    assert b.epoch == 0 and b.notice.value == ""

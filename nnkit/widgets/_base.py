@@ -519,8 +519,9 @@ def _kernel_loop():
 class TrainsInFrames:
     """For a :class:`FigureWidget` whose Play counts frames of ``epochs_per_frame`` training epochs.
 
-    The widget defines ``epoch`` (epochs trained so far), ``epochs_per_frame`` and ``train(epochs)``
-    (which draws once, at its end).
+    The widget defines ``epoch`` (epochs trained so far), ``epochs_per_frame``, ``train(epochs)``
+    (which draws once, at its end), ``reset()``, ``model``, ``optimizer`` and ``notice`` (an HTML line
+    saying what the last hyper-parameter change did to training).
     """
 
     def train_in_frames(self, epochs: int, paced: bool = False) -> None:
@@ -593,6 +594,16 @@ class TrainsInFrames:
             self.stopped = (f"<b>training stopped at epoch {self.epoch}</b>: {reason}; the weights are "
                             f"those of epoch {self.epoch}. A smaller learning rate, then reset.")
         return not reason
+
+    def _on_architecture(self, change):
+        """A control that shapes the network changed (units, layers, activation, dropout): a new one is
+        built, and ``notice`` says so (training restarts; it is not silently thrown away)."""
+        trained = self.epoch
+        self.reset()
+        name = change["owner"].description
+        old = f" (the old one had trained {trained} epochs)" if trained else ""
+        self.notice.value = (f"<i>{name} changed to {change['new']}: a new network, training restarts at "
+                             f"epoch 0</i>{old}")
 
     _runs = 0  # paced runs started; a run whose number is no longer the last has been overtaken
 

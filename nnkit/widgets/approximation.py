@@ -77,6 +77,7 @@ class ApproximationWidget(TrainsInFrames, FigureWidget):
     errors : list of (epoch, mse)
     fit_line, piece_lines, error_line, knot_marks, data_points, target_line : matplotlib artists
     target, hidden, play, train_button, reset_button : ipywidgets controls
+    notice : ipywidgets.HTML, what changing h did to training (a new network)
     """
 
     def __init__(self, target: str = "sin", hidden: int = 6, lr: float = 0.02, epochs_per_frame: int = 25,
@@ -96,8 +97,9 @@ class ApproximationWidget(TrainsInFrames, FigureWidget):
         self.train_button = widgets.Button(description=f"train {self.max_epochs} epochs")
         self.reset_button = widgets.Button(description="reset", layout=widgets.Layout(width="70px"))
         self.status = widgets.HTML()
+        self.notice = widgets.HTML()
         self.controls = [self.target, self.hidden, self.play, self.train_button, self.reset_button,
-                         self.status]
+                         self.status, self.notice]
 
         self.ax, self.ax_pieces, self.ax_err = self.fig.subplots(1, 3, width_ratios=[1.2, 1.2, 1])
         self.grid = np.linspace(-1.05, 1.05, 211)
@@ -126,7 +128,7 @@ class ApproximationWidget(TrainsInFrames, FigureWidget):
         self.prerender_stills()
 
         self.target.observe(lambda c: self._load_target(), names="value")
-        self.hidden.observe(lambda c: self.reset(), names="value")
+        self.hidden.observe(self._on_architecture, names="value")
         self.play.observe(self._on_play, names="value")
         self.train_button.on_click(lambda _b: self.train_in_frames(self.max_epochs - self.epoch,
                                                                            paced=True))
@@ -172,6 +174,7 @@ class ApproximationWidget(TrainsInFrames, FigureWidget):
         self.optimizer = Adam(self.model.params, lr=self.lr)
         self.epoch = 0
         self.stopped = ""
+        self.notice.value = ""  # what it said was of the network before
         self._pieces_ylim = None
         self.errors: list[tuple[int, float]] = [(0, self.mse())]
         if _sync_play:

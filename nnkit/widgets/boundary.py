@@ -159,15 +159,6 @@ class DecisionBoundaryWidget(TrainsInFrames, FigureWidget):
         return widgets.VBox([row1, row2, self.draw_class, self.view, self.status, self.notice])
 
     # -- hyper-parameters ----------------------------------------------------------------------------
-    def _on_architecture(self, change):
-        """Units, layers, activation or dropout changed: they shape the network, so a new one is built."""
-        trained = self.epoch
-        self.reset()
-        name = change["owner"].description
-        old = f" (the old one had trained {trained} epochs)" if trained else ""
-        self.notice.value = (f"<i>{name} changed to {change['new']}: a new network, training restarts at "
-                             f"epoch 0</i>{old}")
-
     def _on_l2(self, change):
         """λ is a term of the loss, not of the network: training goes on from the current weights."""
         self.model.l2 = float(change["new"])
@@ -219,7 +210,6 @@ class DecisionBoundaryWidget(TrainsInFrames, FigureWidget):
 
     def restore_data(self):
         """The data set as generated (points drawn by hand are dropped) and a fresh network."""
-        self.notice.value = ""
         self._load_data()
 
     # -- data drawn by the lecturer ------------------------------------------------------------------
@@ -294,6 +284,7 @@ class DecisionBoundaryWidget(TrainsInFrames, FigureWidget):
         self.optimizer = Adam(self.model.params, lr=self.lr)
         self.epoch = 0
         self.stopped = ""
+        self.notice.value = ""  # what it said was of the network before
         self.history = {"epoch": [], "loss": [], "train_acc": [], "test_acc": []}
         self._record()
         if _sync_play:
