@@ -313,6 +313,17 @@ def test_optimizer_start_outside_the_window_is_on_the_plot():
     assert_sane(w)
 
 
+def test_optimizer_play_position_follows_settings_and_function():
+    w = shown(OptimizerWidget("rosenbrock", mode="browser"))
+    w.play.value = 400
+    w.steps.value = 100  # fewer steps than the position: both go to the last step
+    assert w.play.value == w.player.value == w.frame == 100 and w.play.max == 100
+    assert w.status.value.startswith("step 100:")
+    w.function.value = "saddle"  # the whole new path is drawn: Play shows its last step
+    assert w.frame == w.steps.value == w.play.value == w.player.value == w.play.max
+    assert w.status.value.startswith(f"step {w.frame}:")
+
+
 def test_optimizer_refused_setting_and_nothing_checked():
     w = shown(OptimizerWidget("saddle", optimizers=("nesterov", "sgd"), mode="browser"))
     w.rho.value = 0.0  # Nesterov needs momentum > 0: its rule refuses, the widget says so

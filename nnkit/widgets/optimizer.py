@@ -351,6 +351,7 @@ class OptimizerWidget(FigureWidget):
         self.frame = self.steps.value
         self.play.max = self.steps.value
         self._set_function()
+        self._sync_play()  # the Play control shows the step drawn (the whole new path)
 
     def _on_setting(self, change):
         if self._holding:
@@ -360,7 +361,11 @@ class OptimizerWidget(FigureWidget):
         self.show_frame()
 
     def _on_play(self, change):
-        self.show_frame(int(change["new"]))
+        if not self._syncing:
+            self.show_frame(int(change["new"]))
+
+    def _play_position(self) -> int:
+        return self.frame
 
     _holding = False
 
