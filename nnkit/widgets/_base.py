@@ -562,38 +562,48 @@ class TrainsInFrames:
 
     stopped = ""  # why training stopped for good (a step left finite numbers); "" while it goes on
 
-    def _train_epoch(self, loss_and_grads: Callable[[], tuple]) -> bool:
-        """One optimizer step on ``loss_and_grads()``, or none when it would leave finite numbers.
+    def _train_epochs(self, epochs: int, loss_and_grads: Callable[[], tuple],
+                      after_epoch: Callable[[], None] | None = None) -> int:
+        """Up to ``epochs`` optimizer steps on ``loss_and_grads()``, stopping before one that would leave
+        finite numbers; ``after_epoch()`` after each step taken. Returns the number of steps taken.
 
         A learning rate far too large (or points far out) makes the weights overflow to inf and then
         NaN; every later picture and number would be NaN, and nnkit's layers refuse NaN input with an
-        exception that would freeze the widget. So the step is taken only if the loss, the gradients
-        and the new weights are finite; otherwise the weights are put back as they were, training
-        stops (:attr:`stopped` says why, the status line shows it) and only a reset starts it again.
-        Returns whether the step was taken.
+        exception that would freeze the widget. So after each step the loss and the new weights must be
+        finite; otherwise the weights are put back as they were, training stops (:attr:`stopped` says
+        why, the status line shows it) and only a reset starts it again.
         """
-        if self.stopped:
-            return False
         params = self.model.params
-        before = {k: v.copy() for k, v in params.items()}
-        reason = ""
+        buffer = getattr(params, "buffer", None)  # nnkit's models keep every weight in one array
+        arrays = [buffer] if buffer is not None else list(params.values())
+        saved = [np.empty_like(a) for a in arrays]
+        taken = 0
         with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
-            try:
-                loss, grads = loss_and_grads()
-                if not (np.isfinite(loss) and all(np.isfinite(g).all() for g in grads.values())):
-                    reason = "the loss or its gradient overflowed"
-                else:
-                    self.optimizer.step(grads)
-                    if not all(np.isfinite(v).all() for v in params.values()):
-                        reason = "the weights overflowed"
-            except (ValueError, FloatingPointError) as exc:  # nnkit refuses NaN/inf it is given
-                reason = f"the numbers overflowed ({exc})"
-        if reason:
-            for k, v in before.items():
-                params[k][...] = v
-            self.stopped = (f"<b>training stopped at epoch {self.epoch}</b>: {reason}; the weights are "
-                            f"those of epoch {self.epoch}. A smaller learning rate, then reset.")
-        return not reason
+            while taken < epochs and not self.stopped:
+                for keep, a in zip(saved, arrays):
+                    np.copyto(keep, a)
+                reason = ""
+                try:
+                    loss, grads = loss_and_grads()
+                    if not np.isfinite(loss):
+                        reason = f"the loss is {loss}"
+                    else:
+                        self.optimizer.step(grads)
+                        if not all(np.isfinite(a.sum()) or np.isfinite(a).all() for a in arrays):
+                            reason = "the weights overflowed"
+                except (ValueError, FloatingPointError) as exc:  # nnkit refuses NaN/inf it is given
+                    reason = f"the numbers overflowed ({exc})"
+                if reason:
+                    for keep, a in zip(saved, arrays):
+                        np.copyto(a, keep)
+                    self.stopped = (f"<b>training stopped at epoch {self.epoch}</b>: {reason}; the weights "
+                                    f"are those of epoch {self.epoch}. A smaller learning rate, then reset.")
+                    break
+                taken += 1
+                self.epoch += 1
+                if after_epoch is not None:
+                    after_epoch()
+        return taken
 
     def _on_architecture(self, change):
         """A control that shapes the network changed (units, layers, activation, dropout): a new one is

@@ -190,10 +190,7 @@ class ApproximationWidget(TrainsInFrames, FigureWidget):
         """Train ``epochs`` full-batch Adam epochs (default: one frame's worth); returns the MSE."""
         epochs = self.epochs_per_frame if epochs is None else int(epochs)
         with single_thread():
-            for _ in range(epochs):
-                if not self._train_epoch(lambda: self.model.loss(self.x, self.y)):
-                    break
-                self.epoch += 1
+            self._train_epochs(epochs, lambda: self.model.loss(self.x, self.y))
             if self.errors[-1][0] != self.epoch:
                 self.errors.append((self.epoch, self.mse()))
         self._sync_play()

@@ -321,12 +321,12 @@ class DecisionBoundaryWidget(TrainsInFrames, FigureWidget):
         """Train ``epochs`` full-batch epochs (default: one frame's worth); returns the test accuracy."""
         epochs = self.epochs_per_frame if epochs is None else int(epochs)
         with single_thread():
-            for _ in range(epochs if len(self.X_train) else 0):  # no points: nothing to learn from
-                if not self._train_epoch(lambda: self.model.loss(self.X_train, self.y_train, train=True)):
-                    break
-                self.epoch += 1
-                if self.epoch % self.epochs_per_frame == 0:  # a curve point per frame, however called
+            def curve_point():  # a curve point per frame, however called
+                if self.epoch % self.epochs_per_frame == 0:
                     self._record()
+
+            self._train_epochs(epochs if len(self.X_train) else 0,  # no points: nothing to learn from
+                               lambda: self.model.loss(self.X_train, self.y_train, train=True), curve_point)
             if self.history["epoch"][-1] != self.epoch:
                 self._record()
         self._sync_play()

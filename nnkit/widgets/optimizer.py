@@ -166,6 +166,7 @@ class OptimizerWidget(FigureWidget):
         self._loss_ylim = None
         self._set_function()
 
+        self._sync_play()  # the whole path is drawn: Play shows its last step (pressing it replays)
         self.freeze_layout()
         self.live_axes = [self.ax_loss]  # its limits follow the losses: the browser paints its ticks
         self.prerender_stills()
