@@ -523,3 +523,25 @@ def test_a_notice_says_what_a_change_did_to_training_and_no_more():
     assert "from epoch 30 on" in b.notice.value
     b.dataset.value = "xor"  # a new data set and network: what the notice said is no longer true
     assert b.epoch == 0 and b.notice.value == ""
+
+
+def test_play_pressed_at_the_end_replays_from_the_start():
+    """The front end's first tick after ▶ at the last step is the first step, sent with the value play was
+    pressed at as its base (then each tick's base is the tick before): it is applied, not dropped."""
+    w = shown(OptimizerWidget("quadratic", optimizers=("sgd",), mode="browser"))
+    player = w.player
+    answers = []
+    player.send = lambda content, *a, **k: answers.append(content)
+    assert w.play.value == w.play.max == w.frame, "the whole path is drawn: Play stands at its end"
+    base = w.play.value
+    for k in range(0, 4):
+        player._on_front_end_msg(player, {"tick": k, "base": base}, [])
+        base = k
+        assert answers[-1] == {"tock": k} and w.frame == k and len(w.lines["sgd"].get_xdata()) == k + 1
+    a = shown(ApproximationWidget("abs", hidden=4, epochs_per_frame=10, max_epochs=40, mode="browser"))
+    a.play.value = a.play.max
+    assert a.epoch == 40
+    a.player.send = lambda content, *args, **k: answers.append(content)
+    a.player._on_front_end_msg(a.player, {"tick": 0, "base": 4}, [])
+    a.player._on_front_end_msg(a.player, {"tick": 1, "base": 0}, [])
+    assert answers[-2:] == [{"tock": 0}, {"tock": 1}] and a.epoch == 10, "Play did not start again"
