@@ -288,8 +288,11 @@ def test_reset_while_playing_goes_on_from_the_start(page, lab_server):
         lab_server, "perceptron_reset_playing",
         "from nnkit.widgets import PerceptronWidget\n"
         "w = PerceptronWidget('xor', n=20, mode='browser')\n"
-        "seen = []\nw.play.observe(lambda c: seen.append(c['new']), names='value')\nw",
-        "import json\nprint(json.dumps({'t': w.t, 'seen': seen}))",
+        "frames = []  # the model's t after every frame, 'reset' where reset was pressed\n"
+        "step = w.step\n"
+        "w.step = lambda n=1, draw=True: (step(n, draw), frames.append(w.t))[0]\n"
+        "w.reset_button.on_click(lambda _b: frames.append('reset'))\nw",
+        "import json\nprint(json.dumps({'t': w.t, 'frames': frames}))",
     )
     nb, canvas = open_widget(page, lab_server, path)
     widget = nb.cell(0).locator(".jp-OutputArea-output").first
@@ -303,10 +306,10 @@ def test_reset_while_playing_goes_on_from_the_start(page, lab_server):
     nb.wait_until_done(30_000)
     time.sleep(0.5)
     state = kernel_says(nb, 1)
-    seen = state["seen"]
-    assert 0 in seen and max(seen[:seen.index(0)]) >= 12, seen
-    after = seen[len(seen) - seen[::-1].index(0):]  # after the last 0: the reset
-    assert len(after) >= 5, f"play did not go on after the reset: {seen}"
-    assert after[0] == 1 and all(b - a == 1 for a, b in zip(after, after[1:])), (
-        f"after the reset Play jumped instead of going on from 0: {after}")
+    frames = state["frames"]
+    assert frames.count("reset") == 1 and max(frames[:frames.index("reset")]) >= 12, frames
+    after = frames[frames.index("reset") + 1:]
+    assert len(after) >= 5, f"play did not go on after the reset: {frames}"
+    assert after == list(range(1, len(after) + 1)), (
+        f"after the reset Play jumped instead of going on from 0 one example a frame: {after}")
     assert state["t"] == after[-1]
