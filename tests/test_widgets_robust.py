@@ -160,7 +160,7 @@ def test_boundary_network_on_your_data(X, y):
     assert w.epoch == 20 and np.isfinite(w.probabilities()).all()
     assert_sane(w)
     one_class = len(set(labels.tolist())) == 1
-    assert ("no training points of class" in w.status.value) == one_class
+    assert ("no points of class" in w.status.value) == one_class
     assert ("no test points" in w.status.value) == (len(w.X_test) == 0)
 
 
@@ -376,7 +376,7 @@ def test_training_that_overflows_stops_and_says_so(make):
     kept = {k: v.copy() for k, v in w.model.params.items()}
     w.train(10)
     assert w.epoch == 10, "an epoch was counted that did not train"
-    assert "training stopped at epoch 10" in w.status.value and w.stopped
+    assert "diverged at epoch 11</b>" in w.status.value and "with the weights of epoch 10" in w.stopped
     for k, v in w.model.params.items():
         np.testing.assert_array_equal(v, kept[k])  # the weights of the last good epoch
     w.play.playing = w.player.playing = True
@@ -404,17 +404,17 @@ def test_boundary_every_point_removed_then_drawn_again():
     w.train_button.click()
     assert w.epoch == epoch, "trained on no points"
     status = w.status.value
-    assert "0 training points" in status and "no training points</b>: click" in status
+    assert "0 training points" in status and "no points</b> in the training set: click" in status
     assert "training loss none" in status and "test accuracy no test points" in status
     assert_sane(w)
     w.draw_class.value = 0
     click(w, w.ax, 1.0, 1.0)
     assert len(w.X_train) == 1 and w.epoch == epoch + 5
-    assert "no training points of class 1 (red)" in w.status.value
+    assert "no points of class 1 (red)</b> in the training set" in w.status.value
     assert np.isfinite(w.history["loss"][-1]) and w.train_accuracy == 1.0
     w.draw_class.value = 1
     click(w, w.ax, -1.0, -1.0)
-    assert "no training points" not in w.status.value
+    assert "no points" not in w.status.value
     assert_sane(w)
     w.reset_button.click()
     assert len(w.X_train) + len(w.X_test) == 24 and w.epoch == 0

@@ -596,8 +596,9 @@ class TrainsInFrames:
                 if reason:
                     for keep, a in zip(saved, arrays):
                         np.copyto(a, keep)
-                    self.stopped = (f"<b>training stopped at epoch {self.epoch}</b>: {reason}; the weights "
-                                    f"are those of epoch {self.epoch}. A smaller learning rate, then reset.")
+                    self.stopped = (f"<b>diverged at epoch {self.epoch + 1}</b>: {reason}; training stopped "
+                                    f"with the weights of epoch {self.epoch}. A smaller learning rate, then "
+                                    "reset.")
                     break
                 taken += 1
                 self.epoch += 1

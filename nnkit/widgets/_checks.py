@@ -119,18 +119,19 @@ def points(X, y, labels: tuple) -> tuple[np.ndarray, np.ndarray]:
                      f"got the labels {sorted(values)}")
 
 
-def missing_classes(y, classes: dict) -> str:
+def missing_classes(y, classes: dict, where: str = "") -> str:
     """A status-line note saying which classes have no points (``""`` when every class has some).
 
-    ``classes`` maps each label to its name as the "click adds" control shows it.
+    ``classes`` maps each label to its name as the "click adds" control shows it; ``where`` names the
+    part of the data ``y`` is (" in the training set").
     """
     if len(y) == 0:
-        return "<b>no points</b>: click on the data plot to add some"
+        return f"<b>no points</b>{where}: click on the data plot to add some"
     missing = [name for label, name in classes.items() if not np.any(y == label)]
     if not missing:
         return ""
-    return (f"<b>no points of class {missing[0]}</b>: choose it under 'click adds' and click on the data "
-            "plot to add some")
+    return (f"<b>no points of class {missing[0]}</b>{where}: choose it under 'click adds' and click on the "
+            "data plot to add some")
 
 
 def finite_limits(lo, hi, default: tuple[float, float]) -> tuple[float, float]:

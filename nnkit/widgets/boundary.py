@@ -374,8 +374,8 @@ class DecisionBoundaryWidget(TrainsInFrames, FigureWidget):
         top = np.nanmax(loss) if np.isfinite(loss).any() else np.nan
         self.ax_curve.set_ylim(0, max(1.05, _checks.finite_limits(0, np.ceil(top * 2) / 2, (0, 1.05))[1]))
         h = self.history
-        notes = [note for note in (_checks.missing_classes(self.y_train, CLASSES)
-                                   .replace("no points", "no training points"), self.stopped) if note]
+        notes = [note for note in (_checks.missing_classes(self.y_train, CLASSES, " in the training set"),
+                                   self.stopped) if note]
         self.status.value = (f"{self.model.layer_sizes} ({self.model.n_params} parameters), "
                              f"{len(self.X_train)} training points, "
                              f"epoch {self.epoch}: training loss {_number(h['loss'][-1], '.3f')}, "
