@@ -239,6 +239,19 @@ def test_perceptron_point_outside_the_axes_widens_them():
     assert w.ax.get_xlim() == (x0, x1) and len(w.X) == 20
 
 
+def test_a_click_beyond_the_coordinate_bound_is_ignored_and_said():
+    for w in (shown(PerceptronWidget("separable", n=10, mode="browser")),
+              shown(DecisionBoundaryWidget("moons", n=20, grid=10, mode="browser"))):
+        w.add_point(9.9e5, 0.0, 1)  # by code: the axes widen to take it in, a little beyond 1e6
+        n = len(w.X if hasattr(w, "X") else w.X_train)
+        x1 = w.ax.get_xlim()[1]
+        assert x1 > 1e6
+        click(w, w.ax, 0.5 * (1e6 + x1), 0.0)  # on the axes, beyond the bound
+        assert len(w.X if hasattr(w, "X") else w.X_train) == n
+        assert w.status.value.startswith("<b>click ignored</b>: (x, y): expected coordinates within")
+        assert w.view.scene["caption"] == w.status.value, "the browser was not told"
+
+
 def test_perceptron_clicks_and_reset_while_playing():
     """Ticks as the front end sends them (each names the value it advances from), some still in flight
     when the lecturer clicks, steps, resets or changes the data set."""

@@ -418,13 +418,25 @@ class FigureWidget:
         for ax in self.fig.axes:
             if ax.bbox.contains(px, py):
                 x, y = ax.transData.inverted().transform((px, py))
-                self.on_canvas_click(ax, float(x), float(y), shift)
+                self._click(ax, float(x), float(y), shift)
                 return
 
     def _on_mpl_click(self, event) -> None:
         if event.inaxes is not None and event.xdata is not None:
-            self.on_canvas_click(event.inaxes, float(event.xdata), float(event.ydata),
-                                 "shift" in (event.key or ""))
+            self._click(event.inaxes, float(event.xdata), float(event.ydata), "shift" in (event.key or ""))
+
+    def _click(self, ax, x: float, y: float, shift: bool) -> None:
+        """A click, whatever the front end: a point the model refuses (beyond the coordinate bound, on
+        axes widened that far) is not added, and the status line says why (in a kernel an exception
+        would only reach the log)."""
+        try:
+            self.on_canvas_click(ax, x, y, shift)
+        except ValueError as exc:
+            status = getattr(self, "status", None)
+            if status is None:
+                raise
+            status.value = f"<b>click ignored</b>: {exc}"
+            self.redraw()
 
     def _buffer_png(self) -> bytes:
         from PIL import Image
