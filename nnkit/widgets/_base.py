@@ -420,13 +420,25 @@ class FigureWidget:
         for ax in self.fig.axes:
             if ax.bbox.contains(px, py):
                 x, y = ax.transData.inverted().transform((px, py))
-                self.on_canvas_click(ax, float(x), float(y), shift)
+                self._click(ax, float(x), float(y), shift)
                 return
 
     def _on_mpl_click(self, event) -> None:
         if event.inaxes is not None and event.xdata is not None:
-            self.on_canvas_click(event.inaxes, float(event.xdata), float(event.ydata),
-                                 "shift" in (event.key or ""))
+            self._click(event.inaxes, float(event.xdata), float(event.ydata), "shift" in (event.key or ""))
+
+    def _click(self, ax, x: float, y: float, shift: bool) -> None:
+        """A click, whatever the front end: a point the model refuses (beyond the coordinate bound, on
+        axes widened that far) is not added, and the status line says why (in a kernel an exception
+        would only reach the log)."""
+        try:
+            self.on_canvas_click(ax, x, y, shift)
+        except ValueError as exc:
+            status = getattr(self, "status", None)
+            if status is None:
+                raise
+            status.value = f"<b>click ignored</b>: {exc}"
+            self.redraw()
 
     def _buffer_png(self) -> bytes:
         from PIL import Image
@@ -496,6 +508,11 @@ class FigureWidget:
         if goal < self._play_position():
             self.reset(_sync_play=False)
         self._play_advance(goal)
+        if self._play_position() < goal:  # nothing to advance (no points, training stopped): stop playing
+            self.play.playing = False
+            if getattr(self, "player", None) is not None:
+                self.player.playing = False
+            self._sync_play()
 
 
 
@@ -516,8 +533,9 @@ def _kernel_loop():
 class TrainsInFrames:
     """For a :class:`FigureWidget` whose Play counts frames of ``epochs_per_frame`` training epochs.
 
-    The widget defines ``epoch`` (epochs trained so far), ``epochs_per_frame`` and ``train(epochs)``
-    (which draws once, at its end).
+    The widget defines ``epoch`` (epochs trained so far), ``epochs_per_frame``, ``train(epochs)``
+    (which draws once, at its end), ``reset()``, ``model``, ``optimizer`` and ``notice`` (an HTML line
+    saying what the last hyper-parameter change did to training).
     """
 
     def train_in_frames(self, epochs: int, paced: bool = False) -> None:
@@ -527,28 +545,28 @@ class TrainsInFrames:
         lecturer watches the run instead of waiting for its end. ``paced`` (the buttons, in a kernel's
         event loop): only the first frame is trained now; each next one is a callback of the loop, a few
         ms later, so every frame's scene leaves the kernel before the next is computed and other input
-        (a slider, reset) is answered in between. Anything else that trains or resets the model stops
-        the run. Outside a kernel (scripts, tests; even with some other library's loop running, as
-        Playwright's) all frames are trained before returning.
+        (a slider, reset) is answered in between. A new network (reset, another data set or architecture),
+        another run or Play stops the run; a point added by a click (which trains a frame on it) does not:
+        the run goes on, with the point. Outside a kernel (scripts, tests; even with some other library's
+        loop running, as Playwright's) all frames are trained before returning.
         """
         remaining = int(epochs)
         loop = _kernel_loop() if paced else None
         if loop is None:
-            while remaining > 0:
+            while remaining > 0 and not self.stopped:
                 k = min(self.epochs_per_frame, remaining)
                 self.train(k)
                 remaining -= k
             return
-        expected = self.epoch
+        run, model = self._new_run(), self.model
 
         def frame():
-            nonlocal remaining, expected
-            if remaining <= 0 or self.epoch != expected:  # done, or trained/reset by something else
-                return
+            nonlocal remaining
+            if remaining <= 0 or self.stopped or self._runs != run or self.model is not model:
+                return  # done, stopped, or overtaken
             k = min(self.epochs_per_frame, remaining)
             self.train(k)
             remaining -= k
-            expected = self.epoch
             if remaining > 0:
                 loop.call_later(self.FRAME_GAP, frame)
 
@@ -556,10 +574,73 @@ class TrainsInFrames:
 
     FRAME_GAP = 0.005  # s between the frames of a paced run: the last frame's scene leaves the kernel
 
+    stopped = ""  # why training stopped for good (a step left finite numbers); "" while it goes on
+
+    def _train_epochs(self, epochs: int, loss_and_grads: Callable[[], tuple],
+                      after_epoch: Callable[[], None] | None = None) -> int:
+        """Up to ``epochs`` optimizer steps on ``loss_and_grads()``, stopping before one that would leave
+        finite numbers; ``after_epoch()`` after each step taken. Returns the number of steps taken.
+
+        A learning rate far too large (or points far out) makes the weights overflow to inf and then
+        NaN; every later picture and number would be NaN, and nnkit's layers refuse NaN input with an
+        exception that would freeze the widget. So after each step the loss and the new weights must be
+        finite; otherwise the weights are put back as they were, training stops (:attr:`stopped` says
+        why, the status line shows it) and only a reset starts it again.
+        """
+        params = self.model.params
+        buffer = getattr(params, "buffer", None)  # nnkit's models keep every weight in one array
+        arrays = [buffer] if buffer is not None else list(params.values())
+        saved = [np.empty_like(a) for a in arrays]
+        taken = 0
+        with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+            while taken < epochs and not self.stopped:
+                for keep, a in zip(saved, arrays):
+                    np.copyto(keep, a)
+                reason = ""
+                try:
+                    loss, grads = loss_and_grads()
+                    if not np.isfinite(loss):
+                        reason = f"the loss is {loss}"
+                    else:
+                        self.optimizer.step(grads)
+                        if not all(np.isfinite(a.sum()) or np.isfinite(a).all() for a in arrays):
+                            reason = "the weights overflowed"
+                except (ValueError, FloatingPointError) as exc:  # nnkit refuses NaN/inf it is given
+                    reason = f"the numbers overflowed ({exc})"
+                if reason:
+                    for keep, a in zip(saved, arrays):
+                        np.copyto(a, keep)
+                    self.stopped = (f"<b>diverged at epoch {self.epoch + 1}</b>: {reason}; training stopped "
+                                    f"with the weights of epoch {self.epoch}. A smaller learning rate, then "
+                                    "reset.")
+                    break
+                taken += 1
+                self.epoch += 1
+                if after_epoch is not None:
+                    after_epoch()
+        return taken
+
+    def _on_architecture(self, change):
+        """A control that shapes the network changed (units, layers, activation, dropout): a new one is
+        built, and ``notice`` says so (training restarts; it is not silently thrown away)."""
+        trained = self.epoch
+        self.reset()
+        name = change["owner"].description
+        old = f" (the old one had trained {trained} epochs)" if trained else ""
+        self.notice.value = (f"<i>{name} changed to {change['new']}: a new network, training restarts at "
+                             f"epoch 0</i>{old}")
+
+    _runs = 0  # paced runs started; a run whose number is no longer the last has been overtaken
+
+    def _new_run(self) -> int:
+        self._runs += 1
+        return self._runs
+
     def _play_position(self) -> int:
         return self.epoch // self.epochs_per_frame
 
     def _play_advance(self, goal: int) -> None:
+        self._new_run()  # Play takes over from a train button's run
         if goal * self.epochs_per_frame > self.epoch:
             self.train(goal * self.epochs_per_frame - self.epoch)
 

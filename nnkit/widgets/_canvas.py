@@ -178,6 +178,11 @@ class Player(anywidget.AnyWidget):
     and each tick's answer (a "tock", sent after the frame's scene) lets the next one go. The play
     position stays in the linked ``ipywidgets.Play`` (``value``, ``max``), so code that sets
     ``widget.play.value`` works in every mode.
+
+    A tick names the value it advances from (``base``). One that arrives after something else moved the
+    model (reset, the step button, another data set, while playing) is stale: it is not applied (it
+    would jump the model by every tick sent since, or replay it from the start) and its tock carries
+    the current value, from which the front end goes on.
     """
 
     _esm = Path(__file__).with_name("_player.js")
@@ -195,8 +200,12 @@ class Player(anywidget.AnyWidget):
         super().__init__(value=play.value, min=play.min, max=play.max, interval=play.interval,
                          description=play.description, **kwargs)
         self.play = play
-        self._links = [ipywidgets.link((self, "value"), (play, "value"))]
-        self._links += [ipywidgets.dlink((play, name), (self, name)) for name in ("min", "max", "interval")]
+        # both ways, each side copying the other's *current* value: a Play handler that moves the value
+        # back (the model could not advance) leaves both at the model's position (ipywidgets.link
+        # raises "Broken link" there, in the kernel, where the lecturer never sees it)
+        self.observe(lambda _c: setattr(play, "value", self.value), names="value")
+        play.observe(lambda _c: setattr(self, "value", play.value), names="value")
+        self._links = [ipywidgets.dlink((play, name), (self, name)) for name in ("min", "max", "interval")]
         self.on_msg(self._on_front_end_msg)
 
     def tick(self, goal: int) -> None:
@@ -205,10 +214,16 @@ class Player(anywidget.AnyWidget):
 
     def _on_front_end_msg(self, _widget, content, _buffers) -> None:
         if isinstance(content, dict) and "tick" in content:
+            base = content.get("base")
+            stale = base is not None and int(base) != self.value
             try:
-                self.tick(int(content["tick"]))
+                if not stale:
+                    self.tick(int(content["tick"]))
             finally:
-                self.send({"tock": int(content["tick"])})
+                answer = {"tock": int(content["tick"])}
+                if stale:
+                    answer.update(stale=True, value=int(self.value))
+                self.send(answer)
 
 
 # ------------------------------------------------------------------------------- artists -> layers

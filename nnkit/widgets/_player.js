@@ -23,7 +23,8 @@ function render({ model, el }) {
   label.style.minWidth = "7em";
   el.appendChild(label);
 
-  let playing = false, next = 0, unanswered = 0, last = -Infinity, timer = null;
+  // base: the value the kernel holds when the next tick arrives (the last tick sent, or where play started)
+  let playing = false, next = 0, base = 0, unanswered = 0, last = -Infinity, timer = null;
 
   function show() {
     label.textContent = `${model.get("description")} ${model.get("value")}/${model.get("max")}`;
@@ -46,7 +47,8 @@ function render({ model, el }) {
     if (wait > 0) { timer = setTimeout(loop, wait); return; }
     last = performance.now();
     unanswered += 1;
-    model.send({ tick: next });
+    model.send({ tick: next, base: base });
+    base = next;
     next += 1;
     loop();
   }
@@ -55,6 +57,7 @@ function render({ model, el }) {
     if (playing) return;
     const value = model.get("value");
     next = value >= model.get("max") ? model.get("min") : value + 1;
+    base = value;
     playing = true;
     unanswered = 0;
     model.set("playing", true);
@@ -72,6 +75,8 @@ function render({ model, el }) {
   model.on("msg:custom", (msg) => {
     if (msg && "tock" in msg) {
       unanswered = Math.max(0, unanswered - 1);
+      // the kernel was elsewhere (reset, step, data set changed while playing): go on from there
+      if (msg.stale && playing) { next = msg.value + 1; base = msg.value; }
       if (playing && timer === null) loop();
     }
   });

@@ -12,6 +12,7 @@ import ipywidgets as widgets
 import numpy as np
 from matplotlib.collections import LineCollection
 
+from . import _checks
 from ._base import FigureWidget, TrainsInFrames, light_ticks, single_thread
 
 TARGET_NAMES = ("sin", "abs", "step", "bumpy", "noisy")
@@ -59,11 +60,11 @@ class ApproximationWidget(TrainsInFrames, FigureWidget):
     Parameters
     ----------
     target : one of ``TARGET_NAMES``
-    hidden : int, number of hidden units h
-    lr : float, Adam learning rate
-    epochs_per_frame : int, full-batch epochs per animation frame
-    max_epochs : int, length of a full training run (the Play's last frame)
-    n : int, number of samples of the target
+    hidden : int in [1, 50], number of hidden units h
+    lr : float in (0, 10], Adam learning rate
+    epochs_per_frame : int >= 1, full-batch epochs per animation frame
+    max_epochs : int >= epochs_per_frame, length of a full training run (the Play's last frame)
+    n : int >= 1, number of samples of the target
     seed : int
     mode : {"auto", "ipympl", "static"}
 
@@ -76,22 +77,29 @@ class ApproximationWidget(TrainsInFrames, FigureWidget):
     errors : list of (epoch, mse)
     fit_line, piece_lines, error_line, knot_marks, data_points, target_line : matplotlib artists
     target, hidden, play, train_button, reset_button : ipywidgets controls
+    notice : ipywidgets.HTML, what changing h did to training (a new network)
     """
 
     def __init__(self, target: str = "sin", hidden: int = 6, lr: float = 0.02, epochs_per_frame: int = 25,
                  max_epochs: int = 2000, n: int = 100, seed: int = 0, mode: str = "auto"):
+        target_control = _checks.control(widgets.Dropdown, "target", target, options=TARGET_NAMES,
+                                         description="target")
+        hidden_control = _checks.control(widgets.IntSlider, "hidden", hidden, min=1, max=50,
+                                         description="hidden h")
+        self.lr, self.n = _checks.positive("lr", lr, 10.0), _checks.count("n", n, 1)
+        self.seed = _checks.count("seed", seed, 0)
+        self.epochs_per_frame = _checks.count("epochs_per_frame", epochs_per_frame, 1)
+        self.max_epochs = _checks.count("max_epochs", max_epochs, self.epochs_per_frame)
         super().__init__(figsize=(11.0, 3.6), mode=mode)
-        self.lr, self.n, self.seed = float(lr), int(n), int(seed)
-        self.epochs_per_frame, self.max_epochs = int(epochs_per_frame), int(max_epochs)
-        self.target = widgets.Dropdown(options=TARGET_NAMES, value=target, description="target")
-        self.hidden = widgets.IntSlider(value=hidden, min=1, max=50, description="hidden h")
+        self.target, self.hidden = target_control, hidden_control
         self.play = widgets.Play(value=0, min=0, max=self.max_epochs // self.epochs_per_frame, interval=40,
                                  description="train")
         self.train_button = widgets.Button(description=f"train {self.max_epochs} epochs")
         self.reset_button = widgets.Button(description="reset", layout=widgets.Layout(width="70px"))
         self.status = widgets.HTML()
+        self.notice = widgets.HTML()
         self.controls = [self.target, self.hidden, self.play, self.train_button, self.reset_button,
-                         self.status]
+                         self.status, self.notice]
 
         self.ax, self.ax_pieces, self.ax_err = self.fig.subplots(1, 3, width_ratios=[1.2, 1.2, 1])
         self.grid = np.linspace(-1.05, 1.05, 211)
@@ -120,7 +128,7 @@ class ApproximationWidget(TrainsInFrames, FigureWidget):
         self.prerender_stills()
 
         self.target.observe(lambda c: self._load_target(), names="value")
-        self.hidden.observe(lambda c: self.reset(), names="value")
+        self.hidden.observe(self._on_architecture, names="value")
         self.play.observe(self._on_play, names="value")
         self.train_button.on_click(lambda _b: self.train_in_frames(self.max_epochs - self.epoch,
                                                                            paced=True))
@@ -165,6 +173,8 @@ class ApproximationWidget(TrainsInFrames, FigureWidget):
         spline_init(self.model, seed=self.seed)
         self.optimizer = Adam(self.model.params, lr=self.lr)
         self.epoch = 0
+        self.stopped = ""
+        self.notice.value = ""  # what it said was of the network before
         self._pieces_ylim = None
         self.errors: list[tuple[int, float]] = [(0, self.mse())]
         if _sync_play:
@@ -173,18 +183,16 @@ class ApproximationWidget(TrainsInFrames, FigureWidget):
 
     def mse(self) -> float:
         """Mean squared error of the current network on the training data."""
-        pred = self.model.forward(self.x)
-        return float(np.mean((pred - self.y) ** 2))
+        return _checks.overflowing(lambda: float(np.mean((self.model.forward(self.x) - self.y) ** 2)),
+                                   lambda: np.inf)
 
     def train(self, epochs: int | None = None, draw: bool = True) -> float:
         """Train ``epochs`` full-batch Adam epochs (default: one frame's worth); returns the MSE."""
         epochs = self.epochs_per_frame if epochs is None else int(epochs)
         with single_thread():
-            for _ in range(epochs):
-                _, grads = self.model.loss(self.x, self.y)
-                self.optimizer.step(grads)
-            self.epoch += epochs
-            self.errors.append((self.epoch, self.mse()))
+            self._train_epochs(epochs, lambda: self.model.loss(self.x, self.y))
+            if self.errors[-1][0] != self.epoch:
+                self.errors.append((self.epoch, self.mse()))
         self._sync_play()
         if draw:
             self._update_artists()
@@ -192,36 +200,43 @@ class ApproximationWidget(TrainsInFrames, FigureWidget):
 
     def fit_values(self) -> np.ndarray:
         """The network's output on ``grid``, shape (M,)."""
-        return self.model.forward(self.grid[:, None])[:, 0]
+        return _checks.overflowing(lambda: self.model.forward(self.grid[:, None])[:, 0],
+                                   lambda: np.full(len(self.grid), np.nan))
 
     # -- drawing -----------------------------------------------------------------------------------
     def background_state(self):
         return self._still  # its data points, target curve and title
 
     def _update_artists(self):
-        fit = self.fit_values()
+        with np.errstate(over="ignore", invalid="ignore"):  # weights of a run that diverged
+            self._draw(self.fit_values())
+
+    def _draw(self, fit):
         self.fit_line.set_data(self.grid, fit)
         W1, b1 = self.model.params["W1"][0], self.model.params["b1"]
         with np.errstate(divide="ignore", invalid="ignore"):
             knots = -b1 / W1
         knots = knots[np.isfinite(knots) & (knots >= self.grid[0]) & (knots <= self.grid[-1])]
         self.knot_marks.set_data(knots, np.interp(knots, self.grid, fit))
-        P = pieces(self.model, self.grid)
+        P = _checks.overflowing(lambda: pieces(self.model, self.grid),
+                                lambda: np.full((self.model.layer_sizes[1], len(self.grid)), np.nan))
         self.piece_lines.set_segments([np.column_stack([self.grid, p]) for p in P])
         self.piece_lines.set_array(np.arange(len(P)) % 10)
         self.piece_lines.set_clim(0, 9)
         # y-limits only widen, in steps, so that most frames keep the cached background
-        lo, hi = float(min(P.min(), self.ylim[0])), float(max(P.max(), self.ylim[1]))
+        lo, hi = _checks.finite_limits(min(P.min(), self.ylim[0]), max(P.max(), self.ylim[1]), self.ylim)
         old = self._pieces_ylim
         if old is None or lo < old[0] or hi > old[1]:
             span = hi - lo
-            self._pieces_ylim = (lo - 0.25 * span, hi + 0.25 * span)
+            self._pieces_ylim = _checks.finite_limits(lo - 0.25 * span, hi + 0.25 * span, (lo, hi))
             self.ax_pieces.set_ylim(self._pieces_ylim)
         ep, err = np.array(self.errors).T
-        logerr = np.log10(np.maximum(err, 1e-12))
+        with np.errstate(invalid="ignore"):
+            logerr = np.log10(np.maximum(err, 1e-12))
         self.error_line.set_data(ep, logerr)
         low = np.floor(min(logerr.min(), -4.0)) - 0.2  # room for a good fit: few background redraws
-        self.ax_err.set_ylim(low, max(np.ceil(logerr.max()), 0.0) + 0.2)
+        self.ax_err.set_ylim(_checks.finite_limits(low, max(np.ceil(logerr.max()), 0.0) + 0.2, (-4.2, 0.2)))
         self.status.value = (f"h = {self.hidden.value} hidden units ({self.model.n_params} parameters), "
-                             f"epoch {self.epoch}, training MSE {self.errors[-1][1]:.4f}")
+                             f"epoch {self.epoch}, training MSE {self.errors[-1][1]:.4g}"
+                             + (" &nbsp;" + self.stopped if self.stopped else ""))
         self.redraw()

@@ -12,10 +12,14 @@ from __future__ import annotations
 import ipywidgets as widgets
 import numpy as np
 
+from . import _checks
 from ._base import FigureWidget, TrainsInFrames, light_ticks, single_thread
 
 DATASETS = ("moons", "circles", "spirals", "xor")
 ACTIVATIONS = ("relu", "tanh", "sigmoid", "leaky_relu", "linear")
+YOURS = "yours"  # the dropdown's name for a data set passed to the constructor
+CLASSES = {0: "0 (blue)", 1: "1 (red)"}  # label -> its name in the "click adds" control
+LIM = 2.6  # the map covers [-LIM, LIM]² (the data sets are standardized), more if points lie farther out
 
 
 def boundary_dataset(name: str, n: int = 300, noise: float | None = None, seed: int = 0):
@@ -47,13 +51,17 @@ class DecisionBoundaryWidget(TrainsInFrames, FigureWidget):
     activation : one of :data:`ACTIVATIONS`
     l2 : float, λ of the L2 penalty
     dropout : float, drop probability p of the hidden units (inverted dropout)
-    lr : float, Adam learning rate
-    n : int, number of points (a quarter kept aside as the test set)
+    lr : float in (0, 10], Adam learning rate
+    n : int >= 4, number of points (a quarter kept aside as the test set)
     noise : float or None (the data set's default)
-    epochs_per_frame : int, full-batch epochs per animation frame / click of "train"
-    grid : int, resolution of the probability image (grid × grid)
+    epochs_per_frame : int >= 1, full-batch epochs per animation frame / click of "train"
+    grid : int >= 2, resolution of the probability image (grid × grid)
     seed : int
     mode : {"auto", "ipympl", "static"}
+    X, y : optional, your own data: ``X`` (N, 2) numbers, ``y`` (N,) labels in {0, 1} or {-1, +1} (-1 is
+        shown as class 0). Standardized as the built-in data sets are (the map shows z-scores); a quarter
+        is kept aside as the test set when N >= 4. The data set dropdown then offers it as "yours" (chosen
+        at first); reset restores it.
 
     Attributes
     ----------
@@ -70,23 +78,35 @@ class DecisionBoundaryWidget(TrainsInFrames, FigureWidget):
     def __init__(self, dataset: str = "moons", hidden: int = 8, layers: int = 1, activation: str = "relu",
                  l2: float = 0.0, dropout: float = 0.0, lr: float = 0.03, n: int = 300,
                  noise: float | None = None, epochs_per_frame: int = 10, grid: int = 60, seed: int = 0,
-                 mode: str = "auto"):
+                 mode: str = "auto", X=None, y=None):
+        self.n, self.noise, self.seed = _checks.count("n", n, 4), noise, _checks.count("seed", seed, 0)
+        self.lr = _checks.positive("lr", lr, 10.0)
+        self.epochs_per_frame = _checks.count("epochs_per_frame", epochs_per_frame, 1)
+        grid = _checks.count("grid", grid, 2)
+        self._yours = None
+        if X is not None or y is not None:
+            self._yours = _checks.points(X, y, labels=(0, 1))
+            dataset = YOURS
+        controls = dict(
+            dataset=_checks.control(widgets.Dropdown, "dataset", dataset,
+                                    options=DATASETS + ((YOURS,) if self._yours is not None else ()),
+                                    description="data"),
+            hidden=_checks.control(widgets.IntSlider, "hidden", hidden, min=1, max=64, description="hidden"),
+            layers=_checks.control(widgets.IntSlider, "layers", layers, min=1, max=4, description="layers"),
+            activation=_checks.control(widgets.Dropdown, "activation", activation, options=ACTIVATIONS,
+                                       description="activation"),
+            l2=_checks.control(widgets.FloatSlider, "l2", l2, min=0.0, max=0.1, step=0.001,
+                               readout_format=".3f", description="L2 λ"),
+            dropout=_checks.control(widgets.FloatSlider, "dropout", dropout, min=0.0, max=0.8, step=0.05,
+                                    description="dropout p"))
         super().__init__(figsize=(9.0, 4.0), mode=mode)
-        self.n, self.noise, self.seed = int(n), noise, int(seed)
-        self.lr, self.epochs_per_frame = float(lr), int(epochs_per_frame)
-        self.dataset = widgets.Dropdown(options=DATASETS, value=dataset, description="data")
-        self.hidden = widgets.IntSlider(value=hidden, min=1, max=64, description="hidden")
-        self.layers = widgets.IntSlider(value=layers, min=1, max=4, description="layers")
-        self.activation = widgets.Dropdown(options=ACTIVATIONS, value=activation, description="activation")
-        self.l2 = widgets.FloatSlider(value=l2, min=0.0, max=0.1, step=0.001, readout_format=".3f",
-                                      description="L2 λ")
-        self.dropout = widgets.FloatSlider(value=dropout, min=0.0, max=0.8, step=0.05,
-                                           description="dropout p")
+        self.dataset, self.hidden, self.layers, self.activation, self.l2, self.dropout = (
+            controls[k] for k in ("dataset", "hidden", "layers", "activation", "l2", "dropout"))
         self.play = widgets.Play(value=0, min=0, max=500, interval=40, description="train")
         self.train_button = widgets.Button(description=f"+{10 * self.epochs_per_frame} epochs")
         self.reset_button = widgets.Button(description="reset", layout=widgets.Layout(width="70px"),
                                            tooltip="the data set as it was and a fresh network")
-        self.draw_class = widgets.ToggleButtons(options=[("class 0 (blue)", 0), ("class 1 (red)", 1)],
+        self.draw_class = widgets.ToggleButtons(options=[(f"class {name}", k) for k, name in CLASSES.items()],
                                                 value=1, description="click adds",
                                                 tooltip="shift-click removes",
                                                 style={"button_width": "110px"})
@@ -97,22 +117,16 @@ class DecisionBoundaryWidget(TrainsInFrames, FigureWidget):
                          self.notice]
 
         self.ax, self.ax_curve = self.fig.subplots(1, 2, width_ratios=[1.2, 1])
-        lim = 2.6
-        self.extent = (-lim, lim, -lim, lim)
-        g = np.linspace(-lim, lim, int(grid))
-        gx, gy = np.meshgrid(g, g)
-        self._grid_axis = g
-        self.grid_points = np.column_stack([gx.ravel(), gy.ravel()])
-        self.grid_shape = gx.shape
-        self.image = self.ax.imshow(np.full(self.grid_shape, 0.5), extent=self.extent, origin="lower",
-                                    cmap="RdBu_r", vmin=-0.6, vmax=1.6, interpolation="bilinear")
+        self._grid_n = grid
+        self.image = self.ax.imshow(np.full((grid, grid), 0.5), extent=(-LIM, LIM, -LIM, LIM),
+                                    origin="lower", cmap="RdBu_r", vmin=-0.6, vmax=1.6,
+                                    interpolation="bilinear")
+        self._set_extent(LIM)
         self.boundary_line, = self.ax.plot([], [], "-", color="k", lw=1.5, zorder=1.5)  # P = 0.5
         self.train_pts0, = self.ax.plot([], [], "o", color="tab:blue", mec="k", mew=0.5, ms=5)
         self.train_pts1, = self.ax.plot([], [], "o", color="tab:red", mec="k", mew=0.5, ms=5)
         self.test_pts0, = self.ax.plot([], [], "o", mfc="none", mec="tab:blue", ms=5)
         self.test_pts1, = self.ax.plot([], [], "o", mfc="none", mec="tab:red", ms=5)
-        self.ax.set_xlim(-lim, lim)
-        self.ax.set_ylim(-lim, lim)
         self.ax.set_title("P(class 1 | x); filled = train, open = test", fontsize=10)
         self.curve_train, = self.ax_curve.plot([], [], ".-", color="tab:purple", ms=3, label="training loss")
         self.curve_test, = self.ax_curve.plot([], [], ".-", color="tab:green", ms=3, label="test accuracy")
@@ -145,15 +159,6 @@ class DecisionBoundaryWidget(TrainsInFrames, FigureWidget):
         return widgets.VBox([row1, row2, self.draw_class, self.view, self.status, self.notice])
 
     # -- hyper-parameters ----------------------------------------------------------------------------
-    def _on_architecture(self, change):
-        """Units, layers, activation or dropout changed: they shape the network, so a new one is built."""
-        trained = self.epoch
-        self.reset()
-        name = change["owner"].description
-        old = f" (the old one had trained {trained} epochs)" if trained else ""
-        self.notice.value = (f"<i>{name} changed to {change['new']}: a new network, training restarts at "
-                             f"epoch 0</i>{old}")
-
     def _on_l2(self, change):
         """λ is a term of the loss, not of the network: training goes on from the current weights."""
         self.model.l2 = float(change["new"])
@@ -161,18 +166,50 @@ class DecisionBoundaryWidget(TrainsInFrames, FigureWidget):
                              f"training continues from the current weights</i>")
 
     # -- state -------------------------------------------------------------------------------------
+    def _set_extent(self, lim: float):
+        """The map (axes limits, probability grid, image) covers ``[-lim, lim]²``."""
+        self.extent = (-lim, lim, -lim, lim)
+        g = np.linspace(-lim, lim, self._grid_n)
+        gx, gy = np.meshgrid(g, g)
+        self._grid_axis = g
+        self.grid_points = np.column_stack([gx.ravel(), gy.ravel()])
+        self.grid_shape = gx.shape
+        self.image.set_extent(self.extent)
+        self.ax.set_xlim(-lim, lim)
+        self.ax.set_ylim(-lim, lim)
+
+    def _cover(self, X, grow: bool):
+        """Widen the map to take in the points ``X`` (beyond :data:`LIM`; by code, a click is always
+        inside); without ``grow``, back to the smallest map that holds them."""
+        far = float(np.abs(X).max()) if len(X) else 0.0
+        lim = max(LIM, float(np.ceil(1.1 * far * 10) / 10))
+        if lim != self.extent[1] and (not grow or lim > self.extent[1]):
+            self._set_extent(lim)
+
+    def _data(self, name):
+        """The data set ``name`` (the lecturer's own is standardized as the built-in ones are)."""
+        if name != YOURS:
+            return boundary_dataset(name, n=self.n, noise=self.noise, seed=self.seed)
+        from nnkit import data
+
+        X, y = self._yours
+        return data.standardize(X)[0], y.copy()
+
     def _load_data(self):
         from nnkit import data
 
-        X, y = boundary_dataset(self.dataset.value, n=self.n, noise=self.noise, seed=self.seed)
-        self.X_train, self.X_test, self.y_train, self.y_test = data.train_test_split(
-            X, y, test_size=0.25, seed=self.seed)
+        X, y = self._data(self.dataset.value)
+        if len(X) >= 4:  # fewer: no test set (each part needs an example)
+            self.X_train, self.X_test, self.y_train, self.y_test = data.train_test_split(
+                X, y, test_size=0.25, seed=self.seed)
+        else:
+            self.X_train, self.X_test, self.y_train, self.y_test = X, X[:0], y, y[:0]
+        self._cover(X, grow=False)
         self._draw_points()
         self.reset()
 
     def restore_data(self):
         """The data set as generated (points drawn by hand are dropped) and a fresh network."""
-        self.notice.value = ""
         self._load_data()
 
     # -- data drawn by the lecturer ------------------------------------------------------------------
@@ -181,40 +218,43 @@ class DecisionBoundaryWidget(TrainsInFrames, FigureWidget):
 
         The weights are kept: the network reacts to the new point from where it is.
         """
-        if label not in (0, 1):
+        if label not in CLASSES:
             raise ValueError(f"label: expected 0 or 1, got {label!r}")
-        if not (np.isfinite(x) and np.isfinite(y)):
-            raise ValueError(f"(x, y): expected finite coordinates, got ({x!r}, {y!r})")
-        self.X_train = np.vstack([self.X_train, [[float(x), float(y)]]])
+        x, y = _checks.point(x, y)
+        self.X_train = np.vstack([self.X_train, [[x, y]]])
         self.y_train = np.append(self.y_train, np.int64(label))
+        self._cover(self.X_train[-1:], grow=True)
         self._data_changed(train)
 
     def remove_nearest(self, x: float, y: float, train: bool = True):
         """Remove the training or test example nearest to ``(x, y)``; returns ("train"|"test", index).
 
-        At least two training examples are always kept.
+        Every point can go (None when none is left); with no training points the network waits for
+        some to be added (the status line says so).
         """
-        d_train = np.sum((self.X_train - [x, y]) ** 2, axis=1)
-        d_test = np.sum((self.X_test - [x, y]) ** 2, axis=1) if len(self.X_test) else np.array([np.inf])
+        def distances(X):
+            return np.append(np.sum((X - [x, y]) ** 2, axis=1), np.inf)  # inf: an empty set is never nearest
+
+        d_train, d_test = distances(self.X_train), distances(self.X_test)
+        if not (len(self.X_train) or len(self.X_test)):
+            return None
         if d_test.min() < d_train.min():
             i = int(np.argmin(d_test))
             self.X_test, self.y_test = np.delete(self.X_test, i, axis=0), np.delete(self.y_test, i)
             where = "test"
-        elif len(self.X_train) > 2:
+        else:
             i = int(np.argmin(d_train))
             self.X_train, self.y_train = np.delete(self.X_train, i, axis=0), np.delete(self.y_train, i)
             where = "train"
-        else:
-            return None
         self._data_changed(train)
         return where, i
 
     def _data_changed(self, train: bool):
         self._draw_points()
+        self._record()  # the numbers of the data as it is now
         if train:
             self.train()
         else:
-            self._record()
             self._update_artists()
 
     def _draw_points(self):
@@ -243,6 +283,8 @@ class DecisionBoundaryWidget(TrainsInFrames, FigureWidget):
                          dropout=float(self.dropout.value), seed=self.seed)
         self.optimizer = Adam(self.model.params, lr=self.lr)
         self.epoch = 0
+        self.stopped = ""
+        self.notice.value = ""  # what it said was of the network before
         self.history = {"epoch": [], "loss": [], "train_acc": [], "test_acc": []}
         self._record()
         if _sync_play:
@@ -250,27 +292,41 @@ class DecisionBoundaryWidget(TrainsInFrames, FigureWidget):
         self._update_artists()
 
     def _record(self):
-        loss = self.model.evaluate(self.X_train, self.y_train)      # test mode, grads untouched
-        self.history["epoch"].append(self.epoch)
-        self.history["loss"].append(float(loss))
-        self.history["train_acc"].append(float(self.model.score(self.X_train, self.y_train)))
-        self.history["test_acc"].append(float(self.model.score(self.X_test, self.y_test)))
+        """A point of the curves at the current epoch (NaN for a part with no points: a gap).
+
+        A point at an epoch already recorded (the data changed, the network did not) replaces it.
+        """
+        def measure(fn, X, y):
+            return _checks.overflowing(lambda: float(fn(X, y)), lambda: np.nan) if len(X) else np.nan
+
+        point = {"epoch": self.epoch,
+                 "loss": measure(self.model.evaluate, self.X_train, self.y_train),  # test mode
+                 "train_acc": measure(self.model.score, self.X_train, self.y_train),
+                 "test_acc": measure(self.model.score, self.X_test, self.y_test)}
+        again = bool(self.history["epoch"]) and self.history["epoch"][-1] == self.epoch
+        for key, value in point.items():
+            if again:
+                self.history[key][-1] = value
+            else:
+                self.history[key].append(value)
 
     def probabilities(self) -> np.ndarray:
         """P(class 1 | x) on the grid, shape ``grid_shape`` (test mode: no dropout)."""
         with single_thread():
-            return self.model.predict_proba(self.grid_points)[:, 1].reshape(self.grid_shape)
+            return _checks.overflowing(
+                lambda: self.model.predict_proba(self.grid_points)[:, 1].reshape(self.grid_shape),
+                lambda: np.full(self.grid_shape, np.nan))
 
     def train(self, epochs: int | None = None, draw: bool = True) -> float:
         """Train ``epochs`` full-batch epochs (default: one frame's worth); returns the test accuracy."""
         epochs = self.epochs_per_frame if epochs is None else int(epochs)
         with single_thread():
-            for _ in range(epochs):
-                _, grads = self.model.loss(self.X_train, self.y_train, train=True)
-                self.optimizer.step(grads)
-                self.epoch += 1
-                if self.epoch % self.epochs_per_frame == 0:  # a curve point per frame, however called
+            def curve_point():  # a curve point per frame, however called
+                if self.epoch % self.epochs_per_frame == 0:
                     self._record()
+
+            self._train_epochs(epochs if len(self.X_train) else 0,  # no points: nothing to learn from
+                               lambda: self.model.loss(self.X_train, self.y_train, train=True), curve_point)
             if self.history["epoch"][-1] != self.epoch:
                 self._record()
         self._sync_play()
@@ -292,6 +348,8 @@ class DecisionBoundaryWidget(TrainsInFrames, FigureWidget):
         import contourpy
 
         P = self.probabilities() if P is None else P
+        if not np.isfinite(P).all():
+            return np.array([]), np.array([])
         lines = contourpy.contour_generator(self._grid_axis, self._grid_axis, P).lines(0.5)
         if not lines:
             return np.array([]), np.array([])
@@ -313,10 +371,20 @@ class DecisionBoundaryWidget(TrainsInFrames, FigureWidget):
         while xmax < ep[-1]:
             xmax *= 2  # the axis grows in jumps, so most frames keep the cached background
         self.ax_curve.set_xlim(0, xmax)
-        self.ax_curve.set_ylim(0, max(1.05, float(np.ceil(loss.max() * 2) / 2)))
+        top = np.nanmax(loss) if np.isfinite(loss).any() else np.nan
+        self.ax_curve.set_ylim(0, max(1.05, _checks.finite_limits(0, np.ceil(top * 2) / 2, (0, 1.05))[1]))
+        h = self.history
+        notes = [note for note in (_checks.missing_classes(self.y_train, CLASSES, " in the training set"),
+                                   self.stopped) if note]
         self.status.value = (f"{self.model.layer_sizes} ({self.model.n_params} parameters), "
                              f"{len(self.X_train)} training points, "
-                             f"epoch {self.epoch}: training loss {self.history['loss'][-1]:.3f}, "
-                             f"train accuracy {self.train_accuracy:.2f}, "
-                             f"test accuracy {self.test_accuracy:.2f}")
+                             f"epoch {self.epoch}: training loss {_number(h['loss'][-1], '.3f')}, "
+                             f"train accuracy {_number(self.train_accuracy, '.2f')}, "
+                             f"test accuracy {_number(self.test_accuracy, '.2f', 'no test points')}"
+                             + "".join(" &nbsp;" + note for note in notes))
         self.redraw()
+
+
+def _number(value: float, fmt: str, missing: str = "none") -> str:
+    """``value`` formatted for the status line; NaN (no points to measure on) as ``missing``."""
+    return format(value, fmt) if np.isfinite(value) else missing

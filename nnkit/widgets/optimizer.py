@@ -13,6 +13,7 @@ import numpy as np
 
 from nnkit import optim as _optim
 
+from . import _checks
 from . import functions as fns
 from ._base import FigureWidget, light_ticks
 
@@ -30,6 +31,7 @@ SUGGESTED = {
     "local_minimum": dict(lr=0.02, rho=0.9, steps=150),
 }
 BOUND = 1e6  # a trajectory that leaves |x| < BOUND has diverged; the rest of it is NaN
+FLOOR = 1e-12  # f - f_min below it is drawn (on the log scale) and reported as FLOOR
 
 
 def _swatch(name: str) -> str:
@@ -86,7 +88,7 @@ class OptimizerWidget(FigureWidget):
     function : name in :data:`nnkit.widgets.functions.FUNCTIONS`
     optimizers : iterable of names in :data:`OPTIMIZERS` shown initially
     lr, rho, beta1, beta2, steps : initial slider values (None: the function's suggested ones)
-    start : (x, y) or None (the function's default start)
+    start : (x, y) finite, or None (the function's default start); the plot widens to take it in
     mode : {"auto", "ipympl", "static"}
 
     Attributes
@@ -103,28 +105,38 @@ class OptimizerWidget(FigureWidget):
     def __init__(self, function: str = "quadratic", optimizers=("sgd", "momentum", "adam"),
                  lr: float | None = None, rho: float | None = None, beta1: float = 0.9,
                  beta2: float = 0.999, steps: int | None = None, start=None, mode: str = "auto"):
+        function_control = _checks.control(widgets.Dropdown, "function", function,
+                                           options=tuple(fns.FUNCTIONS), description="f")
+        optimizers = (optimizers,) if isinstance(optimizers, str) else tuple(optimizers)
+        for name in optimizers:
+            if name not in OPTIMIZERS:
+                raise ValueError(f"optimizers: expected names from {OPTIMIZERS}, got {name!r}")
+        sug = SUGGESTED[function]
+        sliders = dict(
+            lr=_checks.control(widgets.FloatLogSlider, "lr", sug["lr"] if lr is None else lr, base=10, min=-4,
+                               max=0, step=0.05, description="lr α", readout_format=".4f"),
+            rho=_checks.control(widgets.FloatSlider, "rho", sug["rho"] if rho is None else rho, min=0.0,
+                                max=0.995, step=0.005, description="ρ", readout_format=".3f"),
+            beta1=_checks.control(widgets.FloatSlider, "beta1", beta1, min=0.0, max=0.995, step=0.005,
+                                  description="β1", readout_format=".3f"),
+            beta2=_checks.control(widgets.FloatSlider, "beta2", beta2, min=0.9, max=0.9999, step=0.0001,
+                                  description="β2", readout_format=".4f"),
+            steps=_checks.control(widgets.IntSlider, "steps", sug["steps"] if steps is None else steps,
+                                  min=10, max=1000, step=10, description="steps"))
+        if start is not None:
+            start = np.asarray(start, dtype=float) if not isinstance(start, (str, bytes)) else np.array(())
+            if start.shape != (2,) or not np.isfinite(start).all():
+                raise ValueError(f"start: expected two finite numbers (x, y), got {start.tolist()!r}")
         super().__init__(figsize=(10.0, 4.2), mode=mode)
-        sug = SUGGESTED[fns.get(function).name]
-        self.function = widgets.Dropdown(options=tuple(fns.FUNCTIONS), value=function, description="f")
+        self.function = function_control
         # the checkboxes are the legend: each label carries its optimizer's colour, so checking one
         # changes no still part of the figure
         self.checks = {name: widgets.Checkbox(value=name in optimizers, description=_swatch(name),
                                               description_allow_html=True, indent=False,
                                               layout=widgets.Layout(width="auto"))
                        for name in OPTIMIZERS}
-        for name in optimizers:
-            if name not in OPTIMIZERS:
-                raise ValueError(f"optimizers: expected names from {OPTIMIZERS}, got {name!r}")
-        self.lr = widgets.FloatLogSlider(value=sug["lr"] if lr is None else lr, base=10, min=-4, max=0,
-                                         step=0.05, description="lr α", readout_format=".4f")
-        self.rho = widgets.FloatSlider(value=sug["rho"] if rho is None else rho, min=0.0, max=0.995,
-                                       step=0.005, description="ρ", readout_format=".3f")
-        self.beta1 = widgets.FloatSlider(value=beta1, min=0.0, max=0.995, step=0.005, description="β1",
-                                         readout_format=".3f")
-        self.beta2 = widgets.FloatSlider(value=beta2, min=0.9, max=0.9999, step=0.0001, description="β2",
-                                         readout_format=".4f")
-        self.steps = widgets.IntSlider(value=sug["steps"] if steps is None else steps, min=10, max=1000,
-                                       step=10, description="steps")
+        self.lr, self.rho, self.beta1, self.beta2, self.steps = (sliders[k] for k in
+                                                                 ("lr", "rho", "beta1", "beta2", "steps"))
         self.play = widgets.Play(value=0, min=0, max=self.steps.value, step=1, interval=40,
                                  description="play")
         self.start = None if start is None else tuple(float(v) for v in start)
@@ -154,6 +166,7 @@ class OptimizerWidget(FigureWidget):
         self._loss_ylim = None
         self._set_function()
 
+        self._sync_play()  # the whole path is drawn: Play shows its last step (pressing it replays)
         self.freeze_layout()
         self.live_axes = [self.ax_loss]  # its limits follow the losses: the browser paints its ticks
         self.prerender_stills()
@@ -191,15 +204,18 @@ class OptimizerWidget(FigureWidget):
     def compute(self):
         """Recompute the trajectories of the checked optimizers at the current settings."""
         f, steps = self.fn, int(self.steps.value)
+        self.refused: dict[str, str] = {}
         self.paths = {n: self._trajectory(n, f, steps) for n in self.selected}
         with np.errstate(invalid="ignore", over="ignore"):
-            self.losses = {n: np.maximum(f.value(p[:, 0], p[:, 1]) - f.minimum, 1e-12)
+            self.losses = {n: np.maximum(f.value(p[:, 0], p[:, 1]) - f.minimum, FLOOR)
                            for n, p in self.paths.items()}
             self.log_losses = {n: np.log10(v) for n, v in self.losses.items()}
-        finite = np.concatenate([v[np.isfinite(v)] for v in self.log_losses.values()] or [np.zeros(1)])
+        finite = np.concatenate([v[np.isfinite(v)] for v in self.log_losses.values()] + [np.zeros(0)])
         # whole decades, only widening until the function changes: slider moves keep the limits, so
-        # the frame can be blitted over the cached background
-        lo, hi = np.floor(finite.min()) - 0.2, np.ceil(finite.max()) + 0.2
+        # the frame can be blitted over the cached background; no finite loss (every run diverged at
+        # once, or none is checked): the decades around 0
+        lo, hi = _checks.finite_limits(np.floor(finite.min()) - 0.2 if finite.size else np.nan,
+                                       np.ceil(finite.max()) + 0.2 if finite.size else np.nan, (-1.2, 1.2))
         if self._loss_ylim is not None:
             lo, hi = min(lo, self._loss_ylim[0]), max(hi, self._loss_ylim[1])
         self._loss_ylim = (lo, hi)
@@ -216,9 +232,16 @@ class OptimizerWidget(FigureWidget):
         if key not in cache:
             while len(cache) >= self.TRAJECTORIES:
                 cache.pop(next(iter(cache)))
-            cache[key] = trajectory(name, f, self.start_point, steps, **hp)
-            cache[key].flags.writeable = False
-        return cache[key]
+            try:
+                path, refused = trajectory(name, f, self.start_point, steps, **hp), ""
+            except ValueError as exc:  # the rule refuses these settings (Nesterov with ρ = 0)
+                path, refused = np.full((steps + 1, 2), np.nan), str(exc)
+                path[0] = self.start_point
+            path.flags.writeable = False
+            cache[key] = (path, refused)
+        path, refused = cache[key]
+        self.refused[name] = refused
+        return path
 
     def show_frame(self, k: int | None = None):
         """Draw every trajectory up to step ``k`` (default: the current frame)."""
@@ -233,12 +256,25 @@ class OptimizerWidget(FigureWidget):
                 continue
             p = self.paths[name][: k + 1]
             self.lines[name].set_data(p[:, 0], p[:, 1])
-            last = p[np.isfinite(p[:, 0])][-1]
-            self.heads[name].set_data([last[0]], [last[1]])
+            last = p[np.isfinite(p).all(axis=1)][-1:]
+            self.heads[name].set_data(last[:, 0], last[:, 1])
             self.loss_lines[name].set_data(np.arange(k + 1), self.log_losses[name][: k + 1])
-        vals = ", ".join(f"{LABELS[n]} {self.losses[n][k]:.3g}" for n in self.paths)
-        self.status.value = f"step {k}: f - f<sub>min</sub> = " + vals
+        vals = ", ".join(f"{LABELS[n]} {self.describe(n, k)}" for n in self.paths)
+        self.status.value = (f"step {k}: f - f<sub>min</sub> = " + vals if self.paths
+                             else f"step {k}: no optimizer checked: tick one below")
         self.redraw()
+
+    def describe(self, name: str, k: int) -> str:
+        """What the status line says of optimizer ``name`` at step ``k``: f - f_min, or what went wrong."""
+        if self.refused.get(name):
+            return f"not run: {self.refused[name]}"
+        path, loss = self.paths[name], self.losses[name]
+        gone = np.flatnonzero(~np.isfinite(path).all(axis=1))
+        if gone.size and gone[0] <= k:
+            return f"<b>diverged</b> at step {gone[0]}"
+        if not np.isfinite(loss[k]):
+            return "<b>overflow</b> (f is too large for float64 here)"
+        return f"{loss[k]:.3g}" if loss[k] > FLOOR else f"≤ {FLOOR:g}"
 
     def step(self, n: int = 1):
         """Advance the animation by ``n`` steps (wraps to 0 after the last one)."""
@@ -250,10 +286,24 @@ class OptimizerWidget(FigureWidget):
         self.show_frame(0)
 
     # -- function / contours -------------------------------------------------------------------------
+    def window(self, f) -> tuple:
+        """``(xlim, ylim)`` of the trajectory plot of ``f``: its window, widened to take in a start given
+        outside it (up to :data:`BOUND`; a start farther out counts as diverged at once)."""
+        xlim, ylim = f.xlim, f.ylim
+        s = self.start
+        if s is not None and max(abs(s[0]), abs(s[1])) <= BOUND and not (
+                xlim[0] <= s[0] <= xlim[1] and ylim[0] <= s[1] <= ylim[1]):
+            def widen(lim, v):
+                lo, hi = min(lim[0], v), max(lim[1], v)
+                return (lo - 0.1 * (hi - lo), hi + 0.1 * (hi - lo))
+            xlim, ylim = widen(xlim, s[0]), widen(ylim, s[1])
+        return xlim, ylim
+
     def _background(self, f):
         if f.name not in self._contour_cache:
-            xs = np.linspace(*f.xlim, 90)
-            ys = np.linspace(*f.ylim, 70)
+            xlim, ylim = self.window(f)
+            xs = np.linspace(*xlim, 90)
+            ys = np.linspace(*ylim, 70)
             gx, gy = np.meshgrid(xs, ys)
             z = np.log10(f.value(gx, gy) - f.minimum + 1e-3)
             self._contour_cache[f.name] = (gx, gy, z)
@@ -282,8 +332,9 @@ class OptimizerWidget(FigureWidget):
                                                          linewidths=0.8, zorder=0)
         self._contours = self._contour_sets[f.name]
         self._contours.set_visible(True)
-        self.ax.set_xlim(f.xlim)
-        self.ax.set_ylim(f.ylim)
+        xlim, ylim = self.window(f)
+        self.ax.set_xlim(xlim)
+        self.ax.set_ylim(ylim)
         self.ax.set_title(f.title, fontsize=10)
         s = self.start if self.start is not None else f.start
         self.start_marker.set_data([s[0]], [s[1]])
@@ -301,6 +352,7 @@ class OptimizerWidget(FigureWidget):
         self.frame = self.steps.value
         self.play.max = self.steps.value
         self._set_function()
+        self._sync_play()  # the Play control shows the step drawn (the whole new path)
 
     def _on_setting(self, change):
         if self._holding:
@@ -310,7 +362,11 @@ class OptimizerWidget(FigureWidget):
         self.show_frame()
 
     def _on_play(self, change):
-        self.show_frame(int(change["new"]))
+        if not self._syncing:
+            self.show_frame(int(change["new"]))
+
+    def _play_position(self) -> int:
+        return self.frame
 
     _holding = False
 

@@ -11,9 +11,12 @@ from __future__ import annotations
 import ipywidgets as widgets
 import numpy as np
 
+from . import _checks
 from ._base import FigureWidget, clip_line_to_box, half_plane_polygon, light_ticks
 
 DATASETS = ("separable", "xor", "noisy")
+YOURS = "yours"  # the dropdown's name for a data set passed to the constructor
+CLASSES = {1: "+1", -1: "-1"}  # label -> its name in the "click adds" control
 
 
 def perceptron_dataset(name: str, n: int = 40, seed: int = 0):
@@ -48,19 +51,24 @@ class PerceptronWidget(FigureWidget):
     Parameters
     ----------
     dataset : {"separable", "xor", "noisy"}
-    lr : float
+    lr : float in [0.01, 10]
         Learning rate α of the rule ``w ← w + α y_i x_i``, ``b ← b + α y_i`` (on a mistake).
-    n : int
+    n : int >= 2
         Number of points.
     seed : int
     mode : {"auto", "ipympl", "static"}
+    X, y : optional, your own data: ``X`` (N, 2) numbers, ``y`` (N,) labels in {-1, +1} or {0, 1} (0 is
+        shown as -1). The data set dropdown then offers it as "yours" (chosen at first); reset restores it.
 
     Attributes
     ----------
     model : nnkit.models.Perceptron
     X, y : the data (N, 2) and labels (N,) in ±1
     t : int
-        Number of presentations so far; the next example is ``t % N``.
+        Number of presentations so far (Play's position).
+    pos : int
+        Index of the next example to present in the current epoch (examples go in order; an epoch ends
+        when ``pos`` reaches N, however the lecturer added or removed points meanwhile).
     mistakes_per_epoch : list[int]
         Mistakes in every finished epoch.
     boundary_line, weight_arrow, current_marker, mistakes_line : matplotlib artists
@@ -70,16 +78,25 @@ class PerceptronWidget(FigureWidget):
     """
 
     def __init__(self, dataset: str = "separable", lr: float = 1.0, n: int = 40, seed: int = 1,
-                 mode: str = "auto"):
+                 mode: str = "auto", X=None, y=None):
+        self.n, self.seed = _checks.count("n", n, 2), _checks.count("seed", seed, 0)
+        self._yours = None
+        if X is not None or y is not None:
+            self._yours = _checks.points(X, y, labels=(-1, 1))
+            dataset = YOURS
+        options = DATASETS + ((YOURS,) if self._yours is not None else ())
+        dataset_control = _checks.control(widgets.Dropdown, "dataset", dataset, options=options,
+                                           description="data")
+        lr_control = _checks.control(widgets.FloatLogSlider, "lr", lr, base=10, min=-2, max=1, step=0.1,
+                                     description="lr α")
         super().__init__(figsize=(9.0, 4.0), mode=mode)
-        self.n, self.seed = int(n), int(seed)
-        self.dataset = widgets.Dropdown(options=DATASETS, value=dataset, description="data")
-        self.lr = widgets.FloatLogSlider(value=lr, base=10, min=-2, max=1, step=0.1, description="lr α")
+        self.dataset, self.lr = dataset_control, lr_control
         self.play = widgets.Play(value=0, min=0, max=100_000, step=1, interval=40, description="play")
         self.step_button = widgets.Button(description="step", layout=widgets.Layout(width="70px"))
         self.reset_button = widgets.Button(description="reset", layout=widgets.Layout(width="70px"),
                                            tooltip="the data set as it was, w = 0, b = 0")
-        self.draw_class = widgets.ToggleButtons(options=[("+1", 1), ("-1", -1)], value=1,
+        self.draw_class = widgets.ToggleButtons(options=[(name, label) for label, name in CLASSES.items()],
+                                                value=1,
                                                 description="click adds", tooltip="shift-click removes",
                                                 style={"button_width": "40px"})
         self.status = widgets.HTML()
@@ -131,29 +148,55 @@ class PerceptronWidget(FigureWidget):
                         self.current_marker, self.mistakes_line]
 
     # -- state -------------------------------------------------------------------------------------
+    def _data(self, name):
+        if name == YOURS:
+            return self._yours[0].copy(), self._yours[1].copy()
+        return perceptron_dataset(name, n=self.n, seed=self.seed)
+
     def _load_data(self):
-        self.X, self.y = perceptron_dataset(self.dataset.value, n=self.n, seed=self.seed)
+        self.X, self.y = self._data(self.dataset.value)
         self.show_still(self.dataset.value)
         self.reset()
 
     def still_choices(self):
-        return DATASETS
+        return tuple(self.dataset.options)
 
     def still_choice(self):
         return self.dataset.value
 
     def show_still(self, name):
         """The data axes' limits (around the data set as generated) and title for data set ``name``."""
-        X, _ = perceptron_dataset(name, n=self.n, seed=self.seed)
+        self._set_limits(self._data(name)[0], grow=False)
+        self.ax.set_title(f"perceptron on '{name}' data")
+        self._still = name
+        self.invalidate()
+
+    def _set_limits(self, X, grow: bool):
+        """Axis limits around the points ``X`` (padded); with ``grow``, only widened to take them in.
+
+        A point added outside the axes (by code: a click is always inside) widens them, so nothing the
+        model is presented is off the picture.
+        """
+        if len(X) == 0:
+            return
         lo, hi = X.min(axis=0), X.max(axis=0)
-        pad = 0.25 * (hi - lo) + 0.3
+        if grow:
+            inside = (lo[0] >= self.xlim[0] and hi[0] <= self.xlim[1] and lo[1] >= self.ylim[0]
+                      and hi[1] <= self.ylim[1])
+            if inside:
+                return
+            lo = np.minimum(lo, [self.xlim[0], self.ylim[0]])
+            hi = np.maximum(hi, [self.xlim[1], self.ylim[1]])
+        span = hi - lo
+        if grow:
+            pad = 0.05 * span
+        else:  # a quarter of the data's extent, plus 0.3 (less for data spanning less than 1)
+            widest = float(span.max())
+            pad = 0.25 * span + 0.3 * (min(1.0, widest) if widest > 0 else max(1.0, float(np.abs(lo).max())))
         self.xlim = (float(lo[0] - pad[0]), float(hi[0] + pad[0]))
         self.ylim = (float(lo[1] - pad[1]), float(hi[1] + pad[1]))
         self.ax.set_xlim(self.xlim)
         self.ax.set_ylim(self.ylim)
-        self.ax.set_title(f"perceptron on '{name}' data")
-        self._still = name
-        self.invalidate()
 
     def restore_data(self):
         """The data set as generated (points drawn by hand are dropped), then :meth:`reset`."""
@@ -164,28 +207,37 @@ class PerceptronWidget(FigureWidget):
         """Add the example ``((x, y), label)`` and present it to the perceptron at once.
 
         The weights are kept: the model reacts to the new point (the line moves if it was a mistake) and
-        the epochs go on over the enlarged data set.
+        the epochs go on over the enlarged data set (the new point comes last in each). A point outside
+        the axes widens them.
         """
-        if label not in (-1, 1):
+        if label not in CLASSES:
             raise ValueError(f"label: expected -1 or +1, got {label!r}")
-        if not (np.isfinite(x) and np.isfinite(y)):
-            raise ValueError(f"(x, y): expected finite coordinates, got ({x!r}, {y!r})")
-        self.X = np.vstack([self.X, [[float(x), float(y)]]])
+        x, y = _checks.point(x, y)
+        self.X = np.vstack([self.X, [[x, y]]])
         self.y = np.append(self.y, np.int64(label))
-        i = len(self.X) - 1
-        self.current = i
-        self.last_was_mistake = bool(self.model.update(self.X[i], self.y[i]))
+        self._set_limits(self.X[-1:], grow=True)
+        self.current = len(self.X) - 1
+        self.last_was_mistake = bool(self.model.update(self.X[-1], self.y[-1]))
         self._epoch_mistakes += int(self.last_was_mistake)
         self._update_artists()
 
     def remove_nearest(self, x: float, y: float):
-        """Remove the example nearest to ``(x, y)`` (at least two are always kept); return its index."""
-        if len(self.X) <= 2:
+        """Remove the example nearest to ``(x, y)`` and return its index (None when there is none left).
+
+        Every point can go: with none left, the model waits for points to be added (the status says so).
+        The epoch in progress goes on where it was.
+        """
+        if len(self.X) == 0:
             return None
         i = int(np.argmin(np.sum((self.X - [x, y]) ** 2, axis=1)))
         self.X = np.delete(self.X, i, axis=0)
         self.y = np.delete(self.y, i)
-        self.current = None
+        if i < self.pos:
+            self.pos -= 1  # one of the examples already presented in this epoch
+        if self.current is not None:
+            self.current = None if self.current == i else self.current - (self.current > i)
+        if self.pos >= len(self.X) > 0:  # the examples still to come this epoch were removed
+            self._end_epoch()
         self._update_artists()
         return i
 
@@ -206,6 +258,7 @@ class PerceptronWidget(FigureWidget):
         self.model.w = np.zeros(self.X.shape[1])
         self.model.b = 0.0
         self.t = 0
+        self.pos = 0
         self.current = None
         self.last_was_mistake = False
         self.mistakes_per_epoch: list[int] = []
@@ -217,25 +270,34 @@ class PerceptronWidget(FigureWidget):
     @property
     def epoch(self) -> int:
         """Number of finished epochs."""
-        return self.t // len(self.X)
+        return len(self.mistakes_per_epoch)
 
     @property
     def converged(self) -> bool:
-        """True once an epoch finished without a mistake."""
-        return bool(self.mistakes_per_epoch) and self.mistakes_per_epoch[-1] == 0
+        """True once an epoch finished without a mistake and none was made since (a point added by a
+        click can be one)."""
+        return bool(self.mistakes_per_epoch) and self.mistakes_per_epoch[-1] == 0 and not self._epoch_mistakes
+
+    def _end_epoch(self):
+        self.mistakes_per_epoch.append(self._epoch_mistakes)
+        self._epoch_mistakes = 0
+        self.pos = 0
 
     def step(self, n: int = 1, draw: bool = True) -> bool:
-        """Present the next ``n`` examples (in order, cycling); return whether the last was a mistake."""
+        """Present the next ``n`` examples (in order, cycling); return whether the last was a mistake.
+
+        With no points there is nothing to present: nothing changes (the status line asks for points).
+        """
         N = len(self.X)
-        for _ in range(int(n)):
-            i = self.t % N
+        for _ in range(int(n) if N else 0):
+            i = self.pos
             self.current = i
             self.last_was_mistake = bool(self.model.update(self.X[i], self.y[i]))
             self._epoch_mistakes += int(self.last_was_mistake)
             self.t += 1
-            if self.t % N == 0:
-                self.mistakes_per_epoch.append(self._epoch_mistakes)
-                self._epoch_mistakes = 0
+            self.pos += 1
+            if self.pos == N:
+                self._end_epoch()
         self._sync_play()
         if draw:
             self._update_artists()
@@ -243,9 +305,8 @@ class PerceptronWidget(FigureWidget):
 
     def run_epochs(self, epochs: int) -> list[int]:
         """Present ``epochs`` full epochs (stopping after one with 0 mistakes) and redraw once."""
-        N = len(self.X)
-        for _ in range(int(epochs)):
-            self.step(N - self.t % N, draw=False)
+        for _ in range(int(epochs) if len(self.X) else 0):
+            self.step(len(self.X) - self.pos, draw=False)
             if self.converged:
                 break
         self._update_artists()
@@ -281,7 +342,8 @@ class PerceptronWidget(FigureWidget):
         self.region.set_xy(half_plane_polygon(w, b, self.xlim, self.ylim) if np.any(w) else np.zeros((0, 2)))
         norm2 = float(w @ w)
         foot = -b * w / norm2 if norm2 > 0 else np.zeros(2)   # point of the boundary nearest the origin
-        scale = 1.0 / max(1.0, np.sqrt(norm2))                 # keep the arrow inside the plot
+        longest = min(1.0, 0.25 * (self.xlim[1] - self.xlim[0]))
+        scale = longest / max(longest, np.sqrt(norm2))         # keep the arrow inside the plot
         self.weight_arrow.set_xy(self._weight_arrow(foot, w * scale))
         if self.current is None:
             self.current_marker.set_data([], [])
@@ -296,9 +358,11 @@ class PerceptronWidget(FigureWidget):
             xmax *= 2  # the axis grows in jumps, so most frames keep the cached background
         self.ax_err.set_xlim(0.5, xmax + 0.5)
         self.ax_err.set_ylim(-0.3, max([len(self.X) // 2, *self.mistakes_per_epoch]) + 0.5)
-        self.status.value = (f"epoch {self.epoch + 1}, example {self.t % len(self.X)}/{len(self.X)}, "
+        notes = [note for note in (_checks.missing_classes(self.y, CLASSES),
+                                   "<b>converged</b>" if self.converged else "") if note]
+        self.status.value = (f"epoch {self.epoch + 1}, example {self.pos}/{len(self.X)}, "
                              f"w = ({w[0]:.2f}, {w[1]:.2f}), b = {b:.2f}"
-                             + (" &nbsp;<b>converged</b>" if self.converged else ""))
+                             + "".join(" &nbsp;" + note for note in notes))
         self.redraw()
 
     # -- handlers ----------------------------------------------------------------------------------

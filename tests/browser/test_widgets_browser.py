@@ -279,3 +279,37 @@ def test_play_animates_and_pause_stops(page, lab_server):
     assert kernel_says(nb, 1)["t"] == state["t"], "pause did not stop the animation"
     buttons.nth(2).click()  # stop: back to the start
     wait_until(lambda: "epoch 1, example 0/20" in widget.inner_text(), "stop did not go back to the start")
+
+
+def test_reset_while_playing_goes_on_from_the_start(page, lab_server):
+    """Ticks still in flight when reset is pressed are not applied: Play goes on from 0 one frame at a
+    time, instead of jumping the perceptron ahead by every tick sent since it started."""
+    path = write_notebook(
+        lab_server, "perceptron_reset_playing",
+        "from nnkit.widgets import PerceptronWidget\n"
+        "w = PerceptronWidget('xor', n=20, mode='browser')\n"
+        "frames = []  # the model's t after every frame, 'reset' where reset was pressed\n"
+        "step = w.step\n"
+        "w.step = lambda n=1, draw=True: (step(n, draw), frames.append(w.t))[0]\n"
+        "w.reset_button.on_click(lambda _b: frames.append('reset'))\nw",
+        "import json\nprint(json.dumps({'t': w.t, 'frames': frames}))",
+    )
+    nb, canvas = open_widget(page, lab_server, path)
+    widget = nb.cell(0).locator(".jp-OutputArea-output").first
+    buttons = widget.locator(".nnkit-player button")
+    buttons.nth(0).click()  # play
+    wait_until(lambda: int(PERCEPTRON_STATUS.search(widget.inner_text()).group(1)) >= 12,
+               "play did not present examples")
+    widget.locator("button.jupyter-button", has_text=re.compile(r"^\s*reset\s*$")).first.click()
+    time.sleep(1.5)  # playing on after the reset
+    buttons.nth(1).click()  # pause
+    nb.wait_until_done(30_000)
+    time.sleep(0.5)
+    state = kernel_says(nb, 1)
+    frames = state["frames"]
+    assert frames.count("reset") == 1 and max(frames[:frames.index("reset")]) >= 12, frames
+    after = frames[frames.index("reset") + 1:]
+    assert len(after) >= 5, f"play did not go on after the reset: {frames}"
+    assert after == list(range(1, len(after) + 1)), (
+        f"after the reset Play jumped instead of going on from 0 one example a frame: {after}")
+    assert state["t"] == after[-1]
