@@ -5,18 +5,25 @@ no solutions and no hidden tests). From the submission only the *student's* cell
 
 * answer cells, matched to the template's answer cells by nbgrader ``grade_id``, else by the
   functions they define, wherever they are, so deleted, duplicated, moved, retyped or
-  metadata-stripped cells still count. The stub of an answer runs only if no cell of the student
-  defines its function; a helper the template gives in an answer cell (``sigmoid_forward`` beside
-  ``sigmoid_backward``) that the student's cell lost is restored from the template;
+  metadata-stripped cells still count. The stub of an answer (a missing answer cell, or one left as
+  released) runs only if no cell of the student defines its function, and it never replaces a function
+  the program already defined in a way the text does not show (``exec``, ``functools.partial``, a
+  callable object, a definition inside ``if``); a helper the template gives in an answer cell
+  (``sigmoid_forward`` beside ``sigmoid_backward``) that the student's cell lost is restored from the
+  template;
 * written (markdown) answers, by ``grade_id``, for manual grading;
 * code cells the student added or changed, kept in order after the answer they follow.
 
-Setup, test and read-only cells always come from the template; copies of them in the submission
-are dropped. The template's free cells ("Try it" demonstrations, no nbgrader metadata) are not
-graded, so they are not run, and an unchanged copy in the submission is neither run nor shown as
-the student's. Outputs are never read: they are dropped on reading, whatever their size. IPython
-magics and shell escapes are removed (the sandbox has no IPython). Reading a submission never raises:
-every problem becomes a note that ends up in the feedback.
+Setup, test and read-only cells always come from the template; unchanged copies of them in the
+submission are dropped. nbgrader metadata is the student's to edit, so it never hides code: what a
+student added to a read-only cell (an import in the set-up cell) or wrote under a read-only cell's id
+runs as their own cell, after the template's. The template's free cells ("Try it" demonstrations, no
+nbgrader metadata) are not graded, so they are not run, and an unchanged copy in the submission is
+neither run nor shown as the student's. Outputs are never read: they are dropped on reading, whatever
+their size. IPython magics and shell escapes are removed (the sandbox has no IPython), except what
+Python can do itself: ``%%writefile`` writes its file (a module a later cell imports), ``%time`` runs
+its statement. Reading a submission never raises: every problem becomes a note that ends up in the
+feedback.
 """
 
 from __future__ import annotations
@@ -25,6 +32,7 @@ import ast
 import copy
 import json
 import re
+import shlex
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -107,6 +115,9 @@ def read_notebook(path: Path, max_bytes: int = MAX_NOTEBOOK_BYTES,
     if kept > max_bytes:
         raise NotebookProblem(f"{path.name} holds {kept / 1e6:.1f} MB of code and text (outputs not "
                               f"counted), over the {max_bytes >> 20} MB limit")
+    if not isinstance(nb.get("metadata"), dict):
+        nb["metadata"] = {}  # never read for grading; every reader below may rely on a dict
+    nb["metadata"].pop("nnkit_note", None)  # the reader's own note below: never the file's
     major = nb.get("nbformat")
     if major == 4 and isinstance(nb.get("cells"), list):
         return nb
@@ -122,7 +133,6 @@ def read_notebook(path: Path, max_bytes: int = MAX_NOTEBOOK_BYTES,
             raise NotebookProblem(f"{path.name} uses nbformat 3 and could not be converted: "
                                   f"{type(exc).__name__}") from None
     if isinstance(nb.get("cells"), list):
-        nb["metadata"] = nb.get("metadata") if isinstance(nb.get("metadata"), dict) else {}
         nb["metadata"]["nnkit_note"] = f"nbformat {major!r} is not 4; read its cells anyway"
         return nb
     raise NotebookProblem(f"{path.name} has nbformat {major!r} and no list of cells: not a notebook "
@@ -213,11 +223,31 @@ def _drop_outputs(nb: dict) -> None:
                     cell["outputs"] = []
 
 
+def _writefile(first: str, body: str) -> str | None:
+    """``%%writefile [-a] NAME`` as the Python that writes the file (a module a later cell imports:
+    the sandbox's working folder is on ``sys.path``, last, as the notebook's folder is in Jupyter)."""
+    try:
+        words = shlex.split(first)
+    except ValueError:
+        return None
+    if not words or words[0] not in ("%%writefile", "%%file"):
+        return None
+    append = any(w in ("-a", "--append") for w in words[1:])
+    names = [w for w in words[1:] if w not in ("-a", "--append")]
+    if len(names) != 1:
+        return None
+    return (f"with open({names[0]!r}, {'a' if append else 'w'!r}, encoding='utf-8') as _nnkit_file:\n"
+            f"    _nnkit_file.write({body!r})\ndel _nnkit_file")
+
+
 def strip_magics(source: str) -> str | None:
     """Python source with IPython magics/shell escapes neutralised; None for a non-Python cell."""
     lines = source.splitlines()
     if lines and lines[0].lstrip().startswith("%%"):
         first = lines[0].strip()
+        written = _writefile(first, "\n".join(lines[1:]) + "\n")
+        if written is not None:
+            return written
         if first.startswith(_NON_PYTHON_CELL_MAGICS):
             return None
         lines = lines[1:]
@@ -225,6 +255,9 @@ def strip_magics(source: str) -> str | None:
     for line in lines:
         stripped = line.lstrip()
         indent = line[: len(line) - len(stripped)]
+        if stripped.startswith("%time ") and stripped[6:].strip():
+            out.append(f"{indent}{stripped[6:].strip()}")  # %time runs its statement (and times it)
+            continue
         if stripped.startswith(("%", "!")):
             out.append(f"{indent}pass  # IPython magic removed by the grader")
             continue
@@ -273,6 +306,54 @@ def _given_helpers(source: str) -> dict[str, str]:
     return out
 
 
+def _added_statements(source: str, released: str) -> str:
+    """The top-level statements of ``source`` that the released cell does not have (all of it if
+    either does not parse): what a student added to a copy of a read-only cell."""
+    try:
+        mine, theirs = ast.parse(source), ast.parse(released)
+    except (SyntaxError, ValueError):
+        return source
+    known = {ast.dump(stmt) for stmt in theirs.body}
+    lines = source.splitlines()
+    kept = []
+    for stmt in mine.body:
+        if ast.dump(stmt) not in known:
+            first = min([stmt.lineno, *(d.lineno for d in getattr(stmt, "decorator_list", ()))])
+            kept.append("\n".join(lines[first - 1: stmt.end_lineno]))
+    return "\n".join(kept)
+
+
+def _top_level_names(source: str) -> set[str]:
+    """Every name a cell binds at top level (definitions, imports, assignments)."""
+    try:
+        tree = ast.parse(source)
+    except (SyntaxError, ValueError):
+        return set(DEF_RE.findall(source))
+    names: set[str] = set()
+    for stmt in tree.body:
+        if isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            names.add(stmt.name)
+        elif isinstance(stmt, (ast.Import, ast.ImportFrom)):
+            names.update((a.asname or a.name).split(".")[0] for a in stmt.names)
+        else:
+            names.update(n.id for n in ast.walk(stmt)
+                         if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store))
+    return names
+
+
+def _stub_keeping(stub: str, name: str) -> str:
+    """The stub, leaving in place a function ``name`` that the student's cells already defined.
+
+    Which cell defines a function cannot always be read from its text (``exec``, ``functools.partial``,
+    a callable object, a definition inside ``if``): the program itself tells, when it runs.
+    """
+    if not name.isidentifier():
+        return stub
+    keep = f"_nnkit_defined_{name}"
+    return (f"{keep} = globals().get({name!r})\n{stub}\n"
+            f"if callable({keep}):\n    {name} = {keep}\ndel {keep}")
+
+
 @dataclass
 class Slot:
     """An answer cell of the template."""
@@ -283,6 +364,7 @@ class Slot:
     stub: str
     graded: str = ""                                    # the function the part calls
     given: dict = field(default_factory=dict)           # helpers the template gives in this cell
+    untouched: bool = False                             # the submission holds the stub as released
     cells: list = field(default_factory=list)           # (submission position, source)
 
 
@@ -329,6 +411,7 @@ def assemble(template: dict, submission: dict | None) -> Program:  # noqa: C901 
     trusted_ids: dict[str, int] = {}
     trusted_sources: dict[str, int] = {}
     free_sources: dict[str, int] = {}       # the template's "Try it" cells, not graded, not run
+    trusted_bound: set[str] = set()         # names the template's own code cells bind
     for pos, cell in enumerate(tcells):
         meta = nbgrader_meta(cell)
         gid = meta.get("grade_id")
@@ -342,6 +425,7 @@ def assemble(template: dict, submission: dict | None) -> Program:  # noqa: C901 
                 trusted_ids[str(gid)] = pos
             if cell.get("cell_type") == "code" and src.strip():
                 trusted_sources[_norm(src)] = pos
+                trusted_bound.update(_top_level_names(src))
         elif cell.get("cell_type") == "code" and src.strip():
             free_sources[_norm(src)] = pos
 
@@ -349,6 +433,7 @@ def assemble(template: dict, submission: dict | None) -> Program:  # noqa: C901 
     extras: list[tuple[int, int, str]] = []  # (anchor template position, submission position, source)
     defined_anywhere: set[str] = set()
     found_by_name: list[str] = []
+    changed_trusted: list[str] = []
     anchor = -1
     scells = submission.get("cells", []) if isinstance(submission, dict) else []
     if not isinstance(scells, list):
@@ -362,22 +447,35 @@ def assemble(template: dict, submission: dict | None) -> Program:  # noqa: C901 
         src = source_of(cell)
         defined = defined_functions(src, assigned=True)
         if gid in slots and (ctype == "code" or any(fn in slots[gid].functions for fn in defined)):
+            anchor = slots[gid].position
+            if ctype == "code" and _norm(src) == _norm(slots[gid].stub):
+                slots[gid].untouched = True  # the released stub: it stands in only if nothing else defines it
+                continue
             slots[gid].cells.append((spos, src))
             defined_anywhere.update(defined)
             if ctype != "code":
                 notes.append(f"The answer cell {gid} had been turned into a {ctype} cell; its code was used.")
-            anchor = slots[gid].position
             continue
         if gid in manual and ctype == "markdown":
             written[gid] = src
             anchor = manual[gid]
             continue
+        norm = _norm(src)
         if gid in trusted_ids:
             anchor = max(anchor, trusted_ids[gid]) if ctype == "code" else anchor
-            continue  # the trusted copy is used
+            if ctype != "code" or not norm or norm == _norm(source_of(tcells[trusted_ids[gid]])):
+                continue  # the trusted copy is used
+            # A read-only cell's id on code of the student's (imports added to the set-up cell, an answer
+            # under a copied test cell's metadata): the trusted cell still runs, and this code is the
+            # student's, like any cell they added.
+            src = _added_statements(src, source_of(tcells[trusted_ids[gid]]))
+            norm = _norm(src)
+            if not norm:
+                continue  # only reformatted or commented
+            defined = defined_functions(src, assigned=True)
+            changed_trusted.append(gid)
         if ctype != "code":
             continue
-        norm = _norm(src)
         if norm in trusted_sources:
             anchor = max(anchor, trusted_sources[norm])
             continue
@@ -386,9 +484,13 @@ def assemble(template: dict, submission: dict | None) -> Program:  # noqa: C901 
             continue  # an unchanged "Try it" cell of the template: not graded, so not run
         if not src.strip():
             continue
-        defined_anywhere.update(defined)
         matched = [by_graded[fn] for fn in defined if fn in by_graded] or \
                   [by_helper[fn] for fn in defined if fn in by_helper]
+        if matched and norm == _norm(min(matched, key=lambda s: s.position).stub):
+            slot = min(matched, key=lambda s: s.position)
+            slot.untouched, anchor = True, slot.position
+            continue
+        defined_anywhere.update(defined)
         if matched:
             slot = min(matched, key=lambda s: s.position)
             slot.cells.append((spos, src))
@@ -398,6 +500,10 @@ def assemble(template: dict, submission: dict | None) -> Program:  # noqa: C901 
             continue
         extras.append((anchor, spos, src))
 
+    if changed_trusted:
+        notes.append(f"Your cells carrying the ids of read-only cells ({', '.join(changed_trusted[:5])}) had "
+                     "changed code: the released cells ran as released, and what you added ran after them as "
+                     "cells of yours.")
     if found_by_name:
         notes.append(f"Your cells defining {', '.join(found_by_name)} were used as those answers, found by "
                      "the functions they define (their nbgrader metadata was missing or changed).")
@@ -450,8 +556,12 @@ def assemble(template: dict, submission: dict | None) -> Program:  # noqa: C901 
                 notes.append(f"{fn}() is defined in a cell of yours other than its answer cell; that "
                              "definition was graded.")
             else:
-                add(slot.stub, f"stub:{slot.grade_id}", f"the released stub of {fn}()")
-                notes.append(f"No answer cell for {fn}() was found, so the released stub was graded.")
+                add(slot.stub if slot.graded in trusted_bound else _stub_keeping(slot.stub, slot.graded),
+                    f"stub:{slot.grade_id}", f"the released stub of {fn}()")
+                notes.append((f"Your answer cell for {fn}() is the released stub as it was" if slot.untouched
+                              else f"No answer cell for {fn}() was found") +
+                             ", so the released stub stands in for it (unless another cell of yours defines "
+                             "it).")
             merged = copy.deepcopy(cell)
             merged["source"] = "\n\n".join(sources) if sources else slot.stub
             merged["outputs"], merged["execution_count"] = [], None
