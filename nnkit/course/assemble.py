@@ -17,7 +17,8 @@ no solutions and no hidden tests). From the submission only the *student's* cell
 Setup, test and read-only cells always come from the template; unchanged copies of them in the
 submission are dropped. nbgrader metadata is the student's to edit, so it never hides code: what a
 student added to a read-only cell (an import in the set-up cell) or wrote under a read-only cell's id
-runs as their own cell, after the template's. The template's free cells ("Try it" demonstrations, no
+runs as their own cell, after the template's (of a test cell, only the functions and classes added: its
+other statements are tests). The template's free cells ("Try it" demonstrations, no
 nbgrader metadata) are not graded, so they are not run, and an unchanged copy in the submission is
 neither run nor shown as the student's. Outputs are never read: they are dropped on reading, whatever
 their size. IPython magics and shell escapes are removed (the sandbox has no IPython), except what
@@ -35,6 +36,8 @@ import re
 import shlex
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from nnkit.course.wire import valid_text
 
 MAX_NOTEBOOK_BYTES = 20 << 20     # what is left of a notebook once its outputs are dropped
 MAX_FILE_BYTES = 256 << 20        # the file as saved, outputs (plots, prints) included
@@ -111,6 +114,7 @@ def read_notebook(path: Path, max_bytes: int = MAX_NOTEBOOK_BYTES,
     if not isinstance(nb, dict):
         raise NotebookProblem(f"{path.name} is JSON but not a notebook (no cells)")
     _drop_outputs(nb)
+    valid_text(nb)  # a lone surrogate in a JSON escape would break every file written from it later
     kept = len(json.dumps(nb, default=str))
     if kept > max_bytes:
         raise NotebookProblem(f"{path.name} holds {kept / 1e6:.1f} MB of code and text (outputs not "
@@ -306,18 +310,20 @@ def _given_helpers(source: str) -> dict[str, str]:
     return out
 
 
-def _added_statements(source: str, released: str) -> str:
-    """The top-level statements of ``source`` that the released cell does not have (all of it if
-    either does not parse): what a student added to a copy of a read-only cell."""
+def _added_statements(source: str, released: str, definitions_only: bool = False) -> str:
+    """The top-level statements of ``source`` that the released cell does not have: what a student added
+    to a copy of a read-only cell (``definitions_only``: only its functions and classes). All of it if it
+    does not parse, unless ``definitions_only`` (then nothing)."""
     try:
         mine, theirs = ast.parse(source), ast.parse(released)
     except (SyntaxError, ValueError):
-        return source
+        return "" if definitions_only else source
     known = {ast.dump(stmt) for stmt in theirs.body}
     lines = source.splitlines()
     kept = []
+    kinds = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef) if definitions_only else ast.stmt
     for stmt in mine.body:
-        if ast.dump(stmt) not in known:
+        if isinstance(stmt, kinds) and ast.dump(stmt) not in known:
             first = min([stmt.lineno, *(d.lineno for d in getattr(stmt, "decorator_list", ()))])
             kept.append("\n".join(lines[first - 1: stmt.end_lineno]))
     return "\n".join(kept)
@@ -466,9 +472,13 @@ def assemble(template: dict, submission: dict | None) -> Program:  # noqa: C901 
             if ctype != "code" or not norm or norm == _norm(source_of(tcells[trusted_ids[gid]])):
                 continue  # the trusted copy is used
             # A read-only cell's id on code of the student's (imports added to the set-up cell, an answer
-            # under a copied test cell's metadata): the trusted cell still runs, and this code is the
-            # student's, like any cell they added.
-            src = _added_statements(src, source_of(tcells[trusted_ids[gid]]))
+            # under a copied test cell's metadata): the trusted cell still runs, and what was added is the
+            # student's, like any cell they added. Of a test cell only the functions and classes added
+            # count (an answer typed into it): its other statements are tests, maybe the hidden ones of a
+            # submitted source notebook, which are neither run nor shown back.
+            released = tcells[trusted_ids[gid]]
+            src = _added_statements(src, source_of(released), definitions_only=bool(
+                nbgrader_meta(released).get("grade")))
             norm = _norm(src)
             if not norm:
                 continue  # only reformatted or commented

@@ -198,12 +198,13 @@ class EnvironmentFault(Exception):
 def collect(assignment: Assignment, folder: Path | None, result: SubmissionResult) -> dict | None:
     """The submitted notebook, or None with the result filled in (missing / unreadable)."""
     path, note = find_notebook(folder, assignment.notebook_name, assignment.template)
+    note = wire.valid_text(note) if note else note  # a file name need not be valid UTF-8
     if path is None:
         result.status = "missing"
         result.notes.append(note)
         _zero_all(assignment, result, f"not submitted ({note})")
         return None
-    result.notebook = path.name
+    result.notebook = wire.valid_text(path.name)
     if note:
         result.notes.append(note)
     try:

@@ -346,6 +346,43 @@ def decode_result(tree, depth: int = 0, budget: list | None = None):
     raise WireError(f"unknown result tag {t!r}")
 
 
+def valid_text(value):
+    """Parsed JSON with every string (keys too) made valid Unicode, in place where it can be.
+
+    A JSON escape can carry a lone surrogate (``"\\ud800"``), which no UTF-8 file, database or page
+    can hold: it becomes U+FFFD here, where text from outside (a notebook, the result pipe) comes in,
+    so that nothing written later fails on it. Iterative, so any nesting JSON parsed is walked.
+    """
+    def fix(text: str) -> str:
+        if text.isascii():
+            return text
+        try:
+            text.encode("utf-8")
+            return text
+        except UnicodeEncodeError:
+            return text.encode("utf-8", "surrogatepass").decode("utf-8", "replace")
+
+    if isinstance(value, str):
+        return fix(value)
+    stack = [value] if isinstance(value, (dict, list)) else []
+    while stack:
+        node = stack.pop()
+        if isinstance(node, dict):
+            pairs = [(fix(k) if isinstance(k, str) else k, v) for k, v in node.items()]
+            node.clear()
+            node.update(pairs)
+            keys = list(node)
+        else:
+            keys = range(len(node))
+        for k in keys:
+            v = node[k]
+            if isinstance(v, str):
+                node[k] = fix(v)
+            elif isinstance(v, (dict, list)):
+                stack.append(v)
+    return value
+
+
 # ---------------------------------------------------------------- events (sandbox -> trusted)
 
 READY, FAULT, CELL_START, CELL_END = "ready", "fault", "cell_start", "cell_end"
@@ -439,7 +476,7 @@ class EventReader:
                              f"{self.n_cells} cells and {self.n_cases} calls")
             return False
         try:
-            event = loads_strict(line)
+            event = valid_text(loads_strict(line))
         except (ValueError, UnicodeDecodeError, RecursionError):  # RecursionError: a line nested too deep
             event = None
         if not isinstance(event, dict) or not self._accept(event, len(line)):

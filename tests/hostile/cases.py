@@ -99,6 +99,11 @@ MANIFEST: dict[str, tuple[float, str, str]] = {
                                 "'x', junk cells"),
     "many_cells": (10, "graded", "20000 tiny extra cells"),
     "odd_types": (9, "graded", "np.matrix results, a list for a pair, a generator's item; mae float16"),
+    # text no UTF-8 file can hold (lone surrogates, a file name of raw bytes) must not stop the batch
+    "surrogate_exc": (9, "graded", "mae raises an error whose message holds a lone surrogate"),
+    "surrogate_source": (10, "graded", "an added cell holds a lone surrogate (a JSON escape in the file)"),
+    "surrogate_type": (9, "graded", "mae returns an object whose class name holds a lone surrogate"),
+    "bad_bytes_name": (10, "graded", "the notebook's file name is not valid UTF-8"),
 }
 
 
@@ -574,4 +579,15 @@ def _build_unusual(name: str, ctx, ok: dict[str, str]) -> dict[str, bytes]:  # n
                                        "    loss, grad = _softmax_cross_entropy(s, y)\n"
                                        "    return [loss, grad.tolist()]"),
             zero_one=wrap("zero_one", "def zero_one(s, y):\n    return next(x for x in [_zero_one(s, y)])"))))
+    if name == "surrogate_exc":
+        raising = "def mae(pred, target):\n    raise ValueError('bad \\ud800 value')"
+        return _file(_nb(ctx, _with(ctx, mae=raising)))
+    if name == "surrogate_source":
+        nb = _nb(ctx, ok, [(None, "x = '\ud800'  # \ud800")])
+        return {f"{ASSIGNMENT}.ipynb": json.dumps(nb).encode()}  # escaped: the file itself is valid UTF-8
+    if name == "surrogate_type":
+        return _file(_nb(ctx, _with(ctx, mae="class K:\n    pass\n\n\nK.__qualname__ = 'K\\ud800'\n\n\n"
+                                             "def mae(pred, target):\n    return K()")))
+    if name == "bad_bytes_name":
+        return _file(_nb(ctx, ok), "losses \udcff\udcfe.ipynb")  # written as the raw bytes ff fe
     raise KeyError(name)
