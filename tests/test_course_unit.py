@@ -32,6 +32,11 @@ def test_results_become_plain_float64_data():
     assert roundtrip(np.array([1.5], dtype=np.longdouble)).dtype == np.float64
     assert got[2] == [1, True, None] and got[3] == {"a": 2.5}
     assert np.isnan(roundtrip(float("nan"))) and roundtrip(-np.inf) == -np.inf
+    pair = np.empty(2, dtype=object)
+    pair[:] = [0.5, np.ones((2, 2), dtype=np.float32)]  # np.array([loss, grad], dtype=object)
+    loss, grad = roundtrip(pair)
+    assert loss == 0.5 and grad.dtype == np.float32 and grad.shape == (2, 2)
+    assert roundtrip(np.array(1.5, dtype=object)) == 1.5
 
 
 def test_student_classes_do_not_survive():

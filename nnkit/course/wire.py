@@ -153,7 +153,8 @@ def encode_result(value, depth: int = 0):
 
     Only exact builtin types and real numeric numpy data are accepted; anything else (a class with
     an always-True ``__eq__``, an object with ``__array__``) is reported by type name only.
-    ndarray subclasses are viewed as plain ndarrays and copied to float64.
+    ndarray subclasses are viewed as plain ndarrays and copied to float64; an object array is the
+    container of its items (``tolist``), each converted by these same rules.
     """
     if depth > MAX_DEPTH:
         return {"t": "unsupported", "type": "too deeply nested"}
@@ -181,6 +182,8 @@ def encode_result(value, depth: int = 0):
     if isinstance(value, np.ndarray):
         base = value.view(np.ndarray)  # drop any subclass behaviour
         kind = base.dtype.kind
+        if kind == "O" and base.size <= MAX_ITEMS:  # np.array([loss, grad], dtype=object): a container
+            return encode_result(base.tolist(), depth + 1)
         if kind not in "biuf":
             return {"t": "unsupported", "type": f"ndarray of dtype {base.dtype}"}
         if base.size * 8 > MAX_ARRAY_BYTES:

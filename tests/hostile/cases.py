@@ -99,6 +99,7 @@ MANIFEST: dict[str, tuple[float, str, str]] = {
                                 "'x', junk cells"),
     "many_cells": (10, "graded", "20000 tiny extra cells"),
     "odd_types": (9, "graded", "np.matrix results, a list for a pair, a generator's item; mae float16"),
+    "object_arrays": (10, "graded", "results in object arrays: a 0-d one, a 2-D one, [loss, grad] in one"),
     # text no UTF-8 file can hold (lone surrogates, a file name of raw bytes) must not stop the batch
     "surrogate_exc": (9, "graded", "mae raises an error whose message holds a lone surrogate"),
     "surrogate_source": (10, "graded", "an added cell holds a lone surrogate (a JSON escape in the file)"),
@@ -579,6 +580,14 @@ def _build_unusual(name: str, ctx, ok: dict[str, str]) -> dict[str, bytes]:  # n
                                        "    loss, grad = _softmax_cross_entropy(s, y)\n"
                                        "    return [loss, grad.tolist()]"),
             zero_one=wrap("zero_one", "def zero_one(s, y):\n    return next(x for x in [_zero_one(s, y)])"))))
+    if name == "object_arrays":
+        def wrap(fn, body):
+            return ok[fn].replace(f"def {fn}(", f"def _{fn}(") + "\n" + body
+        return _file(_nb(ctx, _with(
+            ctx, mae=wrap("mae", "def mae(p, t):\n    return np.array(_mae(p, t), dtype=object)"),
+            softmax=wrap("softmax", "def softmax(s):\n    return np.array(_softmax(s), dtype=object)"),
+            softmax_cross_entropy=wrap("softmax_cross_entropy", "def softmax_cross_entropy(s, y):\n"
+                                       "    return np.array(_softmax_cross_entropy(s, y), dtype=object)"))))
     if name == "surrogate_exc":
         raising = "def mae(pred, target):\n    raise ValueError('bad \\ud800 value')"
         return _file(_nb(ctx, _with(ctx, mae=raising)))
