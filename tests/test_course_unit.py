@@ -176,6 +176,29 @@ def test_a_stub_never_replaces_what_the_program_defined():
         ns["total"](np.ones(2))
 
 
+def test_a_written_answer_in_several_cells_is_kept_whole():
+    sub = notebook("release", ANSWERS)
+    i = next(i for i, c in enumerate(sub["cells"]) if c["metadata"].get("nbgrader", {}).get("grade_id")
+             == "written_why")
+    sub["cells"][i]["source"] = "Because the square is smooth"
+    copy = json.loads(json.dumps(sub["cells"][i]))
+    copy["source"] = "(a pasted copy of the cell)"
+    own = [copy, {"cell_type": "markdown", "metadata": {}, "source": "and its derivative is 2d."},
+           {"cell_type": "code", "metadata": {}, "outputs": [], "source": "print(2 * 3)"},
+           {"cell_type": "markdown", "metadata": {}, "source": "See the plot above."}]
+    sub["cells"][i + 1:i + 1] = own
+    sub["cells"].append({"cell_type": "markdown", "metadata": {}, "source": "My notes after the notebook."})
+    program = assemble(notebook("release"), sub)
+    answer = program.written["written_why"]
+    for text in ("Because the square is smooth", "pasted copy", "2d.", "See the plot above."):
+        assert text in answer
+    # the released cell after it ends the answer: later notes of the student's are not part of it
+    assert "My notes" not in answer
+    merged = next(c for c in program.notebook["cells"]
+                  if c["metadata"].get("nbgrader", {}).get("grade_id") == "written_why")
+    assert merged["source"] == answer
+
+
 def test_read_notebook_problems(tmp_path):
     (tmp_path / "a.ipynb").write_text('{"cells": [')
     (tmp_path / "b.ipynb").write_text('{"nbformat": 4, "cells": [], "x": NaN}')

@@ -11,7 +11,8 @@ no solutions and no hidden tests). From the submission only the *student's* cell
   callable object, a definition inside ``if``); a helper the template gives in an answer cell
   (``sigmoid_forward`` beside ``sigmoid_backward``) that the student's cell lost is restored from the
   template;
-* written (markdown) answers, by ``grade_id``, for manual grading;
+* written (markdown) answers, by ``grade_id``, for manual grading, with every markdown cell of the
+  student's that continues one (a copy of the cell, new cells below it) before the next released cell;
 * code cells the student added or changed, kept in order after the answer they follow.
 
 Setup, test and read-only cells always come from the template; unchanged copies of them in the
@@ -440,6 +441,8 @@ def assemble(template: dict, submission: dict | None) -> Program:  # noqa: C901 
     defined_anywhere: set[str] = set()
     found_by_name: list[str] = []
     changed_trusted: list[str] = []
+    template_texts = {_norm(source_of(c)) for c in tcells}
+    writing: str | None = None   # the written answer whose cells the student's own markdown continues
     anchor = -1
     scells = submission.get("cells", []) if isinstance(submission, dict) else []
     if not isinstance(scells, list):
@@ -451,6 +454,12 @@ def assemble(template: dict, submission: dict | None) -> Program:  # noqa: C901 
         meta = nbgrader_meta(cell)
         gid = meta.get("grade_id") if isinstance(meta.get("grade_id"), str) else None
         src = source_of(cell)
+        known = gid in slots or gid in manual or gid in trusted_ids or _norm(src) in template_texts
+        if ctype == "markdown" and writing and not known and src.strip():
+            written[writing] += "\n\n" + src  # a written answer in several cells, none of it lost
+            continue
+        if known:
+            writing = None
         defined = defined_functions(src, assigned=True)
         if gid in slots and (ctype == "code" or any(fn in slots[gid].functions for fn in defined)):
             anchor = slots[gid].position
@@ -463,8 +472,8 @@ def assemble(template: dict, submission: dict | None) -> Program:  # noqa: C901 
                 notes.append(f"The answer cell {gid} had been turned into a {ctype} cell; its code was used.")
             continue
         if gid in manual and ctype == "markdown":
-            written[gid] = src
-            anchor = manual[gid]
+            written[gid] = f"{written[gid]}\n\n{src}" if gid in written else src
+            writing, anchor = gid, manual[gid]
             continue
         norm = _norm(src)
         if gid in trusted_ids:
