@@ -128,11 +128,12 @@ def test_assemble_keeps_student_cells_in_order_and_restores_trusted_ones():
     program = assemble(template, sub)
     sources = [c["source"] for c in program.cells]
     assert sources[0] == template["cells"][1]["source"]  # the trusted setup cell, not the edited one
-    # the edited copy's code is the student's: it runs after the trusted cell, never as a trusted cell
-    assert program.cells[1]["source"] == "import os\nos.system('evil')"
-    assert program.cells[1]["origin"] == "student"
+    # the edited copy's code is the student's: it runs after the trusted cell, never as a trusted cell,
+    # a statement at a time (as the released cell's statements do)
+    assert [(c["source"], c["origin"]) for c in program.cells[1:3]] == [
+        ("import os", "student"), ("os.system('evil')", "student")]
     assert any("read-only cells (setup)" in n for n in program.notes)
-    assert sources.index("HELPER = 1") == 3  # right after the double() answer it followed
+    assert sources.index("HELPER = 1") == 4  # right after the double() answer it followed
     grade_ids = [c["metadata"].get("nbgrader", {}).get("grade_id") for c in program.notebook["cells"]]
     assert "test_double" in grade_ids and "test_total" in grade_ids  # restored from the template
     assert not any("def double" in c["source"] and c["origin"] == "trusted" for c in program.cells)

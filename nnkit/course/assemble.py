@@ -311,23 +311,18 @@ def _given_helpers(source: str) -> dict[str, str]:
     return out
 
 
-def _added_statements(source: str, released: str, definitions_only: bool = False) -> str:
-    """The top-level statements of ``source`` that the released cell does not have: what a student added
-    to a copy of a read-only cell (``definitions_only``: only its functions and classes). All of it if it
-    does not parse, unless ``definitions_only`` (then nothing)."""
+def _added_statements(source: str, released: str, definitions_only: bool = False) -> list[str]:
+    """The top-level statements of ``source`` that the released cell does not have, one source each: what
+    a student added to a copy of a read-only cell (``definitions_only``: only its functions and classes).
+    All of it if it does not parse, unless ``definitions_only`` (then nothing)."""
     try:
         mine, theirs = ast.parse(source), ast.parse(released)
     except (SyntaxError, ValueError):
-        return "" if definitions_only else source
+        return [] if definitions_only else [source]
     known = {ast.dump(stmt) for stmt in theirs.body}
-    lines = source.splitlines()
-    kept = []
     kinds = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef) if definitions_only else ast.stmt
-    for stmt in mine.body:
-        if isinstance(stmt, kinds) and ast.dump(stmt) not in known:
-            first = min([stmt.lineno, *(d.lineno for d in getattr(stmt, "decorator_list", ()))])
-            kept.append("\n".join(lines[first - 1: stmt.end_lineno]))
-    return "\n".join(kept)
+    return [ast.unparse(stmt) for stmt in mine.body
+            if isinstance(stmt, kinds) and ast.dump(stmt) not in known]
 
 
 def _top_level_names(source: str) -> set[str]:
@@ -437,7 +432,8 @@ def assemble(template: dict, submission: dict | None) -> Program:  # noqa: C901 
             free_sources[_norm(src)] = pos
 
     written: dict[str, str] = {}
-    extras: list[tuple[int, int, str]] = []  # (anchor template position, submission position, source)
+    extras: list[tuple[int, int, int, str]] = []  # (anchor template position, submission position,
+    #                                                  statement within it, source)
     defined_anywhere: set[str] = set()
     found_by_name: list[str] = []
     changed_trusted: list[str] = []
@@ -485,14 +481,22 @@ def assemble(template: dict, submission: dict | None) -> Program:  # noqa: C901 
             # student's, like any cell they added. Of a test cell only the functions and classes added
             # count (an answer typed into it): its other statements are tests, maybe the hidden ones of a
             # submitted source notebook, which are neither run nor shown back.
+            # Each added statement of a set-up cell runs on its own, as the released cell's statements do
+            # (an import the sandbox withholds stops nothing else).
             released = tcells[trusted_ids[gid]]
-            src = _added_statements(src, source_of(released), definitions_only=bool(
-                nbgrader_meta(released).get("grade")))
-            norm = _norm(src)
-            if not norm:
+            is_test = bool(nbgrader_meta(released).get("grade"))
+            added = _added_statements(src, source_of(released), definitions_only=is_test)
+            if not added:
                 continue  # only reformatted or commented
-            defined = defined_functions(src, assigned=True)
             changed_trusted.append(gid)
+            if not is_test:
+                for k, stmt in enumerate(added):
+                    defined_anywhere.update(defined_functions(stmt, assigned=True))
+                    extras.append((anchor, spos, k, stmt))
+                continue
+            src = "\n\n".join(added)
+            norm = _norm(src)
+            defined = defined_functions(src, assigned=True)
         if ctype != "code":
             continue
         if norm in trusted_sources:
@@ -517,7 +521,7 @@ def assemble(template: dict, submission: dict | None) -> Program:  # noqa: C901 
                 found_by_name.append(f"{slot.graded or slot.functions[0]}()")
             anchor = slot.position
             continue
-        extras.append((anchor, spos, src))
+        extras.append((anchor, spos, 0, src))
 
     if changed_trusted:
         notes.append(f"Your cells carrying the ids of read-only cells ({', '.join(changed_trusted[:5])}) had "
@@ -543,7 +547,7 @@ def assemble(template: dict, submission: dict | None) -> Program:  # noqa: C901 
         index += 1
 
     def add_extras(anchor_pos: int):
-        for _a, _spos, src in sorted(e for e in extras if e[0] == anchor_pos):
+        for _a, _spos, _k, src in sorted(e for e in extras if e[0] == anchor_pos):
             add(src, "student", "a cell you added or changed")
             student_cells.append({"title": "A cell you added or changed", "source": src})
             nb_cells.append({"cell_type": "code", "metadata": {}, "source": src,

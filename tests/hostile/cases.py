@@ -76,7 +76,8 @@ MANIFEST: dict[str, tuple[float, str, str]] = {
     # nbgrader metadata is the student's to edit: it never moves points, and never hides their code
     "forged_test_meta": (10, "graded", "mae's answer cell carries test_mae's metadata (grade, locked, points "
                                        "1000, a forged checksum); test_mse's copy claims 1000 points"),
-    "setup_edited": (10, "graded", "the locked setup cell gets an import (math.fsum) that mae uses"),
+    "setup_edited": (10, "graded", "the locked setup cell: an import renamed (of a module the sandbox "
+                                   "withholds), then an import (math.fsum) that mae uses"),
     "two_in_one_cell": (10, "graded", "mae's cell defines mae and mse; mse's answer cell left as released"),
     "stub_kept_out": (9, "graded", "mae = 0.5 in a cell, mae's answer cell deleted: the stub, not a number"),
     # answers defined in ways the cell's text does not show (metadata stripped, so found by running)
@@ -490,8 +491,9 @@ def _build_unusual(name: str, ctx, ok: dict[str, str]) -> dict[str, bytes]:  # n
         nb = _nb(ctx, _with(ctx, mae="def mae(pred, target):\n    d = np.ravel(pred) - np.ravel(target)\n"
                                      "    return fsum(np.abs(d)) / d.size"))
         for c in nb["cells"]:
-            if _meta(c).get("grade_id") == "setup":
-                c["source"] = _src(c) + "\nfrom math import fsum\n"
+            if _meta(c).get("grade_id") == "setup":  # an edited import nnkit withholds here, then fsum
+                c["source"] = _src(c).replace("import nnkit.losses", "import nnkit.losses as L") + (
+                    "\nfrom math import fsum\n")
         return _file(nb)
     if name == "two_in_one_cell":
         answers = _with(ctx, mae=ok["mae"] + "\n\n" + ok["mse"])
