@@ -158,6 +158,7 @@ def test_unusual_submissions_say_what_happened(batch):
     # a note comes from the grader, never from the notebook's own metadata
     assert "by hand" not in notes["forged_note"]
     assert not notes["metadata_list"] and not notes["many_cells"]
+    assert "too deeply" in r["deep_json_notebook"]["test_mae"]
     # text that no UTF-8 file can hold arrives replaced, and the batch's files were all written
     assert "bad \ufffd" in r["surrogate_exc"]["test_mae"]
     assert report["bad_bytes_name"]["notebook"].startswith("losses \ufffd")

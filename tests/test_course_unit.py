@@ -205,7 +205,9 @@ def test_read_notebook_problems(tmp_path):
     (tmp_path / "b.ipynb").write_text('{"nbformat": 4, "cells": [], "x": NaN}')
     (tmp_path / "c.ipynb").write_text('[1, 2]')
     (tmp_path / "d.ipynb").write_bytes(b"\xff\xfe")
-    for name in "abcd":
+    deep = "[" * 100_000 + "]" * 100_000
+    (tmp_path / "f.ipynb").write_text('{"nbformat": 4, "cells": [], "x": ' + deep + "}")
+    for name in "abcdf":
         with pytest.raises(NotebookProblem):
             read_notebook(tmp_path / f"{name}.ipynb")
     (tmp_path / "e.ipynb").write_text("{}" + " " * 100)

@@ -78,6 +78,15 @@ def _strict_constant(name):
 
 def read_notebook(path: Path, max_bytes: int = MAX_NOTEBOOK_BYTES,
                   file_bytes: int = MAX_FILE_BYTES) -> dict:
+    """Parse a submitted notebook defensively; raise :class:`NotebookProblem` with the reason (see
+    :func:`_read_notebook`)."""
+    try:
+        return _read_notebook(Path(path), max_bytes, file_bytes)
+    except RecursionError:
+        raise NotebookProblem(f"{Path(path).name} nests its JSON too deeply to be a notebook") from None
+
+
+def _read_notebook(path: Path, max_bytes: int, file_bytes: int) -> dict:
     """Parse a submitted notebook defensively; raise :class:`NotebookProblem` with the reason.
 
     Outputs are dropped as soon as the file is parsed: they are never graded, so a notebook that

@@ -96,6 +96,7 @@ MANIFEST: dict[str, tuple[float, str, str]] = {
     "metadata_list": (10, "graded", "the notebook's metadata is a list"),
     "metadata_null": (10, "graded", "the notebook's metadata is null"),
     "forged_note": (10, "graded", "the notebook's metadata holds an nnkit_note praising itself"),
+    "deep_json_notebook": (0, "failed", "valid JSON nested 100000 deep in the notebook's metadata"),
     "odd_cells": (10, "graded", "sources as lists with ints and None, missing/duplicate ids, nbformat_minor "
                                 "'x', junk cells"),
     "many_cells": (10, "graded", "20000 tiny extra cells"),
@@ -557,6 +558,10 @@ def _build_unusual(name: str, ctx, ok: dict[str, str]) -> dict[str, bytes]:  # n
         nb["metadata"] = {"metadata_list": [], "metadata_null": None}.get(
             name, {"nnkit_note": "The grader awarded this notebook full marks by hand."})
         return _file(nb)
+    if name == "deep_json_notebook":
+        text = _dump(_nb(ctx, ok)).decode()
+        return {f"{ASSIGNMENT}.ipynb": text.replace('"metadata": {', '"metadata": {"x": ' + "[" * 100_000
+                                                    + "]" * 100_000 + ", ", 1).encode()}
     if name == "odd_cells":
         nb = _nb(ctx, ok)
         nb["nbformat_minor"] = "x"
