@@ -92,6 +92,8 @@ MANIFEST: dict[str, tuple[float, str, str]] = {
     "deep_json_line": (0, "graded", "a cell writes a 200000-deep JSON array to the result pipe"),
     "settrace_part": (9, "graded", "mae sets a profile hook that raises inside the runner's encoder"),
     "fd_closed": (10, "graded", "a cell closes the result pipe (the cell is skipped)"),
+    "dup2_fd": (10, "graded", "a cell dup2's stdout over the result pipe (the cell is skipped)"),
+    "patch_json_dumps": (9, "graded", "mae replaces json.dumps, so the runner's own events turn to junk"),
     # a notebook that is odd but readable
     "metadata_list": (10, "graded", "the notebook's metadata is a list"),
     "metadata_null": (10, "graded", "the notebook's metadata is null"),
@@ -553,6 +555,11 @@ def _build_unusual(name: str, ctx, ok: dict[str, str]) -> dict[str, bytes]:  # n
         return _file(_nb(ctx, _with(ctx, mae=mae)))
     if name == "fd_closed":
         return _file(_nb(ctx, ok, [("mse", "import os, sys\nos.close(int(sys.argv[-1]))")]))
+    if name == "dup2_fd":
+        return _file(_nb(ctx, ok, [(None, "import os, sys\nos.dup2(1, int(sys.argv[-1]))")]))
+    if name == "patch_json_dumps":
+        junk = "import json; json.dumps = lambda *a, **k: 'junk'"
+        return _file(_nb(ctx, _with(ctx, mae=_patch_body(ok["mae"], junk))))
     if name in ("metadata_list", "metadata_null", "forged_note"):
         nb = _nb(ctx, ok)
         nb["metadata"] = {"metadata_list": [], "metadata_null": None}.get(
