@@ -198,6 +198,11 @@ def test_a_written_answer_in_several_cells_is_kept_whole():
     merged = next(c for c in program.notebook["cells"]
                   if c["metadata"].get("nbgrader", {}).get("grade_id") == "written_why")
     assert merged["source"] == answer
+    # metadata stripped: the student's markdown after the question is still the answer
+    for cell in sub["cells"]:
+        cell["metadata"] = {}
+    answer = assemble(notebook("release"), sub).written.get("written_why", "")
+    assert "Because the square is smooth" in answer and "See the plot above." in answer
 
 
 def test_read_notebook_problems(tmp_path):

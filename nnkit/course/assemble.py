@@ -447,6 +447,10 @@ def assemble(template: dict, submission: dict | None) -> Program:  # noqa: C901 
     found_by_name: list[str] = []
     changed_trusted: list[str] = []
     template_texts = {_norm(source_of(c)) for c in tcells}
+    # the cell just before a written answer in the template (its question, or the test before it): the
+    # student's own markdown after it answers it, even where the answer cell's metadata was lost
+    asks = {_norm(source_of(tcells[pos - 1])): gid for gid, pos in manual.items()
+            if pos > 0 and source_of(tcells[pos - 1]).strip()}
     writing: str | None = None   # the written answer whose cells the student's own markdown continues
     anchor = -1
     scells = submission.get("cells", []) if isinstance(submission, dict) else []
@@ -461,10 +465,11 @@ def assemble(template: dict, submission: dict | None) -> Program:  # noqa: C901 
         src = source_of(cell)
         known = gid in slots or gid in manual or gid in trusted_ids or _norm(src) in template_texts
         if ctype == "markdown" and writing and not known and src.strip():
-            written[writing] += "\n\n" + src  # a written answer in several cells, none of it lost
+            # a written answer in several cells, none of it lost
+            written[writing] = f"{written[writing]}\n\n{src}" if writing in written else src
             continue
         if known:
-            writing = None
+            writing = asks.get(_norm(src))
         defined = defined_functions(src, assigned=True)
         if gid in slots and (ctype == "code" or any(fn in slots[gid].functions for fn in defined)):
             anchor = slots[gid].position
