@@ -3,14 +3,15 @@
 The trusted template is ``exercises/<assignment>/<nb>.ipynb`` (the released student version: it has
 no solutions and no hidden tests). From the submission only the *student's* cells are taken:
 
-* answer cells, matched to the template's answer cells by nbgrader ``grade_id``, else by the
-  functions they define, wherever they are, so deleted, duplicated, moved, retyped or
-  metadata-stripped cells still count. The stub of an answer (a missing answer cell, or one left as
-  released) runs only if no cell of the student defines its function, and it never replaces a function
-  the program already defined in a way the text does not show (``exec``, ``functools.partial``, a
-  callable object, a definition inside ``if``); a helper the template gives in an answer cell
-  (``sigmoid_forward`` beside ``sigmoid_backward``) that the student's cell lost is restored from the
-  template;
+* answer cells, matched to the template's answer cells by nbgrader ``grade_id``, else (for an answer
+  no cell carries the id of) by the functions they define, wherever they are, so deleted, duplicated,
+  moved, retyped or metadata-stripped cells still count; a cell of the student's that redefines an
+  answer found by its id runs where it is (the last definition counts, as in the notebook). The stub
+  of an answer (a missing answer cell, or one left as released) runs only if no cell of the student
+  defines its function, and it never replaces a function the program already defined in a way the
+  text does not show (``exec``, ``functools.partial``, a callable object, a definition inside
+  ``if``); a helper the template gives in an answer cell (``sigmoid_forward`` beside
+  ``sigmoid_backward``) that the student's cell lost is restored from the template;
 * written (markdown) answers, by ``grade_id``, for manual grading, with every markdown cell of the
   student's that continues one (a copy of the cell, new cells below it) before the next released cell;
 * code cells the student added or changed, kept in order after the answer they follow.
@@ -456,6 +457,12 @@ def assemble(template: dict, submission: dict | None) -> Program:  # noqa: C901 
     scells = submission.get("cells", []) if isinstance(submission, dict) else []
     if not isinstance(scells, list):
         scells = []
+    # Answers whose cell is there under its grade id: a cell elsewhere defining the same function is
+    # then not moved to it, but runs where it is (the last definition counts, as in the notebook); only
+    # an answer with no such cell (its metadata lost or changed) is looked for by the functions defined.
+    claimed = {nbgrader_meta(c).get("grade_id") for c in scells if isinstance(c, dict)
+               and isinstance(nbgrader_meta(c).get("grade_id"), str)
+               and nbgrader_meta(c)["grade_id"] in slots and c.get("cell_type") == "code"}
     for spos, cell in enumerate(scells):
         if not isinstance(cell, dict):
             continue
@@ -521,8 +528,8 @@ def assemble(template: dict, submission: dict | None) -> Program:  # noqa: C901 
             continue  # an unchanged "Try it" cell of the template: not graded, so not run
         if not src.strip():
             continue
-        matched = [by_graded[fn] for fn in defined if fn in by_graded] or \
-                  [by_helper[fn] for fn in defined if fn in by_helper]
+        matched = [s for s in [by_graded[fn] for fn in defined if fn in by_graded] or
+                   [by_helper[fn] for fn in defined if fn in by_helper] if s.grade_id not in claimed]
         if matched and norm == _norm(min(matched, key=lambda s: s.position).stub):
             slot = min(matched, key=lambda s: s.position)
             slot.untouched, anchor = True, slot.position

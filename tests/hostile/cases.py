@@ -86,6 +86,10 @@ MANIFEST: dict[str, tuple[float, str, str]] = {
     "writefile_module": (10, "graded", "softmax written to a module by %%writefile and imported"),
     "module_by_open": (10, "graded", "softmax written to a module with open().write and imported"),
     "time_magic": (10, "graded", "the softmax cell binds softmax under %time"),
+    # as in the notebook run from the top, the last definition counts, wherever it is
+    "redefined_in_try_it": (9, "graded", "the released Try-it cell, changed, ends by redefining mae wrongly"),
+    "final_answer_in_try_it": (10, "graded", "mae's answer cell left as released; the changed Try-it cell "
+                                             "(which calls hinge first) ends by defining mae right"),
     # what the sandbox sends back is the submission's: unreadable is a wrong answer, never an "error"
     "encode_empty_npy": (9, "graded", "mae patches the runner's encoder to send an empty .npy"),
     "encode_huge_shape": (9, "graded", "mae patches the runner's encoder: an .npy header of 10**10 items"),
@@ -534,6 +538,14 @@ def _build_unusual(name: str, ctx, ok: dict[str, str]) -> dict[str, bytes]:  # n
     if name == "time_magic":
         impl = ok["softmax"].replace("def softmax(", "def _softmax_impl(")
         return _file(_nb(ctx, _with(ctx, softmax=impl + "\n%time softmax = _softmax_impl\n")))
+    if name in ("redefined_in_try_it", "final_answer_in_try_it"):
+        final = name == "final_answer_in_try_it"
+        nb = _nb(ctx, {k: v for k, v in ok.items() if not (final and k == "mae")})
+        try_it = next(c for c in nb["cells"] if not _meta(c) and c["cell_type"] == "code"
+                      and _src(c).startswith("margins"))
+        mae = ok["mae"] if final else "def mae(pred, target):  # trying something\n    return 0.0\n"
+        try_it["source"] = _src(try_it) + "\n\n\n" + mae
+        return _file(nb)
     if name == "encode_empty_npy":
         mae = _patch_body(ok["mae"], "import _nnkit_sandbox.wire as _w; "
                                      "_w.encode_result = lambda v, depth=0: {'t': 'array', 'npy': ''}")
