@@ -359,7 +359,7 @@ def _stub_keeping(stub: str, name: str) -> str:
     Which cell defines a function cannot always be read from its text (``exec``, ``functools.partial``,
     a callable object, a definition inside ``if``): the program itself tells, when it runs.
     """
-    if not name.isidentifier():
+    if not name.isidentifier() or "__future__" in stub:  # a future import must come first in its cell
         return stub
     keep = f"_nnkit_defined_{name}"
     return (f"{keep} = globals().get({name!r})\n{stub}\n"
