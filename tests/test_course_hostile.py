@@ -141,6 +141,29 @@ def test_reasons_say_what_happened(batch):
     assert "not submitted" in r["no_notebook"]["test_mae"]
 
 
+def test_unusual_submissions_say_what_happened(batch):
+    course, _ctx, _before = batch
+    report = _report(course)
+    r = {name: {p["grade_id"]: p["reason"] or "" for p in s["parts"]} for name, s in report.items()}
+    notes = {name: " ".join(s["notes"]) for name, s in report.items()}
+    # what the sandbox sent and the grader could not read costs that part, with the reason
+    assert "could not be read" in r["encode_empty_npy"]["test_mae"]
+    assert "does not match its header" in r["encode_huge_shape"]["test_mae"]
+    assert "of its own to the grader's result channel" in r["deep_json_line"]["test_mae"]
+    # the student's code under a read-only cell's id ran as theirs, and the feedback says so
+    assert "read-only cells (setup)" in notes["setup_edited"]
+    assert "read-only cells (test_mae)" in notes["forged_test_meta"]
+    assert "ended the program abruptly" in notes["fd_closed"]
+    assert "not implemented" in r["stub_kept_out"]["test_mae"]
+    # a note comes from the grader, never from the notebook's own metadata
+    assert "by hand" not in notes["forged_note"]
+    assert not notes["metadata_list"] and not notes["many_cells"]
+    assert "too deeply" in r["deep_json_notebook"]["test_mae"]
+    # text that no UTF-8 file can hold arrives replaced, and the batch's files were all written
+    assert "bad \ufffd" in r["surrogate_exc"]["test_mae"]
+    assert report["bad_bytes_name"]["notebook"].startswith("losses \ufffd")
+
+
 def test_gradebook_holds_only_what_the_grader_wrote(batch):
     course, _ctx, before = batch
     db = course / "gradebook.db"

@@ -15,7 +15,7 @@ import pytest
 from nnkit.course import engine, sandbox, wire
 from nnkit.course.assemble import NotebookProblem, assemble, read_notebook, strip_magics
 from nnkit.course.submissions import import_submissions
-from tests._course_fixture import ANSWERS, ASSIGNMENT, make_course, notebook, submit
+from tests._course_fixture import ANSWERS, ASSIGNMENT, HEADERS, STUB, make_course, notebook, submit
 
 
 def roundtrip(value):
@@ -32,6 +32,11 @@ def test_results_become_plain_float64_data():
     assert roundtrip(np.array([1.5], dtype=np.longdouble)).dtype == np.float64
     assert got[2] == [1, True, None] and got[3] == {"a": 2.5}
     assert np.isnan(roundtrip(float("nan"))) and roundtrip(-np.inf) == -np.inf
+    pair = np.empty(2, dtype=object)
+    pair[:] = [0.5, np.ones((2, 2), dtype=np.float32)]  # np.array([loss, grad], dtype=object)
+    loss, grad = roundtrip(pair)
+    assert loss == 0.5 and grad.dtype == np.float32 and grad.shape == (2, 2)
+    assert roundtrip(np.array(1.5, dtype=object)) == 1.5
 
 
 def test_student_classes_do_not_survive():
@@ -60,6 +65,31 @@ def test_decoder_refuses_pickles_and_nan_literals():
         wire.loads_strict('{"t": "float", "v": NaN}')
 
 
+def test_decoder_reads_only_headers_that_match_their_data():
+    def npy(shape, payload: bytes, descr="<f8"):
+        buf = io.BytesIO()
+        np.lib.format.write_array_header_1_0(buf, {"descr": descr, "fortran_order": False, "shape": shape})
+        return {"t": "array", "npy": base64.b64encode(buf.getvalue() + payload).decode()}
+
+    assert np.array_equal(wire.decode_result(npy((2,), np.array([1.0, 2.0]).tobytes())), [1.0, 2.0])
+    for forged in (npy((10**10,), bytes(64)),      # a huge claim: nothing is allocated for it
+                   npy((3,), bytes(16)),             # too little data
+                   npy((2,), bytes(16), ">f8"),      # not the plain dtype the runner writes
+                   {"t": "array", "npy": ""},        # no header at all
+                   {"t": "array", "npy": base64.b64encode(b"\x93NUMPY\x03\x00").decode()}):
+        with pytest.raises(wire.WireError):
+            wire.decode_result(forged)
+
+
+def test_text_from_outside_becomes_valid_unicode():
+    parsed = json.loads('{"k\\ud800": ["x\\udfff", {"ok": "\\ud83d\\ude00"}], "n": 1}')
+    clean = wire.valid_text(parsed)
+    assert clean == {"k\ufffd\ufffd\ufffd": ["x\ufffd\ufffd\ufffd", {"ok": "\U0001f600"}], "n": 1}
+    json.dumps(clean, ensure_ascii=False).encode("utf-8")  # now any file can hold it
+    deep = json.loads("[" * 500 + "]" * 500)
+    assert wire.valid_text(deep) == deep  # walked without recursion
+
+
 def test_redact_hides_expected_values_only():
     msg = ("a batch: values differ in 2 of 5 entries; largest at index (3,): expected 0.123457, got 0.5 "
            "(max relative error 6.0e-01); expected shape (3,), expected 2 items")
@@ -68,12 +98,24 @@ def test_redact_hides_expected_values_only():
     assert "expected 2 items" in out and "relative error" in out
 
 
-def test_strip_magics():
+def test_strip_magics(tmp_path):
     assert strip_magics("%matplotlib inline\nx = 1\n  !pip install foo\nfiles = !ls") == (
         "pass  # IPython magic removed by the grader\nx = 1\n  pass  # IPython magic removed by the grader\n"
         "files = None  # IPython magic removed by the grader")
     assert strip_magics("%%time\ny = 2") == "y = 2"
     assert strip_magics("%%bash\nrm -rf /") is None
+    # what Python can do itself is done: %%writefile writes its file, %time runs its statement
+    code = strip_magics("%%writefile -a 'my mod.py'\ndef f():\n    return 1")
+    ns: dict = {}
+    cwd = os.getcwd()
+    try:
+        os.chdir(tmp_path)
+        exec(code, ns)  # noqa: S102 - the generated code
+        assert (tmp_path / "my mod.py").read_text() == "def f():\n    return 1\n"
+    finally:
+        os.chdir(cwd)
+    assert strip_magics("%time W = np.ones(2)\n  %timeit f()") == (
+        "W = np.ones(2)\n  pass  # IPython magic removed by the grader")
 
 
 def test_assemble_keeps_student_cells_in_order_and_restores_trusted_ones():
@@ -86,7 +128,12 @@ def test_assemble_keeps_student_cells_in_order_and_restores_trusted_ones():
     program = assemble(template, sub)
     sources = [c["source"] for c in program.cells]
     assert sources[0] == template["cells"][1]["source"]  # the trusted setup cell, not the edited one
-    assert sources.index("HELPER = 1") == 2  # right after the double() answer it followed
+    # the edited copy's code is the student's: it runs after the trusted cell, never as a trusted cell,
+    # a statement at a time (as the released cell's statements do)
+    assert [(c["source"], c["origin"]) for c in program.cells[1:3]] == [
+        ("import os", "student"), ("os.system('evil')", "student")]
+    assert any("read-only cells (setup)" in n for n in program.notes)
+    assert sources.index("HELPER = 1") == 4  # right after the double() answer it followed
     grade_ids = [c["metadata"].get("nbgrader", {}).get("grade_id") for c in program.notebook["cells"]]
     assert "test_double" in grade_ids and "test_total" in grade_ids  # restored from the template
     assert not any("def double" in c["source"] and c["origin"] == "trusted" for c in program.cells)
@@ -99,12 +146,73 @@ def test_missing_answer_uses_the_stub_with_a_note():
     assert any("total()" in n and "stub" in n for n in program.notes)
 
 
+def _run_student_side(program) -> dict:
+    ns: dict = {"np": np}
+    for cell in program.cells:
+        if cell["origin"] != "trusted":  # the set-up cell imports what the fixture does not need here
+            exec(cell["source"], ns)  # noqa: S102 - the fixture's own code
+    return ns
+
+
+def test_a_stub_never_replaces_what_the_program_defined():
+    sub = notebook("release", ANSWERS)
+    # total() made by functools.partial in an added cell (no definition the text shows), its answer cell
+    # deleted; double's answer cell left as the released stub, double() made by exec in the same cell
+    sub["cells"] = [c for c in sub["cells"] if "def total" not in c["source"]]
+    for c in sub["cells"]:
+        if "def double" in c["source"]:
+            c["source"] = HEADERS["double"] + STUB
+    body = ANSWERS["total"].replace("def total(", "def _total(")
+    sub["cells"].insert(2, {"cell_type": "code", "metadata": {}, "outputs": [], "source":
+                            f"import functools\n{body}\ntotal = functools.partial(_total)\n"
+                            f"exec({ANSWERS['double']!r})"})
+    program = assemble(notebook("release"), sub)
+    ns = _run_student_side(program)
+    assert ns["total"](np.ones(3)) == 3.0 and np.array_equal(ns["double"](np.ones(2)), [2.0, 2.0])
+    assert any("double() is the released stub as it was" in n for n in program.notes)
+    # a name bound to data is not a function: the stub stands in
+    sub["cells"][2]["source"] = "total = 0.5"
+    ns = _run_student_side(assemble(notebook("release"), sub))
+    with pytest.raises(NotImplementedError):
+        ns["total"](np.ones(2))
+
+
+def test_a_written_answer_in_several_cells_is_kept_whole():
+    sub = notebook("release", ANSWERS)
+    i = next(i for i, c in enumerate(sub["cells"]) if c["metadata"].get("nbgrader", {}).get("grade_id")
+             == "written_why")
+    sub["cells"][i]["source"] = "Because the square is smooth"
+    copy = json.loads(json.dumps(sub["cells"][i]))
+    copy["source"] = "(a pasted copy of the cell)"
+    own = [copy, {"cell_type": "markdown", "metadata": {}, "source": "and its derivative is 2d."},
+           {"cell_type": "code", "metadata": {}, "outputs": [], "source": "print(2 * 3)"},
+           {"cell_type": "markdown", "metadata": {}, "source": "See the plot above."}]
+    sub["cells"][i + 1:i + 1] = own
+    sub["cells"].append({"cell_type": "markdown", "metadata": {}, "source": "My notes after the notebook."})
+    program = assemble(notebook("release"), sub)
+    answer = program.written["written_why"]
+    for text in ("Because the square is smooth", "pasted copy", "2d.", "See the plot above."):
+        assert text in answer
+    # the released cell after it ends the answer: later notes of the student's are not part of it
+    assert "My notes" not in answer
+    merged = next(c for c in program.notebook["cells"]
+                  if c["metadata"].get("nbgrader", {}).get("grade_id") == "written_why")
+    assert merged["source"] == answer
+    # metadata stripped: the student's markdown after the question is still the answer
+    for cell in sub["cells"]:
+        cell["metadata"] = {}
+    answer = assemble(notebook("release"), sub).written.get("written_why", "")
+    assert "Because the square is smooth" in answer and "See the plot above." in answer
+
+
 def test_read_notebook_problems(tmp_path):
     (tmp_path / "a.ipynb").write_text('{"cells": [')
     (tmp_path / "b.ipynb").write_text('{"nbformat": 4, "cells": [], "x": NaN}')
     (tmp_path / "c.ipynb").write_text('[1, 2]')
     (tmp_path / "d.ipynb").write_bytes(b"\xff\xfe")
-    for name in "abcd":
+    deep = "[" * 100_000 + "]" * 100_000
+    (tmp_path / "f.ipynb").write_text('{"nbformat": 4, "cells": [], "x": ' + deep + "}")
+    for name in "abcdf":
         with pytest.raises(NotebookProblem):
             read_notebook(tmp_path / f"{name}.ipynb")
     (tmp_path / "e.ipynb").write_text("{}" + " " * 100)
@@ -222,6 +330,8 @@ def test_event_reader_counts_forgeries_and_keeps_the_first_record():
                    ("part_start", {"p": 3})) + b"not json\n")
     assert r.records[0]["value"] == {"t": "none"}
     assert r.forged == 4
+    r.feed(b"[" * 200_000 + b"\n")  # nested past what the parser can follow: a forgery, not a crash
+    assert r.forged == 5
 
 
 def test_event_reader_stops_at_its_caps():

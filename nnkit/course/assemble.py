@@ -3,20 +3,30 @@
 The trusted template is ``exercises/<assignment>/<nb>.ipynb`` (the released student version: it has
 no solutions and no hidden tests). From the submission only the *student's* cells are taken:
 
-* answer cells, matched to the template's answer cells by nbgrader ``grade_id``, else by the
-  functions they define, wherever they are, so deleted, duplicated, moved, retyped or
-  metadata-stripped cells still count. The stub of an answer runs only if no cell of the student
-  defines its function; a helper the template gives in an answer cell (``sigmoid_forward`` beside
+* answer cells, matched to the template's answer cells by nbgrader ``grade_id``, else (for an answer
+  no cell carries the id of) by the functions they define, wherever they are, so deleted, duplicated,
+  moved, retyped or metadata-stripped cells still count; a cell of the student's that redefines an
+  answer found by its id runs where it is (the last definition counts, as in the notebook). The stub
+  of an answer (a missing answer cell, or one left as released) runs only if no cell of the student
+  defines its function, and it never replaces a function the program already defined in a way the
+  text does not show (``exec``, ``functools.partial``, a callable object, a definition inside
+  ``if``); a helper the template gives in an answer cell (``sigmoid_forward`` beside
   ``sigmoid_backward``) that the student's cell lost is restored from the template;
-* written (markdown) answers, by ``grade_id``, for manual grading;
+* written (markdown) answers, by ``grade_id``, for manual grading, with every markdown cell of the
+  student's that continues one (a copy of the cell, new cells below it) before the next released cell;
 * code cells the student added or changed, kept in order after the answer they follow.
 
-Setup, test and read-only cells always come from the template; copies of them in the submission
-are dropped. The template's free cells ("Try it" demonstrations, no nbgrader metadata) are not
-graded, so they are not run, and an unchanged copy in the submission is neither run nor shown as
-the student's. Outputs are never read: they are dropped on reading, whatever their size. IPython
-magics and shell escapes are removed (the sandbox has no IPython). Reading a submission never raises:
-every problem becomes a note that ends up in the feedback.
+Setup, test and read-only cells always come from the template; unchanged copies of them in the
+submission are dropped. nbgrader metadata is the student's to edit, so it never hides code: what a
+student added to a read-only cell (an import in the set-up cell) or wrote under a read-only cell's id
+runs as their own cell, after the template's (of a test cell, only the functions and classes added: its
+other statements are tests). The template's free cells ("Try it" demonstrations, no
+nbgrader metadata) are not graded, so they are not run, and an unchanged copy in the submission is
+neither run nor shown as the student's. Outputs are never read: they are dropped on reading, whatever
+their size. IPython magics and shell escapes are removed (the sandbox has no IPython), except what
+Python can do itself: ``%%writefile`` writes its file (a module a later cell imports), ``%time`` runs
+its statement. Reading a submission never raises: every problem becomes a note that ends up in the
+feedback.
 """
 
 from __future__ import annotations
@@ -25,8 +35,11 @@ import ast
 import copy
 import json
 import re
+import shlex
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from nnkit.course.wire import valid_text
 
 MAX_NOTEBOOK_BYTES = 20 << 20     # what is left of a notebook once its outputs are dropped
 MAX_FILE_BYTES = 256 << 20        # the file as saved, outputs (plots, prints) included
@@ -66,6 +79,15 @@ def _strict_constant(name):
 
 def read_notebook(path: Path, max_bytes: int = MAX_NOTEBOOK_BYTES,
                   file_bytes: int = MAX_FILE_BYTES) -> dict:
+    """Parse a submitted notebook defensively; raise :class:`NotebookProblem` with the reason (see
+    :func:`_read_notebook`)."""
+    try:
+        return _read_notebook(Path(path), max_bytes, file_bytes)
+    except RecursionError:
+        raise NotebookProblem(f"{Path(path).name} nests its JSON too deeply to be a notebook") from None
+
+
+def _read_notebook(path: Path, max_bytes: int, file_bytes: int) -> dict:
     """Parse a submitted notebook defensively; raise :class:`NotebookProblem` with the reason.
 
     Outputs are dropped as soon as the file is parsed: they are never graded, so a notebook that
@@ -103,10 +125,14 @@ def read_notebook(path: Path, max_bytes: int = MAX_NOTEBOOK_BYTES,
     if not isinstance(nb, dict):
         raise NotebookProblem(f"{path.name} is JSON but not a notebook (no cells)")
     _drop_outputs(nb)
+    valid_text(nb)  # a lone surrogate in a JSON escape would break every file written from it later
     kept = len(json.dumps(nb, default=str))
     if kept > max_bytes:
         raise NotebookProblem(f"{path.name} holds {kept / 1e6:.1f} MB of code and text (outputs not "
                               f"counted), over the {max_bytes >> 20} MB limit")
+    if not isinstance(nb.get("metadata"), dict):
+        nb["metadata"] = {}  # never read for grading; every reader below may rely on a dict
+    nb["metadata"].pop("nnkit_note", None)  # the reader's own note below: never the file's
     major = nb.get("nbformat")
     if major == 4 and isinstance(nb.get("cells"), list):
         return nb
@@ -122,7 +148,6 @@ def read_notebook(path: Path, max_bytes: int = MAX_NOTEBOOK_BYTES,
             raise NotebookProblem(f"{path.name} uses nbformat 3 and could not be converted: "
                                   f"{type(exc).__name__}") from None
     if isinstance(nb.get("cells"), list):
-        nb["metadata"] = nb.get("metadata") if isinstance(nb.get("metadata"), dict) else {}
         nb["metadata"]["nnkit_note"] = f"nbformat {major!r} is not 4; read its cells anyway"
         return nb
     raise NotebookProblem(f"{path.name} has nbformat {major!r} and no list of cells: not a notebook "
@@ -213,11 +238,31 @@ def _drop_outputs(nb: dict) -> None:
                     cell["outputs"] = []
 
 
+def _writefile(first: str, body: str) -> str | None:
+    """``%%writefile [-a] NAME`` as the Python that writes the file (a module a later cell imports:
+    the sandbox's working folder is on ``sys.path``, last, as the notebook's folder is in Jupyter)."""
+    try:
+        words = shlex.split(first)
+    except ValueError:
+        return None
+    if not words or words[0] not in ("%%writefile", "%%file"):
+        return None
+    append = any(w in ("-a", "--append") for w in words[1:])
+    names = [w for w in words[1:] if w not in ("-a", "--append")]
+    if len(names) != 1:
+        return None
+    return (f"with open({names[0]!r}, {'a' if append else 'w'!r}, encoding='utf-8') as _nnkit_file:\n"
+            f"    _nnkit_file.write({body!r})\ndel _nnkit_file")
+
+
 def strip_magics(source: str) -> str | None:
     """Python source with IPython magics/shell escapes neutralised; None for a non-Python cell."""
     lines = source.splitlines()
     if lines and lines[0].lstrip().startswith("%%"):
         first = lines[0].strip()
+        written = _writefile(first, "\n".join(lines[1:]) + "\n")
+        if written is not None:
+            return written
         if first.startswith(_NON_PYTHON_CELL_MAGICS):
             return None
         lines = lines[1:]
@@ -225,6 +270,9 @@ def strip_magics(source: str) -> str | None:
     for line in lines:
         stripped = line.lstrip()
         indent = line[: len(line) - len(stripped)]
+        if stripped.startswith("%time ") and stripped[6:].strip():
+            out.append(f"{indent}{stripped[6:].strip()}")  # %time runs its statement (and times it)
+            continue
         if stripped.startswith(("%", "!")):
             out.append(f"{indent}pass  # IPython magic removed by the grader")
             continue
@@ -273,6 +321,51 @@ def _given_helpers(source: str) -> dict[str, str]:
     return out
 
 
+def _added_statements(source: str, released: str, definitions_only: bool = False) -> list[str]:
+    """The top-level statements of ``source`` that the released cell does not have, one source each: what
+    a student added to a copy of a read-only cell (``definitions_only``: only its functions and classes).
+    All of it if it does not parse, unless ``definitions_only`` (then nothing)."""
+    try:
+        mine, theirs = ast.parse(source), ast.parse(released)
+    except (SyntaxError, ValueError):
+        return [] if definitions_only else [source]
+    known = {ast.dump(stmt) for stmt in theirs.body}
+    kinds = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef) if definitions_only else ast.stmt
+    return [ast.unparse(stmt) for stmt in mine.body
+            if isinstance(stmt, kinds) and ast.dump(stmt) not in known]
+
+
+def _top_level_names(source: str) -> set[str]:
+    """Every name a cell binds at top level (definitions, imports, assignments)."""
+    try:
+        tree = ast.parse(source)
+    except (SyntaxError, ValueError):
+        return set(DEF_RE.findall(source))
+    names: set[str] = set()
+    for stmt in tree.body:
+        if isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            names.add(stmt.name)
+        elif isinstance(stmt, (ast.Import, ast.ImportFrom)):
+            names.update((a.asname or a.name).split(".")[0] for a in stmt.names)
+        else:
+            names.update(n.id for n in ast.walk(stmt)
+                         if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store))
+    return names
+
+
+def _stub_keeping(stub: str, name: str) -> str:
+    """The stub, leaving in place a function ``name`` that the student's cells already defined.
+
+    Which cell defines a function cannot always be read from its text (``exec``, ``functools.partial``,
+    a callable object, a definition inside ``if``): the program itself tells, when it runs.
+    """
+    if not name.isidentifier() or "__future__" in stub:  # a future import must come first in its cell
+        return stub
+    keep = f"_nnkit_defined_{name}"
+    return (f"{keep} = globals().get({name!r})\n{stub}\n"
+            f"if callable({keep}):\n    {name} = {keep}\ndel {keep}")
+
+
 @dataclass
 class Slot:
     """An answer cell of the template."""
@@ -283,6 +376,7 @@ class Slot:
     stub: str
     graded: str = ""                                    # the function the part calls
     given: dict = field(default_factory=dict)           # helpers the template gives in this cell
+    untouched: bool = False                             # the submission holds the stub as released
     cells: list = field(default_factory=list)           # (submission position, source)
 
 
@@ -329,6 +423,7 @@ def assemble(template: dict, submission: dict | None) -> Program:  # noqa: C901 
     trusted_ids: dict[str, int] = {}
     trusted_sources: dict[str, int] = {}
     free_sources: dict[str, int] = {}       # the template's "Try it" cells, not graded, not run
+    trusted_bound: set[str] = set()         # names the template's own code cells bind
     for pos, cell in enumerate(tcells):
         meta = nbgrader_meta(cell)
         gid = meta.get("grade_id")
@@ -342,17 +437,32 @@ def assemble(template: dict, submission: dict | None) -> Program:  # noqa: C901 
                 trusted_ids[str(gid)] = pos
             if cell.get("cell_type") == "code" and src.strip():
                 trusted_sources[_norm(src)] = pos
+                trusted_bound.update(_top_level_names(src))
         elif cell.get("cell_type") == "code" and src.strip():
             free_sources[_norm(src)] = pos
 
     written: dict[str, str] = {}
-    extras: list[tuple[int, int, str]] = []  # (anchor template position, submission position, source)
+    extras: list[tuple[int, int, int, str]] = []  # (anchor template position, submission position,
+    #                                                  statement within it, source)
     defined_anywhere: set[str] = set()
     found_by_name: list[str] = []
+    changed_trusted: list[str] = []
+    template_texts = {_norm(source_of(c)) for c in tcells}
+    # the cell just before a written answer in the template (its question, or the test before it): the
+    # student's own markdown after it answers it, even where the answer cell's metadata was lost
+    asks = {_norm(source_of(tcells[pos - 1])): gid for gid, pos in manual.items()
+            if pos > 0 and source_of(tcells[pos - 1]).strip()}
+    writing: str | None = None   # the written answer whose cells the student's own markdown continues
     anchor = -1
     scells = submission.get("cells", []) if isinstance(submission, dict) else []
     if not isinstance(scells, list):
         scells = []
+    # Answers whose cell is there under its grade id: a cell elsewhere defining the same function is
+    # then not moved to it, but runs where it is (the last definition counts, as in the notebook); only
+    # an answer with no such cell (its metadata lost or changed) is looked for by the functions defined.
+    claimed = {nbgrader_meta(c).get("grade_id") for c in scells if isinstance(c, dict)
+               and isinstance(nbgrader_meta(c).get("grade_id"), str)
+               and nbgrader_meta(c)["grade_id"] in slots and c.get("cell_type") == "code"}
     for spos, cell in enumerate(scells):
         if not isinstance(cell, dict):
             continue
@@ -360,24 +470,56 @@ def assemble(template: dict, submission: dict | None) -> Program:  # noqa: C901 
         meta = nbgrader_meta(cell)
         gid = meta.get("grade_id") if isinstance(meta.get("grade_id"), str) else None
         src = source_of(cell)
+        known = gid in slots or gid in manual or gid in trusted_ids or _norm(src) in template_texts
+        if ctype == "markdown" and writing and not known and src.strip():
+            # a written answer in several cells, none of it lost
+            written[writing] = f"{written[writing]}\n\n{src}" if writing in written else src
+            continue
+        if known:
+            writing = asks.get(_norm(src))
         defined = defined_functions(src, assigned=True)
         if gid in slots and (ctype == "code" or any(fn in slots[gid].functions for fn in defined)):
+            anchor = slots[gid].position
+            if ctype == "code" and _norm(src) == _norm(slots[gid].stub):
+                slots[gid].untouched = True  # the released stub: it stands in only if nothing else defines it
+                continue
             slots[gid].cells.append((spos, src))
             defined_anywhere.update(defined)
             if ctype != "code":
                 notes.append(f"The answer cell {gid} had been turned into a {ctype} cell; its code was used.")
-            anchor = slots[gid].position
             continue
         if gid in manual and ctype == "markdown":
-            written[gid] = src
-            anchor = manual[gid]
-            continue
-        if gid in trusted_ids:
-            anchor = max(anchor, trusted_ids[gid]) if ctype == "code" else anchor
-            continue  # the trusted copy is used
-        if ctype != "code":
+            written[gid] = f"{written[gid]}\n\n{src}" if gid in written else src
+            writing, anchor = gid, manual[gid]
             continue
         norm = _norm(src)
+        if gid in trusted_ids:
+            anchor = max(anchor, trusted_ids[gid]) if ctype == "code" else anchor
+            if ctype != "code" or not norm or norm == _norm(source_of(tcells[trusted_ids[gid]])):
+                continue  # the trusted copy is used
+            # A read-only cell's id on code of the student's (imports added to the set-up cell, an answer
+            # under a copied test cell's metadata): the trusted cell still runs, and what was added is the
+            # student's, like any cell they added. Of a test cell only the functions and classes added
+            # count (an answer typed into it): its other statements are tests, maybe the hidden ones of a
+            # submitted source notebook, which are neither run nor shown back.
+            # Each added statement of a set-up cell runs on its own, as the released cell's statements do
+            # (an import the sandbox withholds stops nothing else).
+            released = tcells[trusted_ids[gid]]
+            is_test = bool(nbgrader_meta(released).get("grade"))
+            added = _added_statements(src, source_of(released), definitions_only=is_test)
+            if not added:
+                continue  # only reformatted or commented
+            changed_trusted.append(gid)
+            if not is_test:
+                for k, stmt in enumerate(added):
+                    defined_anywhere.update(defined_functions(stmt, assigned=True))
+                    extras.append((anchor, spos, k, stmt))
+                continue
+            src = "\n\n".join(added)
+            norm = _norm(src)
+            defined = defined_functions(src, assigned=True)
+        if ctype != "code":
+            continue
         if norm in trusted_sources:
             anchor = max(anchor, trusted_sources[norm])
             continue
@@ -386,9 +528,13 @@ def assemble(template: dict, submission: dict | None) -> Program:  # noqa: C901 
             continue  # an unchanged "Try it" cell of the template: not graded, so not run
         if not src.strip():
             continue
+        matched = [s for s in [by_graded[fn] for fn in defined if fn in by_graded] or
+                   [by_helper[fn] for fn in defined if fn in by_helper] if s.grade_id not in claimed]
+        if matched and norm == _norm(min(matched, key=lambda s: s.position).stub):
+            slot = min(matched, key=lambda s: s.position)
+            slot.untouched, anchor = True, slot.position
+            continue
         defined_anywhere.update(defined)
-        matched = [by_graded[fn] for fn in defined if fn in by_graded] or \
-                  [by_helper[fn] for fn in defined if fn in by_helper]
         if matched:
             slot = min(matched, key=lambda s: s.position)
             slot.cells.append((spos, src))
@@ -396,8 +542,12 @@ def assemble(template: dict, submission: dict | None) -> Program:  # noqa: C901 
                 found_by_name.append(f"{slot.graded or slot.functions[0]}()")
             anchor = slot.position
             continue
-        extras.append((anchor, spos, src))
+        extras.append((anchor, spos, 0, src))
 
+    if changed_trusted:
+        notes.append(f"Your cells carrying the ids of read-only cells ({', '.join(changed_trusted[:5])}) had "
+                     "changed code: the released cells ran as released, and what you added ran after them as "
+                     "cells of yours.")
     if found_by_name:
         notes.append(f"Your cells defining {', '.join(found_by_name)} were used as those answers, found by "
                      "the functions they define (their nbgrader metadata was missing or changed).")
@@ -418,7 +568,7 @@ def assemble(template: dict, submission: dict | None) -> Program:  # noqa: C901 
         index += 1
 
     def add_extras(anchor_pos: int):
-        for _a, _spos, src in sorted(e for e in extras if e[0] == anchor_pos):
+        for _a, _spos, _k, src in sorted(e for e in extras if e[0] == anchor_pos):
             add(src, "student", "a cell you added or changed")
             student_cells.append({"title": "A cell you added or changed", "source": src})
             nb_cells.append({"cell_type": "code", "metadata": {}, "source": src,
@@ -450,8 +600,12 @@ def assemble(template: dict, submission: dict | None) -> Program:  # noqa: C901 
                 notes.append(f"{fn}() is defined in a cell of yours other than its answer cell; that "
                              "definition was graded.")
             else:
-                add(slot.stub, f"stub:{slot.grade_id}", f"the released stub of {fn}()")
-                notes.append(f"No answer cell for {fn}() was found, so the released stub was graded.")
+                add(slot.stub if slot.graded in trusted_bound else _stub_keeping(slot.stub, slot.graded),
+                    f"stub:{slot.grade_id}", f"the released stub of {fn}()")
+                notes.append((f"Your answer cell for {fn}() is the released stub as it was" if slot.untouched
+                              else f"No answer cell for {fn}() was found") +
+                             ", so the released stub stands in for it (unless another cell of yours defines "
+                             "it).")
             merged = copy.deepcopy(cell)
             merged["source"] = "\n\n".join(sources) if sources else slot.stub
             merged["outputs"], merged["execution_count"] = [], None

@@ -198,12 +198,13 @@ class EnvironmentFault(Exception):
 def collect(assignment: Assignment, folder: Path | None, result: SubmissionResult) -> dict | None:
     """The submitted notebook, or None with the result filled in (missing / unreadable)."""
     path, note = find_notebook(folder, assignment.notebook_name, assignment.template)
+    note = wire.valid_text(note) if note else note  # a file name need not be valid UTF-8
     if path is None:
         result.status = "missing"
         result.notes.append(note)
         _zero_all(assignment, result, f"not submitted ({note})")
         return None
-    result.notebook = path.name
+    result.notebook = wire.valid_text(path.name)
     if note:
         result.notes.append(note)
     try:
@@ -301,7 +302,7 @@ class Runs:
             out.missing = reader.missing
             return True
         why = {"timeout": "did not finish within the time limit",
-               "exit": "the program ended abruptly",
+               "exit": "ended the program abruptly",
                "overflow": reader.overflow or "wrote too much data",
                "budget": "used up its total time budget"}.get(outcome.stopped, "stopped")
         stage = outcome.stage or ("startup",)
@@ -321,7 +322,7 @@ class Runs:
             self.result.notes.append(feedback.cell_note(
                 cell, f"{why} ({outcome.stopped}), so it was skipped when grading"))
             return False
-        out.failed = f"the program could not run to this function ({why}; exit code {outcome.returncode})"
+        out.failed = f"the program could not run to this function (it {why}; exit code {outcome.returncode})"
         return True
 
 
@@ -338,8 +339,8 @@ def decode(record: dict, label: str, timeout: float):
         return None, f"{label}raised {exc}: {msg}" if msg else f"{label}raised {exc}"
     try:
         got = wire.decode_result(record.get("value"))
-    except (wire.WireError, ValueError, TypeError, KeyError) as exc:
-        return None, f"{label}the returned value could not be read ({exc})"
+    except Exception as exc:  # noqa: BLE001 - the sandbox wrote these bytes: unreadable is the answer's
+        return None, f"{label}the returned value could not be read ({type(exc).__name__}: {str(exc)[:200]})"
     if isinstance(got, wire.Unsupported):
         return None, (f"{label}returned an object of type {got.type_name}; expected numbers, numpy arrays, "
                       "or tuples/lists/dicts of those")

@@ -116,5 +116,5 @@ def write(course_dir: Path, result, notebook_name: str) -> Path:
     out = Path(course_dir) / "feedback" / result.student / result.assignment
     out.mkdir(parents=True, exist_ok=True)
     path = out / f"{Path(notebook_name).stem}.html"
-    path.write_text(render(result), encoding="utf-8")
+    path.write_text(render(result), encoding="utf-8", errors="replace")
     return path

@@ -128,5 +128,5 @@ def write(course_dir: Path, assignment: str, results: list, refused=()) -> tuple
         failed_parts=[(g, desc[g], c, pts[g]) for g, c in lost.most_common()],
         messages=messages.most_common(15), students=students, not_graded=not_graded)
     html_path = out / f"{assignment}.html"
-    html_path.write_text(html, encoding="utf-8")
+    html_path.write_text(html, encoding="utf-8", errors="replace")  # one odd name never loses the report
     return html_path, json_path

@@ -8,7 +8,8 @@ Every part of a submission gets a fresh sandbox, so nothing running here ever se
 inputs or holds another part's result pipe.
 
 Order of events: set up (import the sandbox's ``nnkit``, read the job; a failure here is the
-environment's, reported as ``fault``), ``ready``, the cells in notebook order, then the trusted
+environment's, reported as ``fault``), ``ready``, the cells in notebook order (the working folder last
+on ``sys.path``, as the notebook's folder is in Jupyter, for a module a cell wrote), then the trusted
 template cells once more (statement by statement, with pristine builtins) so that helpers the grader
 relies on, such as ex05's ``numerical_gradient_probe``, are the template's whatever the student's
 cells redefined, and last the part's calls. Every event is written at once to ``RESULT_FD``, so the
@@ -240,6 +241,8 @@ def main(argv: list[str]) -> None:
         _exit(3)
     signal.signal(signal.SIGALRM, _alarm)
     emit(wire.READY)
+    # a module a cell wrote imports as it would beside the notebook; last on the path, it shadows nothing
+    sys.path.append(os.getcwd())
     ns: dict = {"__name__": "__main__", "__builtins__": builtins, "display": lambda *a, **k: None}
     run_cells(job, ns, emit)
     call_part(part, cases, trusted_namespace(job, ns), emit)

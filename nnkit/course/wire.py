@@ -153,7 +153,8 @@ def encode_result(value, depth: int = 0):
 
     Only exact builtin types and real numeric numpy data are accepted; anything else (a class with
     an always-True ``__eq__``, an object with ``__array__``) is reported by type name only.
-    ndarray subclasses are viewed as plain ndarrays and copied to float64.
+    ndarray subclasses are viewed as plain ndarrays and copied to float64; an object array is the
+    container of its items (``tolist``), each converted by these same rules.
     """
     if depth > MAX_DEPTH:
         return {"t": "unsupported", "type": "too deeply nested"}
@@ -181,6 +182,8 @@ def encode_result(value, depth: int = 0):
     if isinstance(value, np.ndarray):
         base = value.view(np.ndarray)  # drop any subclass behaviour
         kind = base.dtype.kind
+        if kind == "O" and base.size <= MAX_ITEMS:  # np.array([loss, grad], dtype=object): a container
+            return encode_result(base.tolist(), depth + 1)
         if kind not in "biuf":
             return {"t": "unsupported", "type": f"ndarray of dtype {base.dtype}"}
         if base.size * 8 > MAX_ARRAY_BYTES:
@@ -273,6 +276,30 @@ def loads_strict(text: str | bytes):
     return json.loads(text, parse_constant=_strict_constant)
 
 
+_PLAIN = (np.dtype(np.float64), np.dtype(np.int64), np.dtype(np.bool_))
+
+
+def _load_npy(raw: bytes) -> np.ndarray:
+    """The array in ``.npy`` bytes, read only if its header describes plain float64/int64/bool data
+    of exactly the size that follows (so a forged header can neither allocate nor unpickle anything)."""
+    fh = io.BytesIO(raw)
+    try:
+        read_header = {(1, 0): np.lib.format.read_array_header_1_0,
+                       (2, 0): np.lib.format.read_array_header_2_0}.get(np.lib.format.read_magic(fh))
+        if read_header is None:
+            raise ValueError("not a version 1.0 or 2.0 .npy")
+        shape, fortran, dtype = read_header(fh)
+    except (ValueError, EOFError, TypeError, SyntaxError) as exc:
+        raise WireError(f"the array's header cannot be read ({type(exc).__name__})") from None
+    if dtype not in _PLAIN:
+        raise WireError("array is not plain float64/int64/bool data")
+    count = math.prod(shape)
+    if count < 0 or count * dtype.itemsize != len(raw) - fh.tell():
+        raise WireError("the array's data does not match its header")
+    flat = np.frombuffer(raw, dtype=dtype, count=count, offset=fh.tell())
+    return flat.reshape(shape, order="F" if fortran else "C").copy()
+
+
 def decode_result(tree, depth: int = 0, budget: list | None = None):
     """Rebuild plain Python/numpy data from :func:`encode_result`'s output (trusted side)."""
     budget = [MAX_ARRAY_BYTES * 2] if budget is None else budget
@@ -301,9 +328,7 @@ def decode_result(tree, depth: int = 0, budget: list | None = None):
         budget[0] -= len(raw)
         if len(raw) > MAX_ARRAY_BYTES + 1024 or budget[0] < 0:
             raise WireError("array too large")
-        arr = np.load(io.BytesIO(raw), allow_pickle=False)
-        if type(arr) is not np.ndarray or arr.dtype not in (np.float64, np.int64, np.bool_):
-            raise WireError("array is not plain float64/int64/bool data")
+        arr = _load_npy(raw)
         original = str(tree.get("dtype", ""))
         if original in _RESTORABLE.get(arr.dtype.kind, ()):
             arr = arr.astype(original)  # the dtype the student returned (checked by some graders)
@@ -322,6 +347,43 @@ def decode_result(tree, depth: int = 0, budget: list | None = None):
     if t == "unsupported":
         return Unsupported(tree.get("type", "object"))
     raise WireError(f"unknown result tag {t!r}")
+
+
+def valid_text(value):
+    """Parsed JSON with every string (keys too) made valid Unicode, in place where it can be.
+
+    A JSON escape can carry a lone surrogate (``"\\ud800"``), which no UTF-8 file, database or page
+    can hold: it becomes U+FFFD here, where text from outside (a notebook, the result pipe) comes in,
+    so that nothing written later fails on it. Iterative, so any nesting JSON parsed is walked.
+    """
+    def fix(text: str) -> str:
+        if text.isascii():
+            return text
+        try:
+            text.encode("utf-8")
+            return text
+        except UnicodeEncodeError:
+            return text.encode("utf-8", "surrogatepass").decode("utf-8", "replace")
+
+    if isinstance(value, str):
+        return fix(value)
+    stack = [value] if isinstance(value, (dict, list)) else []
+    while stack:
+        node = stack.pop()
+        if isinstance(node, dict):
+            pairs = [(fix(k) if isinstance(k, str) else k, v) for k, v in node.items()]
+            node.clear()
+            node.update(pairs)
+            keys = list(node)
+        else:
+            keys = range(len(node))
+        for k in keys:
+            v = node[k]
+            if isinstance(v, str):
+                node[k] = fix(v)
+            elif isinstance(v, (dict, list)):
+                stack.append(v)
+    return value
 
 
 # ---------------------------------------------------------------- events (sandbox -> trusted)
@@ -417,8 +479,8 @@ class EventReader:
                              f"{self.n_cells} cells and {self.n_cases} calls")
             return False
         try:
-            event = loads_strict(line)
-        except (ValueError, UnicodeDecodeError):
+            event = valid_text(loads_strict(line))
+        except (ValueError, UnicodeDecodeError, RecursionError):  # RecursionError: a line nested too deep
             event = None
         if not isinstance(event, dict) or not self._accept(event, len(line)):
             self.dropped += 1

@@ -73,6 +73,46 @@ MANIFEST: dict[str, tuple[float, str, str]] = {
     "history_snoop": (0, "graded", "looks for input history / In / _ih / get_ipython"),
     "wrapped_reference": (9, "graded", "mae calls the tripwire's __wrapped_reference__"),
     "forge_results": (9, "graded", "writes forged mae results (from a reloaded reference) to the pipe"),
+    # nbgrader metadata is the student's to edit: it never moves points, and never hides their code
+    "forged_test_meta": (10, "graded", "mae's answer cell carries test_mae's metadata (grade, locked, points "
+                                       "1000, a forged checksum); test_mse's copy claims 1000 points"),
+    "setup_edited": (10, "graded", "the locked setup cell: an import renamed (of a module the sandbox "
+                                   "withholds), then an import (math.fsum) that mae uses"),
+    "two_in_one_cell": (10, "graded", "mae's cell defines mae and mse; mse's answer cell left as released"),
+    "stub_kept_out": (9, "graded", "mae = 0.5 in a cell, mae's answer cell deleted: the stub, not a number"),
+    # answers defined in ways the cell's text does not show (metadata stripped, so found by running)
+    "stripped_unusual": (10, "graded", "metadata stripped; mae a functools.partial, mse a callable object, "
+                                       "hinge made by exec, zero_one inside `if True:`, softmax decorated"),
+    "writefile_module": (10, "graded", "softmax written to a module by %%writefile and imported"),
+    "module_by_open": (10, "graded", "softmax written to a module with open().write and imported"),
+    "time_magic": (10, "graded", "the softmax cell binds softmax under %time"),
+    # as in the notebook run from the top, the last definition counts, wherever it is
+    "redefined_in_try_it": (9, "graded", "the released Try-it cell, changed, ends by redefining mae wrongly"),
+    "final_answer_in_try_it": (10, "graded", "mae's answer cell left as released; the changed Try-it cell "
+                                             "(which calls hinge first) ends by defining mae right"),
+    # what the sandbox sends back is the submission's: unreadable is a wrong answer, never an "error"
+    "encode_empty_npy": (9, "graded", "mae patches the runner's encoder to send an empty .npy"),
+    "encode_huge_shape": (9, "graded", "mae patches the runner's encoder: an .npy header of 10**10 items"),
+    "deep_json_line": (0, "graded", "a cell writes a 200000-deep JSON array to the result pipe"),
+    "settrace_part": (9, "graded", "mae sets a profile hook that raises inside the runner's encoder"),
+    "fd_closed": (10, "graded", "a cell closes the result pipe (the cell is skipped)"),
+    "dup2_fd": (10, "graded", "a cell dup2's stdout over the result pipe (the cell is skipped)"),
+    "patch_json_dumps": (9, "graded", "mae replaces json.dumps, so the runner's own events turn to junk"),
+    # a notebook that is odd but readable
+    "metadata_list": (10, "graded", "the notebook's metadata is a list"),
+    "metadata_null": (10, "graded", "the notebook's metadata is null"),
+    "forged_note": (10, "graded", "the notebook's metadata holds an nnkit_note praising itself"),
+    "deep_json_notebook": (0, "failed", "valid JSON nested 100000 deep in the notebook's metadata"),
+    "odd_cells": (10, "graded", "sources as lists with ints and None, missing/duplicate ids, nbformat_minor "
+                                "'x', junk cells"),
+    "many_cells": (10, "graded", "20000 tiny extra cells"),
+    "odd_types": (9, "graded", "np.matrix results, a list for a pair, a generator's item; mae float16"),
+    "object_arrays": (10, "graded", "results in object arrays: a 0-d one, a 2-D one, [loss, grad] in one"),
+    # text no UTF-8 file can hold (lone surrogates, a file name of raw bytes) must not stop the batch
+    "surrogate_exc": (9, "graded", "mae raises an error whose message holds a lone surrogate"),
+    "surrogate_source": (10, "graded", "an added cell holds a lone surrogate (a JSON escape in the file)"),
+    "surrogate_type": (9, "graded", "mae returns an object whose class name holds a lone surrogate"),
+    "bad_bytes_name": (10, "graded", "the notebook's file name is not valid UTF-8"),
 }
 
 
@@ -440,4 +480,149 @@ def mae(pred, target):
     return 0.0
 """
         return _file(_nb(ctx, _with(ctx, mae=attack)))
+    return _build_unusual(name, ctx, ok)
+
+
+def _build_unusual(name: str, ctx, ok: dict[str, str]) -> dict[str, bytes]:  # noqa: C901 - one per case
+    if name == "forged_test_meta":
+        nb = _nb(ctx, ok)
+        for c in nb["cells"]:
+            if _meta(c).get("grade_id") == "answer_mae":
+                c["metadata"]["nbgrader"] = {"grade": True, "solution": False, "locked": True,
+                                             "grade_id": "test_mae", "points": 1000, "checksum": "0" * 32,
+                                             "schema_version": 3}
+            elif _meta(c).get("grade_id") == "test_mse":
+                c["metadata"]["nbgrader"].update(points=1000, checksum="f" * 32)
+        return _file(nb)
+    if name == "setup_edited":
+        nb = _nb(ctx, _with(ctx, mae="def mae(pred, target):\n    d = np.ravel(pred) - np.ravel(target)\n"
+                                     "    return fsum(np.abs(d)) / d.size"))
+        for c in nb["cells"]:
+            if _meta(c).get("grade_id") == "setup":  # an edited import nnkit withholds here, then fsum
+                c["source"] = _src(c).replace("import nnkit.losses", "import nnkit.losses as L") + (
+                    "\nfrom math import fsum\n")
+        return _file(nb)
+    if name == "two_in_one_cell":
+        answers = _with(ctx, mae=ok["mae"] + "\n\n" + ok["mse"])
+        del answers["mse"]  # its answer cell stays the released stub
+        return _file(_nb(ctx, answers))
+    if name == "stub_kept_out":
+        nb = _nb(ctx, ok, [(None, "mae = 0.5")])
+        nb["cells"] = [c for c in nb["cells"] if _meta(c).get("grade_id") != "answer_mae"]
+        return _file(nb)
+    if name == "stripped_unusual":
+        a = dict(ok)
+        a["mae"] = ("import functools\n" + ok["mae"].replace("def mae(", "def _mae_impl(")
+                    + "\nmae = functools.partial(_mae_impl)")
+        a["mse"] = ok["mse"].replace("def mse(", "def _mse_impl(") + (
+            "\nclass _MSE:\n    def __call__(self, p, t):\n        return _mse_impl(p, t)\nmse = _MSE()")
+        a["hinge"] = f"exec({ok['hinge']!r})"
+        a["zero_one"] = "if True:\n" + "\n".join("    " + line for line in ok["zero_one"].splitlines())
+        a["softmax"] = "import functools\n" + ok["softmax"].replace(
+            "def softmax(", "@functools.lru_cache(maxsize=None)\ndef _unused():\n    return 1\n\n\n"
+            "@(lambda f: f)\ndef softmax(", 1)
+        nb = _nb(ctx, a)
+        for c in nb["cells"]:
+            c["metadata"] = {}
+            c.pop("id", None)
+        return _file(nb)
+    if name in ("writefile_module", "module_by_open"):
+        module = f"my_{name}"
+        nb = _nb(ctx, _with(ctx, softmax=f"from {module} import softmax"))
+        body = "import numpy as np\n\n" + ok["softmax"]
+        write = (f"%%writefile {module}.py\n{body}" if name == "writefile_module" else
+                 f"with open('{module}.py', 'w') as fh:\n    fh.write({body!r})")
+        i = next(i for i, c in enumerate(nb["cells"]) if _meta(c).get("grade_id") == "answer_softmax")
+        nb["cells"].insert(i, _code(write))
+        return _file(nb)
+    if name == "time_magic":
+        impl = ok["softmax"].replace("def softmax(", "def _softmax_impl(")
+        return _file(_nb(ctx, _with(ctx, softmax=impl + "\n%time softmax = _softmax_impl\n")))
+    if name in ("redefined_in_try_it", "final_answer_in_try_it"):
+        final = name == "final_answer_in_try_it"
+        nb = _nb(ctx, {k: v for k, v in ok.items() if not (final and k == "mae")})
+        try_it = next(c for c in nb["cells"] if not _meta(c) and c["cell_type"] == "code"
+                      and _src(c).startswith("margins"))
+        mae = ok["mae"] if final else "def mae(pred, target):  # trying something\n    return 0.0\n"
+        try_it["source"] = _src(try_it) + "\n\n\n" + mae
+        return _file(nb)
+    if name == "encode_empty_npy":
+        mae = _patch_body(ok["mae"], "import _nnkit_sandbox.wire as _w; "
+                                     "_w.encode_result = lambda v, depth=0: {'t': 'array', 'npy': ''}")
+        return _file(_nb(ctx, _with(ctx, mae=mae)))
+    if name == "encode_huge_shape":
+        forge = ("import _nnkit_sandbox.wire as _w, io, base64\n_b = io.BytesIO()\n"
+                 "np.lib.format.write_array_header_1_0(_b, {'descr': '<f8', 'fortran_order': False, "
+                 "'shape': (10**10,)})\n_payload = base64.b64encode(_b.getvalue() + bytes(64)).decode()\n"
+                 "def _enc(v, depth=0):\n    return {'t': 'array', 'npy': _payload}\n")
+        return _file(_nb(ctx, _with(ctx, mae=forge + _patch_body(ok["mae"], "_w.encode_result = _enc"))))
+    if name == "deep_json_line":
+        deep = "import os, sys\nos.write(int(sys.argv[-1]), b'[' * 200000 + b'\\n')"
+        return _file(_nb(ctx, ok, [(None, deep)]))
+    if name == "settrace_part":
+        hook = ("import sys\ndef _hook(frame, event, arg):\n    if frame.f_code.co_name == 'encode_result':\n"
+                "        raise RuntimeError('boom')\n")
+        mae = hook + ok["mae"].replace("def mae(", "def _mae(") + (
+            "\ndef mae(p, t):\n    sys.setprofile(_hook)\n    return _mae(p, t)")
+        return _file(_nb(ctx, _with(ctx, mae=mae)))
+    if name == "fd_closed":
+        return _file(_nb(ctx, ok, [("mse", "import os, sys\nos.close(int(sys.argv[-1]))")]))
+    if name == "dup2_fd":
+        return _file(_nb(ctx, ok, [(None, "import os, sys\nos.dup2(1, int(sys.argv[-1]))")]))
+    if name == "patch_json_dumps":
+        junk = "import json; json.dumps = lambda *a, **k: 'junk'"
+        return _file(_nb(ctx, _with(ctx, mae=_patch_body(ok["mae"], junk))))
+    if name in ("metadata_list", "metadata_null", "forged_note"):
+        nb = _nb(ctx, ok)
+        nb["metadata"] = {"metadata_list": [], "metadata_null": None}.get(
+            name, {"nnkit_note": "The grader awarded this notebook full marks by hand."})
+        return _file(nb)
+    if name == "deep_json_notebook":
+        text = _dump(_nb(ctx, ok)).decode()
+        return {f"{ASSIGNMENT}.ipynb": text.replace('"metadata": {', '"metadata": {"x": ' + "[" * 100_000
+                                                    + "]" * 100_000 + ", ", 1).encode()}
+    if name == "odd_cells":
+        nb = _nb(ctx, ok)
+        nb["nbformat_minor"] = "x"
+        for i, c in enumerate(nb["cells"]):
+            c["source"] = [*_src(c).splitlines(True), 7, None]
+            c["id"] = "same" if i % 2 else None
+        nb["cells"] += [None, 5, "x", {"cell_type": "code"},
+                        {"cell_type": "code", "source": 5, "metadata": 3},
+                        {"cell_type": "code", "source": "", "metadata": {"nbgrader": "junk"}}]
+        return _file(nb)
+    if name == "many_cells":
+        nb = _nb(ctx, ok)
+        nb["cells"] += [_code(f"x_{i} = {i}") for i in range(20000)]
+        return _file(nb)
+    if name == "odd_types":
+        def wrap(fn, body):
+            return ok[fn].replace(f"def {fn}(", f"def _{fn}(") + "\n" + body
+        return _file(_nb(ctx, _with(
+            ctx, mae=wrap("mae", "def mae(p, t):\n    return np.float16(_mae(p, t))"),
+            mse=wrap("mse", "def mse(p, t):\n    return np.matrix([[_mse(p, t)]])[0, 0]"),
+            softmax=wrap("softmax", "def softmax(s):\n    return np.asmatrix(_softmax(s))"),
+            softmax_cross_entropy=wrap("softmax_cross_entropy", "def softmax_cross_entropy(s, y):\n"
+                                       "    loss, grad = _softmax_cross_entropy(s, y)\n"
+                                       "    return [loss, grad.tolist()]"),
+            zero_one=wrap("zero_one", "def zero_one(s, y):\n    return next(x for x in [_zero_one(s, y)])"))))
+    if name == "object_arrays":
+        def wrap(fn, body):
+            return ok[fn].replace(f"def {fn}(", f"def _{fn}(") + "\n" + body
+        return _file(_nb(ctx, _with(
+            ctx, mae=wrap("mae", "def mae(p, t):\n    return np.array(_mae(p, t), dtype=object)"),
+            softmax=wrap("softmax", "def softmax(s):\n    return np.array(_softmax(s), dtype=object)"),
+            softmax_cross_entropy=wrap("softmax_cross_entropy", "def softmax_cross_entropy(s, y):\n"
+                                       "    return np.array(_softmax_cross_entropy(s, y), dtype=object)"))))
+    if name == "surrogate_exc":
+        raising = "def mae(pred, target):\n    raise ValueError('bad \\ud800 value')"
+        return _file(_nb(ctx, _with(ctx, mae=raising)))
+    if name == "surrogate_source":
+        nb = _nb(ctx, ok, [(None, "x = '\ud800'  # \ud800")])
+        return {f"{ASSIGNMENT}.ipynb": json.dumps(nb).encode()}  # escaped: the file itself is valid UTF-8
+    if name == "surrogate_type":
+        return _file(_nb(ctx, _with(ctx, mae="class K:\n    pass\n\n\nK.__qualname__ = 'K\\ud800'\n\n\n"
+                                             "def mae(pred, target):\n    return K()")))
+    if name == "bad_bytes_name":
+        return _file(_nb(ctx, ok), "losses \udcff\udcfe.ipynb")  # written as the raw bytes ff fe
     raise KeyError(name)
