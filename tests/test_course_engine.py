@@ -217,3 +217,23 @@ def test_assignment_travels_to_another_process(course, assignment, tmp_path):
         (course / "graders" / f"{ASSIGNMENT}.py").write_text(GRADER)
     assert out.returncode == 0, out.stderr[-2000:]
     assert json.loads(out.stdout.splitlines()[-1]) == [[p.grade_id, p.points, p.reason] for p in here.parts]
+
+
+def test_cells_are_charged_to_the_budget_once_not_once_per_part(course, assignment):
+    """Every part runs the cells again in its own sandbox: the grader's doing, not the student's. A
+    notebook whose cells take 2.5 s fits a 6 s budget (charged once), though its three runs take ~8 s of
+    cells; cells that take longer than the budget still use it up in the first run."""
+    slow = {**ANSWERS, "double": ANSWERS["double"] + "\nimport time\ntime.sleep(2.5)\n"}
+    folder = submit(course, "slowcells", notebook("release", slow))
+    tight = sandbox.Limits(cell_seconds=5, part_cap_seconds=2.0, total_seconds=6)
+    r = engine.grade_submission(assignment, "slowcells", folder, run_seed=7, limits=tight, kind=KIND)
+    assert scores(r) == {"test_double": 1, "test_mse": 2, "test_total": 1}, [p.reason for p in r.parts]
+    assert r.runs == 3
+
+    slower = {**ANSWERS, "double": ANSWERS["double"] + "\nimport time\ntime.sleep(4)\n",
+              "mse": ANSWERS["mse"] + "\nimport time\ntime.sleep(4)\n"}
+    folder = submit(course, "slowercells", notebook("release", slower))
+    r = engine.grade_submission(assignment, "slowercells", folder, run_seed=7, limits=tight, kind=KIND)
+    assert r.score == 0
+    assert any("total time budget" in p.reason for p in r.parts if p.kind == "auto"), \
+        [p.reason for p in r.parts]

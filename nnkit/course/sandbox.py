@@ -95,6 +95,8 @@ class RunOutcome:
     stdout: str = ""
     stderr: str = ""
     seconds: float = 0.0
+    cells_seconds: float | None = None  # from "ready" to the part's start: the cells' run (None: not
+                                        # got through them)
 
 
 _uid_counter = itertools.count()
@@ -660,6 +662,7 @@ def run(image: Image, job_dir: Path, limits: Limits, kind: str, part_seconds: fl
 
     deadline = start + limits.startup_seconds
     hard_end = start + limits.total_seconds
+    cells_from = cells_to = None
     try:
         while True:
             now = time.monotonic()
@@ -686,6 +689,10 @@ def run(image: Image, job_dir: Path, limits: Limits, kind: str, part_seconds: fl
                 continue
             now = time.monotonic()
             stage = reader.stage[0]
+            if cells_from is None and stage != "startup":
+                cells_from = now
+            if cells_to is None and stage in ("part", "done"):
+                cells_to = now
             if reader.fault:
                 outcome.stopped = "fault"
                 break
@@ -714,6 +721,8 @@ def run(image: Image, job_dir: Path, limits: Limits, kind: str, part_seconds: fl
     outcome.stdout = outs[0] if outs else ""
     outcome.stderr = errs[0] if errs else ""
     outcome.seconds = time.monotonic() - start
+    if cells_from is not None and cells_to is not None:
+        outcome.cells_seconds = cells_to - cells_from
     return outcome
 
 
