@@ -573,6 +573,24 @@ def test_browser_background_is_drawn_once_per_state():
     assert w.view._backgrounds == sent, "a still picture was made or sent again"
 
 
+def test_browser_boundary_data_sets_are_drawn_ahead_whatever_their_map():
+    """The map widens to take in a data set's far points (xor reaches past the default extent), which
+    changes the still picture's limits: each data set's is drawn when the widget is made."""
+    w = DecisionBoundaryWidget(mode="browser", hidden=4)
+    w._repr_mimebundle_()  # displayed
+    draws = []
+    original = w._draw_background
+    w._draw_background = lambda: (draws.append(w.dataset.value), original())[1]
+    sent = dict(w.view._backgrounds)
+    extents = set()
+    for name in (*w.dataset.options[1:], w.dataset.options[0]):
+        w.dataset.value = name
+        extents.add(w.extent)
+    assert len(extents) > 1, "no data set widens the map: this test no longer tests anything"
+    assert draws == [], "a data set's still picture was drawn when it was chosen, not ahead"
+    assert w.view._backgrounds == sent
+
+
 def test_browser_front_end_paints_only_known_artists():
     from matplotlib.text import Text
 

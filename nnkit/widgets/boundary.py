@@ -143,6 +143,7 @@ class DecisionBoundaryWidget(TrainsInFrames, FigureWidget):
         self.leave_room_right(self.ax_curve)  # for epoch labels wider than the first ones
         self.live_axes = [self.ax_curve]  # its limits follow the epochs: the browser paints its ticks
         self._update_artists()
+        self.prerender_stills()
 
         self.dataset.observe(lambda c: self._load_data(), names="value")
         for w in (self.hidden, self.layers, self.activation, self.dropout):
@@ -185,6 +186,17 @@ class DecisionBoundaryWidget(TrainsInFrames, FigureWidget):
         lim = max(LIM, float(np.ceil(1.1 * far * 10) / 10))
         if lim != self.extent[1] and (not grow or lim > self.extent[1]):
             self._set_extent(lim)
+
+    def still_choices(self):
+        return tuple(self.dataset.options)
+
+    def still_choice(self):
+        return self.dataset.value
+
+    def show_still(self, name):
+        """The map's extent around data set ``name`` as generated: what of the still picture a data set
+        changes (the map itself, points and curves are drawn live)."""
+        self._cover(self._data(name)[0], grow=False)
 
     def _data(self, name):
         """The data set ``name`` (the lecturer's own is standardized as the built-in ones are)."""
@@ -357,7 +369,7 @@ class DecisionBoundaryWidget(TrainsInFrames, FigureWidget):
         return pts[:, 0], pts[:, 1]
 
     def background_state(self):
-        return "map and curves"  # the still part never changes (points and curves are drawn live)
+        return "map and curves"  # the rest (map, points, curves) is drawn live; the limits are in the key
 
     def _update_artists(self):
         P = self.probabilities()
