@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from nnkit._validate import as_count, as_float_array, as_labels, check_nonempty
+
 # Widest figure (inches at matplotlib's 100 dpi) that fits the notebook column of JupyterLab in a
 # 1400 px window with the file browser open (measured: 968 px for the output, ipympl adds ~8 px). Every
 # figure drawn here obeys it; the lectures size their own figures by it too (the browser tests check).
@@ -54,25 +56,32 @@ def plot_regions(predict, X, y, ax=None, n_classes: int | None = None, lim=None,
     ``lim`` is ``(lo, hi)`` for both axes, or ``((x0, x1), (y0, y1))``; default: the data's range plus a
     margin. Labels are class indices 0..C-1 (±1 labels are mapped to 0 and 1). Returns the figure.
     """
-    X = np.asarray(X, dtype=float)
-    y = np.asarray(y).ravel()
-    if X.ndim != 2 or X.shape[1] != 2:
+    if not callable(predict):
+        raise TypeError(f"predict: expected a function of an (M, 2) array, got {type(predict).__name__}")
+    X = as_float_array(X, "X", ndim=2)
+    if X.shape[1] != 2:
         raise ValueError(f"X: expected shape (N, 2), got {X.shape}")
+    check_nonempty(X, "X")
+    y = np.asarray(y).ravel()
     if y.shape != (len(X),):
         raise ValueError(f"y: expected shape ({len(X)},), got {y.shape}")
     signs = set(np.unique(y).tolist()) <= {-1, 1}
-    to_index = (lambda v: (np.asarray(v) > 0).astype(int)) if signs else (lambda v: np.asarray(v).astype(int))
-    labels = to_index(y)
+    if n_classes is not None:
+        n_classes = as_count(n_classes, "n_classes")
+    labels = (y > 0).astype(int) if signs else as_labels(y, "y", n_classes)
     C = int(n_classes or max(2, labels.max() + 1))
     points, regions = class_cmaps(C)
-    if lim is None:
-        pad = 0.1 * (X.max(0) - X.min(0)) + 0.2
-        lo, hi = X.min(0) - pad, X.max(0) + pad
-        lim = ((lo[0], hi[0]), (lo[1], hi[1]))
-    elif np.ndim(lim) == 1:
-        lim = (tuple(lim), tuple(lim))
+    resolution = as_count(resolution, "resolution", minimum=2)
+    lim = _limits(X, lim)
     g0, g1 = np.meshgrid(np.linspace(*lim[0], resolution), np.linspace(*lim[1], resolution))
-    pred = to_index(predict(np.column_stack([g0.ravel(), g1.ravel()]))).reshape(g0.shape)
+    raw = np.asarray(predict(np.column_stack([g0.ravel(), g1.ravel()])))
+    if raw.size != g0.size:
+        raise ValueError(f"predict: expected one label per row of its ({g0.size}, 2) input, got shape "
+                         f"{raw.shape}")
+    if signs or set(np.unique(raw).tolist()) <= {-1, 1}:  # a perceptron's ±1 predictions
+        pred = (raw > 0).astype(int).reshape(g0.shape)
+    else:
+        pred = as_labels(raw.ravel(), "predict's labels", C).reshape(g0.shape)
     fig, ax = _axes(ax, (4.2, 4.0))
     ax.pcolormesh(g0, g1, pred, cmap=regions, vmin=-0.5, vmax=C - 0.5, shading="auto")
     ax.scatter(X[:, 0], X[:, 1], c=labels, cmap=points, vmin=-0.5, vmax=C - 0.5, s=s, edgecolors="k",
@@ -82,6 +91,21 @@ def plot_regions(predict, X, y, ax=None, n_classes: int | None = None, lim=None,
     if title:
         ax.set_title(title)
     return fig
+
+
+def _limits(X, lim):
+    """``((x0, x1), (y0, y1))`` from ``lim`` (``(lo, hi)`` for both axes, or one pair per axis), or
+    around the data with a margin."""
+    if lim is None:
+        pad = 0.1 * (X.max(0) - X.min(0)) + 0.2
+        lo, hi = X.min(0) - pad, X.max(0) + pad
+        return ((lo[0], hi[0]), (lo[1], hi[1]))
+    arr = as_float_array(lim, "lim", ndim=(1, 2))
+    if arr.shape == (2,):
+        arr = np.stack([arr, arr])
+    if arr.shape != (2, 2) or not np.all(arr[:, 0] < arr[:, 1]):
+        raise ValueError(f"lim: expected (lo, hi) or ((x0, x1), (y0, y1)) with lo < hi, got {lim!r}")
+    return ((arr[0, 0], arr[0, 1]), (arr[1, 0], arr[1, 1]))
 
 
 def _get(history, key):
@@ -95,9 +119,14 @@ def plot_history(history, ax=None, title: str | None = None):
     ``history`` may also be a dict with keys ``loss``, ``acc``, ``val_loss``, ``val_acc`` (missing or
     empty entries are skipped).
     """
-    fig, ax = _axes(ax, (7.5, 3.3))
+    if history is None or isinstance(history, (list, tuple, np.ndarray, str, int, float)):
+        raise TypeError(f"history: expected fit's History or a dict with 'loss', 'acc', 'val_loss', "
+                        f"'val_acc', got {type(history).__name__}")
     loss, val_loss = _get(history, "loss"), _get(history, "val_loss")
     acc, val_acc = _get(history, "acc"), _get(history, "val_acc")
+    if not (loss or val_loss or acc or val_acc):
+        raise ValueError("history: no 'loss', 'acc', 'val_loss' or 'val_acc' values to plot")
+    fig, ax = _axes(ax, (7.5, 3.3))
     epochs = np.arange(1, len(loss) + 1)
     ax.plot(epochs, loss, "-", color="tab:blue", label="training loss")
     if val_loss:
@@ -137,9 +166,19 @@ def show_images(images, shape=(8, 8), titles=None, ncols: int = 10, cmap: str = 
     """
     import matplotlib.pyplot as plt
 
-    images = np.asarray(images, dtype=float).reshape(-1, *shape)
+    if not isinstance(shape, (tuple, list)) or len(shape) != 2:
+        raise ValueError(f"shape: expected (height, width) of one image, got {shape!r}")
+    shape = tuple(as_count(v, "shape") for v in shape)
+    images = as_float_array(images, "images", finite=False)
+    size = int(np.prod(shape))
+    if images.size == 0 or images.size % size:
+        raise ValueError(f"images: expected one or more images of {' x '.join(map(str, shape))} = {size} "
+                         f"values each, got shape {images.shape}")
+    images = images.reshape(-1, *shape)
     n = len(images)
-    ncols = max(1, min(ncols, n))
+    if titles is not None and len(titles) < n:
+        raise ValueError(f"titles: expected one per image ({n}), got {len(titles)}")
+    ncols = max(1, min(as_count(ncols, "ncols"), n))
     nrows = int(np.ceil(n / ncols))
     scale = min(scale, MAX_WIDTH / (1.1 * ncols))  # shrink the tiles rather than overflow the column
     height = scale * 1.25 * nrows + (0.45 if title else 0.0)
@@ -163,19 +202,25 @@ def show_images(images, shape=(8, 8), titles=None, ncols: int = 10, cmap: str = 
 
 def plot_templates(W, shape=(8, 8), class_names=None, scale: float = 1.3, title: str | None = None):
     """Each column of a weight matrix ``W`` (D, C) as an image: the template the classifier matches."""
-    W = np.asarray(W, dtype=float)
+    W = as_float_array(W, "W", ndim=2, finite=False)
+    if not isinstance(shape, (tuple, list)) or W.shape[0] != int(np.prod(shape)):
+        raise ValueError(f"W: expected one template of shape {shape!r} per column, got W of shape {W.shape}")
     names = list(range(W.shape[1])) if class_names is None else list(class_names)
+    if len(names) != W.shape[1]:
+        raise ValueError(f"class_names: expected one per column of W ({W.shape[1]}), got {len(names)}")
     return show_images(W.T, shape=shape, titles=names, ncols=W.shape[1], scale=scale, symmetric=True,
                        title=title)
 
 
 def confusion_matrix(y_true, y_pred, n_classes: int | None = None) -> np.ndarray:
     """Counts ``C[i, j]`` of examples of true class ``i`` predicted as ``j`` (int64, shape (C, C))."""
-    y_true = np.asarray(y_true, dtype=np.int64).ravel()
-    y_pred = np.asarray(y_pred, dtype=np.int64).ravel()
+    if n_classes is not None:
+        n_classes = as_count(n_classes, "n_classes")
+    y_true = as_labels(np.asarray(y_true).ravel(), "y_true", n_classes).astype(np.int64)
+    y_pred = as_labels(np.asarray(y_pred).ravel(), "y_pred", n_classes).astype(np.int64)
     if y_true.shape != y_pred.shape:
         raise ValueError(f"y_pred: expected shape {y_true.shape} like y_true, got {y_pred.shape}")
-    C = int(max(y_true.max(initial=-1), y_pred.max(initial=-1)) + 1) if n_classes is None else int(n_classes)
+    C = int(max(y_true.max(initial=-1), y_pred.max(initial=-1)) + 1) if n_classes is None else n_classes
     cm = np.zeros((C, C), dtype=np.int64)
     np.add.at(cm, (y_true, y_pred), 1)
     return cm
@@ -184,10 +229,16 @@ def confusion_matrix(y_true, y_pred, n_classes: int | None = None) -> np.ndarray
 def plot_confusion_matrix(cm, class_names=None, ax=None, title: str = "confusion matrix", figsize=(5.0, 4.5)):
     """Draw a confusion matrix with the count in every cell (rows: true class, columns: predicted)."""
     cm = np.asarray(cm)
-    fig, ax = _axes(ax, figsize)
-    ax.imshow(cm, cmap="Blues")
+    if cm.ndim != 2 or cm.shape[0] != cm.shape[1]:
+        raise ValueError(f"cm: expected a square (C, C) matrix of counts, got shape {cm.shape}")
+    if cm.dtype.kind not in "iuf":
+        raise TypeError(f"cm: expected counts (numbers), got dtype {cm.dtype}")
     C = cm.shape[0]
     names = [str(c) for c in (range(C) if class_names is None else class_names)]
+    if len(names) != C:
+        raise ValueError(f"class_names: expected one per class ({C}), got {len(names)}")
+    fig, ax = _axes(ax, figsize)
+    ax.imshow(cm, cmap="Blues")
     ax.set_xticks(range(C), names, rotation=45 if max(map(len, names)) > 2 else 0, fontsize=8)
     ax.set_yticks(range(C), names, fontsize=8)
     thresh = cm.max() / 2 if cm.size else 0
@@ -341,7 +392,12 @@ def draw_graph(root, ax=None, grads: bool = True, title: str | None = None, max_
 
 def plot_functions(fs, z=None, names=None, ax=None, title: str | None = None):
     """Plot several functions of one variable on one axes (activations, their derivatives, losses)."""
-    z = np.linspace(-4, 4, 401) if z is None else np.asarray(z, dtype=float)
+    fs = list(fs) if isinstance(fs, (list, tuple)) else fs
+    if not isinstance(fs, list) or not all(callable(f) for f in fs):
+        raise TypeError(f"fs: expected a list of functions of z, got {type(fs).__name__}")
+    if names is not None and len(names) != len(fs):
+        raise ValueError(f"names: expected one per function ({len(fs)}), got {len(names)}")
+    z = np.linspace(-4, 4, 401) if z is None else as_float_array(z, "z", ndim=1)
     fig, ax = _axes(ax, (4.0, 3.0))
     for k, f in enumerate(fs):
         label = None if names is None else names[k]
