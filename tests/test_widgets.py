@@ -26,6 +26,7 @@ from nnkit.widgets import (  # noqa: E402
 from nnkit.widgets._base import clip_line_to_box, half_plane_polygon  # noqa: E402
 from nnkit.widgets.approximation import pieces  # noqa: E402
 from nnkit.widgets.optimizer import hyperparameters, trajectory  # noqa: E402
+from tests._widget_driving import click, on_own_loop  # noqa: E402
 
 
 def is_png(data: bytes) -> bool:
@@ -600,12 +601,6 @@ def test_browser_front_end_paints_only_known_artists():
         layer(Text(0, 0, "x"), 80, 320)
 
 
-def click(w, ax, x, y, shift=False):
-    """What the browser sends for a click at data point (x, y) of ``ax``."""
-    px, py = ax.transData.transform((x, y))
-    w.view._on_front_end_msg(w.view, {"click": [float(px), float(py)], "shift": shift}, [])
-
-
 def test_perceptron_click_adds_a_point_the_model_reacts_to():
     w = PerceptronWidget("separable", n=20, mode="browser")
     w._repr_mimebundle_()  # displayed
@@ -682,7 +677,6 @@ def test_paced_training_answers_between_frames_and_stops_when_interrupted(monkey
     """The buttons' paced run, on an event loop of its own as in a kernel (run in a thread: the test
     process may have another library's loop running, which must not pace anything, see below)."""
     import asyncio
-    import threading
 
     from nnkit.widgets import _base
 
@@ -702,36 +696,22 @@ def test_paced_training_answers_between_frames_and_stops_when_interrupted(monkey
                 break
         return first, w.epoch, w.view.frames_sent - sent
 
-    def on_own_loop(interrupt):
-        out = []
-        thread = threading.Thread(target=lambda: out.append(asyncio.run(run(interrupt))))
-        thread.start()
-        thread.join(60)
-        return out[0]
-
-    first, epoch, scenes = on_own_loop(False)
+    first, epoch, scenes = on_own_loop(lambda: run(False))
     assert first == (5, 1) and epoch == 50 and scenes == 10, (first, epoch, scenes)
     assert w.history["epoch"][-10:] == list(range(5, 55, 5))
-    first, epoch, _ = on_own_loop(True)
+    first, epoch, _ = on_own_loop(lambda: run(True))
     assert first[0] == 55 and epoch == 0, "a reset did not stop the run: it trained the new network"
 
 
 def test_a_running_loop_outside_a_kernel_does_not_pace_the_buttons():
     """A test runner or script with some library's loop running (Playwright's sync API has one) is not a
     kernel: a button's run trains every frame before it returns."""
-    import asyncio
-    import threading
-
-    async def click():
+    async def press():
         w = DecisionBoundaryWidget("moons", hidden=8, n=120, grid=20, epochs_per_frame=5, mode="static")
         w.train_in_frames(50, paced=True)
         return w.epoch
 
-    out = []                    # a loop of its own in a thread, whatever runs in this one
-    thread = threading.Thread(target=lambda: out.append(asyncio.run(click())))
-    thread.start()
-    thread.join(60)
-    assert out == [50]
+    assert on_own_loop(press) == 50  # a loop of its own in a thread, whatever runs in this one
 
 
 def test_browser_player_advances_the_play_position_and_answers_every_tick():

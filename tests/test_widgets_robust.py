@@ -22,17 +22,12 @@ from nnkit.widgets import (  # noqa: E402
 )
 from nnkit.widgets._checks import finite_limits, missing_classes, points  # noqa: E402
 from nnkit.widgets.optimizer import OPTIMIZERS  # noqa: E402
+from tests._widget_driving import click, on_own_loop  # noqa: E402
 
 
 def shown(w):
     w._repr_mimebundle_()  # displayed: scenes are sent from now on
     return w
-
-
-def click(w, ax, x, y, shift=False):
-    """What the browser sends for a click at data point (x, y) of ``ax``."""
-    px, py = ax.transData.transform((x, y))
-    w.view._on_front_end_msg(w.view, {"click": [float(px), float(py)], "shift": shift}, [])
 
 
 def assert_sane(w):
@@ -463,7 +458,6 @@ def test_input_while_the_train_button_runs(monkeypatch):
     tests/test_widgets.py): the lecturer clicks, moves λ, presses the button again, changes the
     architecture, while frames are still to come."""
     import asyncio
-    import threading
 
     from nnkit.widgets import _base
 
@@ -478,21 +472,16 @@ def test_input_while_the_train_button_runs(monkeypatch):
             await asyncio.sleep(0.01)
         return w.epoch - start
 
-    def on_own_loop(meanwhile):
-        out = []
-        thread = threading.Thread(target=lambda: out.append(asyncio.run(run(meanwhile))))
-        thread.start()
-        thread.join(60)
-        return out[0]
-
     n = len(w.X_train)
-    trained = on_own_loop(lambda: w.add_point(2.0, 2.0, 1))  # the click trains a frame: the run goes on
+    # the click trains a frame: the run goes on
+    trained = on_own_loop(lambda: run(lambda: w.add_point(2.0, 2.0, 1)))
     assert trained == 55 and len(w.X_train) == n + 1, "a click stopped the run (or it ran on without it)"
-    trained = on_own_loop(lambda: setattr(w.l2, "value", 0.02))  # λ: training continues
+    trained = on_own_loop(lambda: run(lambda: setattr(w.l2, "value", 0.02)))  # λ: training continues
     assert trained == 50 and "continues" in w.notice.value
-    trained = on_own_loop(lambda: w.train_in_frames(50, paced=True))  # pressed again: the new run takes over
+    # pressed again: the new run takes over
+    trained = on_own_loop(lambda: run(lambda: w.train_in_frames(50, paced=True)))
     assert trained == 55, "two runs trained side by side"
-    trained = on_own_loop(lambda: setattr(w.hidden, "value", 5))  # a new network: the run stops
+    trained = on_own_loop(lambda: run(lambda: setattr(w.hidden, "value", 5)))  # a new network: the run stops
     assert w.epoch == 0 and w.model.layer_sizes == [2, 5, 2] and "restarts at epoch 0" in w.notice.value
     assert_sane(w)
 
